@@ -1,0 +1,1 @@
+"""Default Hydra configs, shipped inside the package as synthgen.conf."""

@@ -1,0 +1,1 @@
+"""Scene assets and definitions, shipped inside the package as synthgen.scenes."""

@@ -1,0 +1,68 @@
+"""Command line: ``synthgen <command> [hydra overrides...]``.
+
+Each command is a thin ``@hydra.main`` wrapper around a pipeline function; the
+configs live in synthgen's ``conf/`` folder. Errors meant for users (bad config
+values, unusable paths) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from synthgen.errors import SynthgenError
+from synthgen.paths import conf_dir
+
+__all__ = ["main"]
+
+_CONF = str(conf_dir())
+_USAGE = """usage: synthgen <command> [key=value ...]
+
+commands:
+  generate   render a labeled dataset (config: conf/generate.yaml)
+
+examples:
+  synthgen generate
+  synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
+  synthgen generate --cfg job          # print the composed config and exit
+  synthgen generate --help             # Hydra help: config groups and options
+"""
+
+
+def _run_reporting_errors(function, cfg: DictConfig) -> None:
+    try:
+        function(cfg)
+    except SynthgenError as error:
+        print(f"synthgen: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+@hydra.main(version_base="1.3", config_path=_CONF, config_name="generate")
+def _generate(cfg: DictConfig) -> None:
+    from synthgen.pipeline import generate
+
+    _run_reporting_errors(generate, cfg)
+
+
+_COMMANDS = {"generate": _generate}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``synthgen`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_USAGE)
+        return
+    command = args.pop(0)
+    if command not in _COMMANDS:
+        print(f"synthgen: unknown command {command!r}; choose one of {sorted(_COMMANDS)}\n\n{_USAGE}", file=sys.stderr)
+        sys.exit(2)
+    # Hydra reads its overrides from sys.argv.
+    sys.argv = [f"synthgen {command}", *args]
+    _COMMANDS[command]()
+
+
+if __name__ == "__main__":
+    main()

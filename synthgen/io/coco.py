@@ -1,0 +1,161 @@
+"""COCO export: a pure function of the canonical store.
+
+Writes ``annotations/instances.json`` (image root: the dataset's ``images/`` folder).
+Standard fields load in pycocotools, detectron2, mmdetection and torchvision; synthgen
+adds, per annotation: ``amodal_bbox`` (xywh), ``amodal_segmentation``, ``amodal_area``,
+``occlusion``, ``truncation``, ``cuboid`` and ``pose`` (object -> OpenCV camera), and
+per image its ``camera`` and the paths of its depth and id maps.
+
+Coordinates: boxes and polygons are continuous (pixel column c spans [c, c + 1)), as
+COCO's. Keypoints follow COCO's pixel-index convention (detectron2 adds 0.5 on load),
+so they are written as continuous coordinates minus 0.5; unlabeled ones are (0, 0, 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthgen.io.store import decode_rle, iter_records, read_manifest, write_json_atomic
+from synthgen.validation import check_choice
+
+__all__ = ["CocoExporter", "export_coco", "mask_to_polygons"]
+
+
+def _xywh(box: list[float]) -> list[float]:
+    return [box[0], box[1], box[2] - box[0], box[3] - box[1]]
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]] | None:
+    """COCO polygons of a mask's outer contours, or None when the mask has holes.
+
+    Contours are traced by OpenCV through boundary pixel centres, written in continuous
+    coordinates (+0.5). COCO polygons cannot express holes; callers fall back to RLE.
+
+    Args:
+        mask: (H, W) bool.
+
+    Returns:
+        Flat ``[x0, y0, x1, y1, ...]`` lists, one per outer contour, or None.
+    """
+    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is not None and np.any(hierarchy[0][:, 3] >= 0):
+        return None
+    polygons = []
+    for contour in contours:
+        points = contour.reshape(-1, 2).astype(np.float64) + 0.5
+        if len(points) < 3:
+            # Degenerate contours (1-2 pixels wide lines) cannot be polygons.
+            return None
+        polygons.append(points.ravel().tolist())
+    return polygons
+
+
+def _segmentation(rle: dict, mode: str):
+    if mode == "rle":
+        return rle
+    polygons = mask_to_polygons(decode_rle(rle))
+    return rle if polygons is None else polygons
+
+
+def _keypoints(keypoints: list, category: dict) -> dict:
+    if not category["keypoints"]:
+        return {}
+    flat = []
+    for x, y, v in keypoints:
+        flat.extend([x - 0.5, y - 0.5, int(v)] if v > 0 else [0.0, 0.0, 0])
+    return {"keypoints": flat, "num_keypoints": sum(1 for *_, v in keypoints if v > 0)}
+
+
+def _categories(manifest: dict) -> list[dict]:
+    return [
+        {
+            "id": c["id"],
+            "name": c["name"],
+            "supercategory": c.get("supercategory", "object"),
+            "keypoints": list(c["keypoints"]),
+            # COCO skeletons are 1-based.
+            "skeleton": [[a + 1, b + 1] for a, b in c["skeleton"]],
+        }
+        for c in manifest["categories"]
+    ]
+
+
+def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path | None = None) -> Path:
+    """Build a COCO instances file from a dataset's committed samples.
+
+    Args:
+        root: Dataset folder.
+        segmentation: ``rle`` (exact, compressed RLE) or ``polygon`` (outer contours;
+            masks with holes or thin parts keep RLE).
+        output: Output path; defaults to ``root/annotations/instances.json``.
+
+    Returns:
+        The written path. Image ids are sample index + 1; annotation ids count from 1.
+    """
+    check_choice("segmentation", segmentation, ["rle", "polygon"])
+    root = Path(root)
+    manifest = read_manifest(root)
+    categories = _categories(manifest)
+    by_id = {c["id"]: c for c in categories}
+    images, annotations = [], []
+    for record in iter_records(root):
+        image_id = record["index"] + 1
+        files = record["files"]
+        images.append({
+            "id": image_id,
+            "file_name": Path(files["image"]).name,
+            "width": record["width"],
+            "height": record["height"],
+            "synthgen_index": record["index"],
+            "depth_file": files["depth"],
+            "depth_unit_m": record["depth_unit_m"],
+            "instance_ids_file": files["instance_ids"],
+            "camera": record["camera"],
+        })
+        for item in record["instances"]:
+            annotations.append({
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": item["category_id"],
+                "bbox": _xywh(item["bbox"]),
+                "area": item["area"],
+                "iscrowd": 0,
+                "segmentation": _segmentation(item["segmentation"], segmentation),
+                **_keypoints(item["keypoints"], by_id[item["category_id"]]),
+                "amodal_bbox": _xywh(item["amodal_bbox"]),
+                "amodal_area": item["amodal_area"],
+                "amodal_segmentation": _segmentation(item["amodal_segmentation"], segmentation),
+                "occlusion": item["occlusion"],
+                "truncation": item["truncation"],
+                "cuboid": item["cuboid"],
+                "pose": item["pose"],
+                "synthgen_instance_id": item["instance_id"],
+            })
+    coco = {
+        "info": {"description": "synthgen synthetic dataset", "version": manifest.get("synthgen_version", "")},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+    path = Path(output) if output is not None else root / "annotations" / "instances.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, coco, indent=None)
+    return path
+
+
+class CocoExporter:
+    """Config node for the COCO export run at the end of ``generate``.
+
+    Args:
+        segmentation: ``rle`` (exact) or ``polygon``.
+    """
+
+    def __init__(self, segmentation: str = "rle"):
+        self.segmentation = check_choice("segmentation", segmentation, ["rle", "polygon"])
+
+    def __call__(self, root: str | Path) -> Path:
+        return export_coco(root, self.segmentation)

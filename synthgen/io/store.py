@@ -1,0 +1,328 @@
+"""The canonical dataset store: the truth every export is derived from.
+
+Layout of a dataset folder::
+
+    manifest.json              resolved config, seed, versions, categories, counts
+    images/000000.png          RGB (or .jpg)
+    depth/000000.png           uint16 millimetres, 0 = no surface (or .npz float32 metres)
+    instance_ids/000000.png    uint16 visible instance id per pixel
+    semantic/000000.png        uint16 category id per pixel
+    labels/000000.json         label record; written last, its presence commits the sample
+    quarantine/000000.json     samples that failed the label self-checks (+ their image)
+    annotations/instances.json COCO export (derived; rebuilt at the end of every run)
+
+Each file is written to a temporary name and renamed into place, so a reader never sees
+a partial file; a sample counts as committed only once its label record exists.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from synthgen.errors import InputError
+from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Sample
+from synthgen.validation import check_choice, check_number
+
+__all__ = [
+    "DatasetWriter",
+    "MANIFEST",
+    "clear_dataset",
+    "encode_rle",
+    "decode_rle",
+    "iter_records",
+    "read_manifest",
+    "read_sample",
+    "write_json_atomic",
+]
+
+MANIFEST = "manifest.json"
+RECORD_FORMAT = "synthgen-sample/1"
+_DEPTH_MM = 0.001
+_UINT16_MAX = 65535
+
+
+def _name(index: int) -> str:
+    return f"{index:06d}"
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
+    """Write ``value`` as key-sorted JSON (compact when ``indent`` is None), atomically."""
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(value, indent=indent, separators=separators, sort_keys=True, allow_nan=False)
+    write_bytes_atomic(path, (text + "\n").encode())
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """COCO compressed RLE of a (H, W) bool mask: ``{"size": [H, W], "counts": str}``."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """(H, W) bool mask of a COCO compressed RLE as written by ``encode_rle``."""
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def _json_array(array: np.ndarray) -> list:
+    values = np.asarray(array, dtype=np.float64)
+    nested = values.tolist()
+
+    def clean(item):
+        if isinstance(item, list):
+            return [clean(x) for x in item]
+        return None if item != item else item  # NaN -> None
+
+    return clean(nested)
+
+
+def _array(value) -> np.ndarray:
+    def restore(item):
+        if isinstance(item, list):
+            return [restore(x) for x in item]
+        return np.nan if item is None else item
+
+    return np.asarray(restore(value), dtype=np.float64)
+
+
+def _instance_record(instance: Instance) -> dict:
+    cuboid = instance.cuboid
+    return {
+        "instance_id": instance.instance_id,
+        "category_id": instance.category_id,
+        "category": instance.category,
+        "bbox": _json_array(instance.bbox),
+        "amodal_bbox": _json_array(instance.amodal_bbox),
+        "area": instance.area,
+        "amodal_area": instance.amodal_area,
+        "occlusion": instance.occlusion,
+        "truncation": instance.truncation,
+        "keypoints": _json_array(instance.keypoints),
+        "cuboid": {
+            "dimensions": _json_array(cuboid.dimensions),
+            "center": _json_array(cuboid.center),
+            "rotation": _json_array(cuboid.rotation),
+            "corners_3d": _json_array(cuboid.corners_3d),
+            "corners_2d": _json_array(cuboid.corners_2d),
+        },
+        "pose": _json_array(instance.pose),
+        "segmentation": encode_rle(instance.mask),
+        "amodal_segmentation": encode_rle(instance.amodal_mask),
+    }
+
+
+def _encode_png(array: np.ndarray, compression: int) -> bytes:
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise OSError("PNG encoding failed")
+    return encoded.tobytes()
+
+
+class DatasetWriter:
+    """Writes samples into a dataset folder, each committed atomically.
+
+    Thread-safe for distinct sample indices (the pipeline writes from a thread pool).
+    Writers see only ``Sample`` data.
+
+    Args:
+        root: Dataset folder (created if missing).
+        image_format: ``png`` (lossless) or ``jpg``.
+        jpeg_quality: JPEG quality 1..100 when ``image_format`` is ``jpg``.
+        depth_format: ``png16`` (uint16 millimetres, max 65.535 m) or ``npz``
+            (float32 metres, exact).
+        png_compression: zlib level 0..9 for every PNG (1 is fast and nearly as small).
+        semantic: Also write the semantic (category id) mask.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        image_format: str = "png",
+        jpeg_quality: int = 95,
+        depth_format: str = "png16",
+        png_compression: int = 1,
+        semantic: bool = True,
+    ):
+        self.root = Path(root)
+        self.image_format = check_choice("image_format", image_format, ["png", "jpg"])
+        self.jpeg_quality = check_number("jpeg_quality", jpeg_quality, minimum=1, maximum=100, integer=True)
+        self.depth_format = check_choice("depth_format", depth_format, ["png16", "npz"])
+        self.png_compression = check_number("png_compression", png_compression, minimum=0, maximum=9, integer=True)
+        self.semantic = bool(semantic)
+
+    def __enter__(self) -> DatasetWriter:
+        for folder in ("images", "depth", "instance_ids", "labels", "quarantine") + (("semantic",) if self.semantic else ()):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def committed_indices(self) -> set[int]:
+        """Indices already committed (labeled or quarantined): a resumed run skips them."""
+        return {int(path.stem) for folder in ("labels", "quarantine") for path in (self.root / folder).glob("*.json")}
+
+    def add(self, sample: Sample) -> dict:
+        """Encode and commit one sample; returns its label record."""
+        name = _name(sample.index)
+        files = {"image": f"images/{name}.{self.image_format}", "instance_ids": f"instance_ids/{name}.png"}
+        self._write_image(self.root / files["image"], sample.image)
+        if sample.instance_ids.max(initial=0) > _UINT16_MAX:
+            raise ValueError(f"sample {sample.index}: instance ids above {_UINT16_MAX} do not fit a 16-bit PNG")
+        write_bytes_atomic(
+            self.root / files["instance_ids"], _encode_png(sample.instance_ids.astype(np.uint16), self.png_compression)
+        )
+        files["depth"] = self._write_depth(name, sample.depth)
+        if self.semantic:
+            files["semantic"] = f"semantic/{name}.png"
+            write_bytes_atomic(self.root / files["semantic"], _encode_png(sample.semantic_mask(), self.png_compression))
+        record = self._record(sample, files)
+        write_json_atomic(self.root / "labels" / f"{name}.json", record)
+        return record
+
+    def quarantine(self, sample: Sample, problems: list[str]) -> dict:
+        """Set a sample that failed its checks aside, with the reasons; it is never exported."""
+        name = _name(sample.index)
+        image_file = f"quarantine/{name}.{self.image_format}"
+        self._write_image(self.root / image_file, sample.image)
+        record = self._record(sample, {"image": image_file})
+        record["problems"] = list(problems)
+        write_json_atomic(self.root / "quarantine" / f"{name}.json", record)
+        return record
+
+    def _record(self, sample: Sample, files: dict) -> dict:
+        height, width = sample.instance_ids.shape
+        return {
+            "format": RECORD_FORMAT,
+            "index": sample.index,
+            "width": width,
+            "height": height,
+            "files": files,
+            "depth_unit_m": _DEPTH_MM if self.depth_format == "png16" else 1.0,
+            "camera": {"K": _json_array(sample.camera.K), "world_to_camera": _json_array(sample.camera.world_to_camera)},
+            "instances": [_instance_record(instance) for instance in sample.instances],
+            "dropped_instance_ids": list(sample.dropped_instance_ids),
+        }
+
+    def _write_image(self, path: Path, image: np.ndarray) -> None:
+        bgr = np.ascontiguousarray(image[..., ::-1])
+        if self.image_format == "png":
+            data = _encode_png(bgr, self.png_compression)
+        else:
+            ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            data = encoded.tobytes()
+        write_bytes_atomic(path, data)
+
+    def _write_depth(self, name: str, depth: np.ndarray) -> str:
+        if self.depth_format == "npz":
+            relative = f"depth/{name}.npz"
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, depth=depth.astype(np.float32))
+            write_bytes_atomic(self.root / relative, buffer.getvalue())
+            return relative
+        relative = f"depth/{name}.png"
+        millimetres = np.clip(np.rint(depth / _DEPTH_MM), 0, _UINT16_MAX).astype(np.uint16)
+        write_bytes_atomic(self.root / relative, _encode_png(millimetres, self.png_compression))
+        return relative
+
+
+def read_manifest(root: str | Path) -> dict:
+    """The manifest of a dataset folder.
+
+    Raises:
+        InputError: The folder has no readable manifest.
+    """
+    path = Path(root) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; is {root} a synthgen dataset folder?") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: malformed JSON ({error})") from error
+
+
+def iter_records(root: str | Path, folder: str = "labels") -> Iterator[dict]:
+    """Committed label records in index order (``folder="quarantine"`` for quarantined)."""
+    for path in sorted((Path(root) / folder).glob("*.json")):
+        with open(path) as handle:
+            yield json.load(handle)
+
+
+def _read_image(path: Path, flags: int) -> np.ndarray:
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise InputError(f"{path}: missing or unreadable image")
+    return image
+
+
+def read_sample(root: str | Path, index: int) -> Sample:
+    """Load a committed sample back from the store (the inverse of ``DatasetWriter.add``)."""
+    root = Path(root)
+    record_path = root / "labels" / f"{_name(index)}.json"
+    if not record_path.is_file():
+        raise InputError(f"{record_path}: sample {index} is not committed in {root}")
+    record = json.loads(record_path.read_text())
+    files = record["files"]
+    image = _read_image(root / files["image"], cv2.IMREAD_COLOR)[..., ::-1].copy()
+    ids = _read_image(root / files["instance_ids"], cv2.IMREAD_UNCHANGED).astype(np.int32)
+    if files["depth"].endswith(".npz"):
+        with np.load(root / files["depth"]) as archive:
+            depth = archive["depth"]
+    else:
+        depth = (_read_image(root / files["depth"], cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]).astype(np.float32)
+    camera = Camera(np.array(record["camera"]["K"]), np.array(record["camera"]["world_to_camera"]),
+                    record["width"], record["height"])
+    manifest = read_manifest(root)
+    categories = tuple(
+        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]))
+        for c in manifest["categories"]
+    )
+    instances = [_instance_from_record(item, ids) for item in record["instances"]]
+    return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]))
+
+
+def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
+    cuboid = item["cuboid"]
+    return Instance(
+        instance_id=item["instance_id"],
+        category_id=item["category_id"],
+        category=item["category"],
+        mask=ids == item["instance_id"],
+        amodal_mask=decode_rle(item["amodal_segmentation"]),
+        bbox=_array(item["bbox"]),
+        amodal_bbox=_array(item["amodal_bbox"]),
+        area=item["area"],
+        amodal_area=item["amodal_area"],
+        occlusion=item["occlusion"],
+        truncation=item["truncation"],
+        keypoints=_array(item["keypoints"]).reshape(-1, 3),
+        cuboid=Cuboid(*(_array(cuboid[key]) for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
+        pose=_array(item["pose"]),
+    )
+
+
+def clear_dataset(root: Path) -> None:
+    """Delete a synthgen dataset folder's contents (only if it holds a manifest)."""
+    if not (root / MANIFEST).is_file():
+        raise InputError(f"{root}: refusing to delete a folder that is not a synthgen dataset (no {MANIFEST})")
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

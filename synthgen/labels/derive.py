@@ -1,0 +1,88 @@
+"""Derive every label of a sample from its render and scene. Pure numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.labels.geometry import cuboid_of, keypoint_labels, mask_box, object_to_camera, truncation_ratio
+from synthgen.render.base import RenderOutput
+from synthgen.types import Instance, Sample, SceneObject, SceneSpec
+from synthgen.validation import check_number
+
+__all__ = ["LabelDeriver"]
+
+
+class LabelDeriver:
+    """Turns a ``RenderOutput`` and its ``SceneSpec`` into a labeled ``Sample``.
+
+    Args:
+        min_visible_pixels: Instances with fewer visible pixels are not labeled (their
+            ids stay in the id map and are listed as dropped).
+        keypoint_depth_tolerance: Metres a keypoint may lie behind the visible surface
+            and still count as visible.
+        keypoint_search_radius: Pixels around a keypoint searched for its surface.
+    """
+
+    def __init__(
+        self,
+        min_visible_pixels: int = 20,
+        keypoint_depth_tolerance: float = 0.01,
+        keypoint_search_radius: int = 1,
+    ):
+        self.min_visible_pixels = check_number("min_visible_pixels", min_visible_pixels, minimum=1, integer=True)
+        self.keypoint_depth_tolerance = check_number("keypoint_depth_tolerance", keypoint_depth_tolerance, minimum=0.0)
+        self.keypoint_search_radius = check_number(
+            "keypoint_search_radius", keypoint_search_radius, minimum=0, maximum=10, integer=True
+        )
+
+    def __call__(self, render: RenderOutput, spec: SceneSpec, index: int) -> Sample:
+        """Derive the labels of sample ``index``.
+
+        Raises:
+            ValueError: The render has no amodal mask for an instance.
+        """
+        areas = np.bincount(render.instance_ids.ravel())
+        instances, dropped = [], []
+        for obj in spec.instances:
+            area = int(areas[obj.instance_id]) if obj.instance_id < len(areas) else 0
+            if area < self.min_visible_pixels:
+                dropped.append(obj.instance_id)
+                continue
+            if obj.instance_id not in render.amodal_masks:
+                raise ValueError(f"render has no amodal mask for instance {obj.instance_id}; render with amodal=True")
+            instances.append(self._instance(obj, spec, render, area))
+        return Sample(
+            index=index,
+            image=render.image,
+            depth=render.depth,
+            instance_ids=render.instance_ids,
+            camera=spec.camera,
+            instances=instances,
+            categories=spec.categories,
+            dropped_instance_ids=tuple(dropped),
+        )
+
+    def _instance(self, obj: SceneObject, spec: SceneSpec, render: RenderOutput, area: int) -> Instance:
+        camera = spec.camera
+        mask = render.instance_ids == obj.instance_id
+        amodal = render.amodal_masks[obj.instance_id]
+        amodal_area = int(np.count_nonzero(amodal))
+        return Instance(
+            instance_id=obj.instance_id,
+            category_id=obj.category_id,
+            category=spec.category(obj.category_id).name,
+            mask=mask,
+            amodal_mask=amodal,
+            bbox=mask_box(mask),
+            amodal_bbox=mask_box(amodal),
+            area=area,
+            amodal_area=amodal_area,
+            occlusion=1.0 - area / amodal_area if amodal_area else 0.0,
+            truncation=truncation_ratio(obj, camera),
+            keypoints=keypoint_labels(
+                obj, camera, render.instance_ids, render.depth,
+                self.keypoint_depth_tolerance, self.keypoint_search_radius,
+            ),
+            cuboid=cuboid_of(obj, camera),
+            pose=object_to_camera(obj, camera),
+        )

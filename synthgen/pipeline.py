@@ -1,0 +1,317 @@
+"""Orchestration: config -> scenes -> renders -> labels -> checked, committed samples -> exports.
+
+``generate(cfg)`` is what ``synthgen generate`` runs; tests call it directly. Rendering
+happens on the calling thread (one renderer per process); label derivation, checks and
+encoding run on a small thread pool so they overlap with rendering the next image
+(numpy, zlib and OpenCV release the GIL).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.metadata
+import platform
+import sys
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from synthgen.errors import ConfigError, InputError
+from synthgen.io.store import MANIFEST, DatasetWriter, clear_dataset, iter_records, read_manifest, write_json_atomic
+from synthgen.labels.checks import check_sample
+from synthgen.labels.derive import LabelDeriver
+from synthgen.registry import instantiate
+from synthgen.render.base import Renderer, RenderOutput
+from synthgen.rng import sample_rng
+from synthgen.scene.base import SceneSampler
+from synthgen.types import SceneSpec
+from synthgen.validation import check_number
+
+__all__ = ["GenerateSummary", "generate", "prepare_output"]
+
+# Keys that control how a run executes, not what it produces: they may differ on
+# resume and are left out of the manifest (so identical datasets have identical bytes).
+RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads")
+TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + ("seed", "allowed_target_prefixes", "scene", "render", "labels", "writer", "export")
+MANIFEST_FORMAT = "synthgen-dataset/1"
+_VERSIONED = ("synthgen", "numpy", "trimesh", "pyrender", "PyOpenGL", "hydra-core", "pycocotools",
+              "opencv-python-headless")
+
+
+@dataclass
+class GenerateSummary:
+    """What a run produced.
+
+    Attributes:
+        out: Dataset folder.
+        rendered: Samples rendered by this run (committed or quarantined).
+        skipped: Samples already committed by an earlier run (resume).
+        images: Committed (labeled) samples in the dataset.
+        instances: Labeled instances in the dataset.
+        instances_per_category: Category name -> labeled instance count.
+        quarantined: Samples set aside by the label self-checks.
+        dropped_instances: Instances too small to be labeled.
+        seconds: Wall time of the render loop.
+        stage_ms: Mean milliseconds per sample of each stage.
+        exports: Export name -> written path.
+    """
+
+    out: Path
+    rendered: int
+    skipped: int
+    images: int
+    instances: int
+    instances_per_category: dict[str, int]
+    quarantined: int
+    dropped_instances: int
+    seconds: float
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    exports: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.rendered / self.seconds if self.seconds > 0 else 0.0
+
+    def format(self) -> str:
+        """A human-readable report."""
+        lines = [
+            f"dataset: {self.out}",
+            f"images: {self.images} committed ({self.rendered} rendered now, {self.skipped} already there)",
+            f"quarantined: {self.quarantined}",
+            f"instances: {self.instances} (+{self.dropped_instances} too small, not labeled)",
+        ]
+        lines += [f"  {name}: {count}" for name, count in self.instances_per_category.items()]
+        lines.append(f"throughput: {self.images_per_second:.1f} images/s ({self.seconds:.1f} s)")
+        if self.stage_ms:
+            lines.append("per sample: " + ", ".join(f"{k} {v:.1f} ms" for k, v in self.stage_ms.items()))
+        lines += [f"export {name}: {path}" for name, path in self.exports.items()]
+        return "\n".join(lines)
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _flatten(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, Mapping):
+        flat = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _config_diff(old: Mapping, new: Mapping) -> list[str]:
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    return [
+        f"{key}: {flat_old.get(key, '<absent>')!r} -> {flat_new.get(key, '<absent>')!r}"
+        for key in sorted(set(flat_old) | set(flat_new))
+        if flat_old.get(key, "<absent>") != flat_new.get(key, "<absent>")
+    ]
+
+
+def prepare_output(root: Path, config: dict, *, resume: bool, overwrite: bool) -> None:
+    """Make ``root`` ready for a run without losing anything by accident.
+
+    A non-empty folder is refused unless ``resume`` (same config, committed samples are
+    kept) or ``overwrite`` (a previous synthgen dataset there is deleted; other folders
+    are never deleted).
+
+    Raises:
+        ConfigError: ``resume`` and ``overwrite`` are both set.
+        InputError: The folder is not usable, or resuming with a different config.
+    """
+    if resume and overwrite:
+        raise ConfigError("resume/overwrite: choose one; resume=true keeps committed samples, overwrite=true deletes them")
+    if root.exists() and not root.is_dir():
+        raise InputError(f"out={root}: exists and is not a folder; choose another out=")
+    if root.is_dir() and any(root.iterdir()):
+        if overwrite:
+            clear_dataset(root)
+        elif resume:
+            previous = read_manifest(root).get("config", {})
+            differences = _config_diff(previous, config)
+            if differences:
+                raise InputError(
+                    f"out={root}: cannot resume, the config differs from the one that started this dataset:\n  "
+                    + "\n  ".join(differences)
+                    + "\nrun with the original settings, or overwrite=true to start over"
+                )
+        else:
+            raise InputError(
+                f"out={root}: folder is not empty; pass resume=true to complete the dataset there, "
+                "overwrite=true to replace it, or choose another out="
+            )
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def _manifest(config: dict, categories, counts: dict | None) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "status": "complete" if counts is not None else "incomplete",
+        "seed": config["seed"],
+        "config": config,
+        "categories": [
+            {"id": c.id, "name": c.name, "keypoints": list(c.keypoint_names), "skeleton": [list(p) for p in c.skeleton]}
+            for c in categories
+        ],
+        "versions": _versions(),
+        "counts": counts or {},
+    }
+
+
+def _count(root: Path, categories) -> dict:
+    per_category = collections.Counter()
+    images = dropped = 0
+    for record in iter_records(root):
+        images += 1
+        dropped += len(record["dropped_instance_ids"])
+        per_category.update(item["category"] for item in record["instances"])
+    return {
+        "images": images,
+        "instances": sum(per_category.values()),
+        "instances_per_category": {c.name: per_category.get(c.name, 0) for c in categories},
+        "quarantined": sum(1 for _ in (root / "quarantine").glob("*.json")),
+        "dropped_instances": dropped,
+    }
+
+
+def _settings(cfg: Mapping) -> dict:
+    unknown = sorted(set(cfg) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed top-level keys: {list(TOP_LEVEL_KEYS)}")
+    missing = sorted(set(TOP_LEVEL_KEYS) - set(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]}: missing; compose the config from conf/generate.yaml")
+    if not isinstance(cfg["out"], str) or not cfg["out"]:
+        raise ConfigError(f"out: must be a folder path, got {cfg['out']!r}")
+    check_number("n", cfg["n"], minimum=1, integer=True)
+    check_number("seed", cfg["seed"], minimum=0, integer=True)
+    check_number("threads", cfg["threads"], minimum=1, maximum=64, integer=True)
+    for key in ("resume", "overwrite", "progress"):
+        if not isinstance(cfg[key], bool):
+            raise ConfigError(f"{key}: must be true or false, got {cfg[key]!r}")
+    prefixes = cfg["allowed_target_prefixes"]
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.endswith(".") for p in prefixes):
+        raise ConfigError(f"allowed_target_prefixes: must be a list of module prefixes ending in '.', got {prefixes!r}")
+    return cfg
+
+
+def _build(cfg: dict):
+    allowed = cfg["allowed_target_prefixes"]
+    sampler = instantiate(cfg["scene"], "scene", allowed)
+    renderer = instantiate(cfg["render"], "render", allowed)
+    deriver = instantiate(cfg["labels"], "labels", allowed)
+    make_writer = instantiate(cfg["writer"], "writer", allowed)
+    exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (cfg["export"] or {}).items()}
+    for key, value, kind in (("scene", sampler, SceneSampler), ("render", renderer, Renderer)):
+        if not isinstance(value, kind):
+            raise ConfigError(f"{key}._target_: must build a {kind.__name__}, got {type(value).__name__}")
+    if not isinstance(deriver, LabelDeriver):
+        raise ConfigError(f"labels._target_: must build a LabelDeriver, got {type(deriver).__name__}")
+    if not callable(make_writer):
+        raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
+    return sampler, renderer, deriver, make_writer, exporters
+
+
+def _finish(index: int, spec: SceneSpec, render: RenderOutput, deriver: LabelDeriver, writer: DatasetWriter):
+    """Derive, check and commit (or quarantine) one sample; returns stage seconds."""
+    start = time.perf_counter()
+    sample = deriver(render, spec, index)
+    problems = check_sample(sample)
+    labeled = time.perf_counter()
+    if problems:
+        writer.quarantine(sample, problems)
+    else:
+        writer.add(sample)
+    return labeled - start, time.perf_counter() - labeled, bool(problems)
+
+
+def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
+    """Generate a dataset as the config describes (see conf/generate.yaml).
+
+    Args:
+        cfg: The composed generate config.
+
+    Returns:
+        What was produced; also printed when ``progress`` is on.
+
+    Raises:
+        ConfigError: A config key or value is invalid (the message names the key).
+        InputError: The output folder or an input file cannot be used.
+    """
+    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    settings = _settings(plain)
+    sampler, renderer, deriver, make_writer, exporters = _build(settings)
+    root = Path(settings["out"]).expanduser()
+    config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
+    prepare_output(root, config, resume=settings["resume"], overwrite=settings["overwrite"])
+    writer = make_writer(root=root)
+    if not (root / MANIFEST).exists() or not settings["resume"]:
+        write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None))
+
+    stage_totals = collections.Counter()
+    with writer:
+        done = writer.committed_indices()
+        todo = [i for i in range(settings["n"]) if i not in done]
+        start = time.perf_counter()
+        _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_totals)
+        seconds = time.perf_counter() - start
+
+    counts = _count(root, sampler.categories)
+    written = {name: exporter(root) for name, exporter in exporters.items()}
+    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, counts))
+    summary = GenerateSummary(
+        out=root,
+        rendered=len(todo),
+        skipped=settings["n"] - len(todo),
+        images=counts["images"],
+        instances=counts["instances"],
+        instances_per_category=counts["instances_per_category"],
+        quarantined=counts["quarantined"],
+        dropped_instances=counts["dropped_instances"],
+        seconds=seconds,
+        stage_ms={k: 1000 * v / max(len(todo), 1) for k, v in stage_totals.items()},
+        exports=written,
+    )
+    if settings["progress"]:
+        print(summary.format(), file=sys.stderr)
+    return summary
+
+
+def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_totals) -> None:
+    threads = settings["threads"]
+    pending: collections.deque[Future] = collections.deque()
+    bar = tqdm(total=len(todo), unit="img", desc="generate", disable=not settings["progress"])
+
+    def collect_oldest() -> None:
+        label_s, write_s, _ = pending.popleft().result()
+        stage_totals["labels+checks"] += label_s
+        stage_totals["encode+write"] += write_s
+        bar.update(1)
+
+    with bar, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="synthgen-write") as pool:
+        for index in todo:
+            began = time.perf_counter()
+            spec = sampler.sample(sample_rng(settings["seed"], index), renderer.width, renderer.height)
+            sampled = time.perf_counter()
+            render = renderer.render(spec)
+            stage_totals["sample"] += sampled - began
+            stage_totals["render"] += time.perf_counter() - sampled
+            pending.append(pool.submit(_finish, index, spec, render, deriver, writer))
+            # Bound memory: at most two samples per thread in flight.
+            while len(pending) > 2 * threads or (pending and pending[0].done()):
+                collect_oldest()
+        while pending:
+            collect_oldest()

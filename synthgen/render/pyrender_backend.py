@@ -1,0 +1,191 @@
+"""pyrender backend: headless OpenGL rendering of ``SceneSpec`` objects.
+
+One ``pyrender.OffscreenRenderer`` per process, created on first use and reused by
+every ``PyrenderRenderer`` (EGL breaks when one of two live renderers is deleted).
+Geometry is uploaded once per (mesh, slot) and kept in a persistent pyrender scene:
+unused nodes are hidden instead of removed, because pyrender frees the GPU buffers of
+meshes that leave the scene.
+
+Passes per image: an anti-aliased RGB pass; a flat-colour SEG pass (no MSAA) that
+encodes instance ids as 24-bit colours and whose depth, sampled at pixel centres, is
+the depth map; and SEG passes with instance subsets for amodal masks (see
+``synthgen.render.amodal``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+# The platform must be chosen before OpenGL is first imported; EGL renders headless
+# with or without a GPU. Users may still pick osmesa by setting the variable themselves.
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+import numpy as np  # noqa: E402
+
+# pyrender 0.1.45 uses np.infty, which numpy 2 removed; restore the alias in one place.
+if not hasattr(np, "infty"):
+    np.infty = np.inf
+
+# PyOpenGL logs an INFO line about its optional accelerator module at import.
+logging.getLogger("OpenGL").setLevel(logging.WARNING)
+
+import pyrender  # noqa: E402
+import trimesh  # noqa: E402
+
+from synthgen.errors import ConfigError  # noqa: E402
+from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
+from synthgen.render.base import RenderOutput  # noqa: E402
+from synthgen.types import MeshGeometry, SceneObject, SceneSpec  # noqa: E402
+from synthgen.validation import check_number  # noqa: E402
+
+__all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
+
+# OpenCV camera axes (x right, y down, z forward) -> OpenGL camera axes (y up, z back).
+_CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
+_MAX_ID = 2**24 - 1
+
+_OFFSCREEN: pyrender.OffscreenRenderer | None = None
+
+
+def _offscreen(width: int, height: int) -> pyrender.OffscreenRenderer:
+    global _OFFSCREEN
+    if _OFFSCREEN is None:
+        _OFFSCREEN = pyrender.OffscreenRenderer(width, height)
+    _OFFSCREEN.viewport_width = width
+    _OFFSCREEN.viewport_height = height
+    return _OFFSCREEN
+
+
+def encode_id(instance_id: int) -> tuple[int, int, int]:
+    """The SEG colour (r, g, b) of an instance id (little-endian 24-bit)."""
+    return instance_id & 255, (instance_id >> 8) & 255, (instance_id >> 16) & 255
+
+
+def decode_ids(seg: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 SEG image -> (H, W) int32 instance ids."""
+    seg = seg.astype(np.int32)
+    return seg[..., 0] | (seg[..., 1] << 8) | (seg[..., 2] << 16)
+
+
+def _light_pose(direction: np.ndarray) -> np.ndarray:
+    # pyrender lights shine along their node's -z axis.
+    back = -np.asarray(direction, dtype=np.float64)
+    back /= np.linalg.norm(back)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x_axis = np.cross(helper, back)
+    x_axis /= np.linalg.norm(x_axis)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x_axis, np.cross(back, x_axis), back], axis=1)
+    return pose
+
+
+class PyrenderRenderer:
+    """Renders scenes with pyrender (EGL by default, headless, no GPU needed).
+
+    Args:
+        width: Image width in pixels.
+        height: Image height in pixels.
+        znear: Near clipping distance in metres.
+        zfar: Far clipping distance in metres.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, znear: float = 0.01, zfar: float = 100.0):
+        self.width = check_number("width", width, minimum=16, maximum=8192, integer=True)
+        self.height = check_number("height", height, minimum=16, maximum=8192, integer=True)
+        self.znear = check_number("znear", znear, minimum=0.0, exclusive_minimum=True)
+        self.zfar = check_number("zfar", zfar, minimum=0.0, exclusive_minimum=True)
+        if self.zfar <= self.znear:
+            raise ConfigError(f"zfar: must be greater than znear ({self.znear}), got {self.zfar}")
+        self._scene = pyrender.Scene()
+        self._pool: dict[tuple[str, int], pyrender.Node] = {}
+        self._frame_nodes: list[pyrender.Node] = []
+
+    def render(self, spec: SceneSpec, amodal: bool = True) -> RenderOutput:
+        """Render one scene.
+
+        Args:
+            spec: The scene; its camera must match this renderer's width and height.
+            amodal: Also render amodal masks.
+
+        Returns:
+            RGB, depth, instance ids and (when asked) amodal masks.
+        """
+        camera = spec.camera
+        if (camera.width, camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"scene camera is {camera.width}x{camera.height} but the renderer is {self.width}x{self.height}"
+            )
+        renderer = _offscreen(self.width, self.height)
+        nodes = self._prepare(spec)
+        image, _ = renderer.render(self._scene)
+        id_colors = {node: encode_id(obj.instance_id) for node, obj in nodes}
+        seg, depth = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=id_colors)
+        output = RenderOutput(np.ascontiguousarray(image), depth.astype(np.float32), decode_ids(seg))
+        if amodal:
+            self._render_amodal(renderer, spec, nodes, output)
+        return output
+
+    def _render_amodal(self, renderer, spec: SceneSpec, nodes, output: RenderOutput) -> None:
+        node_of = {obj.instance_id: node for node, obj in nodes if obj.is_instance}
+        for members in plan_amodal_passes(spec):
+            seg_map = {node_of[i]: encode_id(i) for i in members}
+            seg, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=seg_map)
+            ids = decode_ids(seg)
+            for instance_id in members:
+                output.amodal_masks[instance_id] = ids == instance_id
+            output.amodal_passes += 1
+
+    def _prepare(self, spec: SceneSpec) -> list[tuple[pyrender.Node, SceneObject]]:
+        """Show the scene's objects in the persistent pyrender scene; hide the rest."""
+        for node in self._pool.values():
+            node.mesh.is_visible = False
+        for node in self._frame_nodes:
+            self._scene.remove_node(node)
+        self._frame_nodes = []
+        used: dict[str, int] = {}
+        nodes = []
+        for obj in spec.objects:
+            slot = used.get(obj.mesh.key, 0)
+            used[obj.mesh.key] = slot + 1
+            node = self._pool_node(obj.mesh, slot)
+            node.mesh.is_visible = True
+            material = node.mesh.primitives[0].material
+            material.baseColorFactor = obj.color
+            material.metallicFactor = obj.metallic
+            material.roughnessFactor = obj.roughness
+            self._scene.set_pose(node, obj.object_to_world)
+            nodes.append((node, obj))
+        self._scene.ambient_light = np.asarray(spec.ambient, dtype=np.float64)
+        self._scene.bg_color = np.append(spec.background, 1.0)
+        self._add_camera(spec)
+        for light in spec.lights:
+            if light.kind == "directional":
+                source = pyrender.DirectionalLight(color=light.color, intensity=light.intensity)
+                pose = _light_pose(light.direction)
+            else:
+                source = pyrender.PointLight(color=light.color, intensity=light.intensity)
+                pose = np.eye(4)
+                pose[:3, 3] = light.position
+            self._frame_nodes.append(self._scene.add(source, pose=pose))
+        return nodes
+
+    def _add_camera(self, spec: SceneSpec) -> None:
+        K = spec.camera.K
+        camera = pyrender.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], znear=self.znear, zfar=self.zfar)
+        camera_to_world = np.linalg.inv(spec.camera.world_to_camera) @ _CV_TO_GL
+        node = self._scene.add(camera, pose=camera_to_world)
+        self._scene.main_camera_node = node
+        self._frame_nodes.append(node)
+
+    def _pool_node(self, geometry: MeshGeometry, slot: int) -> pyrender.Node:
+        key = (geometry.key, slot)
+        if key not in self._pool:
+            mesh = trimesh.Trimesh(geometry.vertices, geometry.faces, process=False)
+            if geometry.smooth:
+                # Interpolate normals across gentle curvature only; keep sharp rims sharp.
+                mesh = trimesh.graph.smooth_shade(mesh, angle=np.deg2rad(30))
+            material = pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE")
+            render_mesh = pyrender.Mesh.from_trimesh(mesh, material=material, smooth=geometry.smooth)
+            self._pool[key] = self._scene.add(render_mesh)
+        return self._pool[key]

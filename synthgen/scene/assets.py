@@ -1,0 +1,207 @@
+"""Assets: geometry plus optional named keypoints and a skeleton.
+
+An asset's constructor is its config schema. Geometry comes from trimesh primitives
+(``Primitive``) or mesh files (``MeshFile``: OBJ, PLY, STL, GLB/GLTF, OFF). Keypoints
+are given in the asset's own frame (metres); primitives can name built-in sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from synthgen.errors import ConfigError, InputError
+from synthgen.paths import scenes_dir
+from synthgen.types import CUBOID_CORNER_SIGNS, MeshGeometry
+from synthgen.validation import check_choice, check_number, check_vector
+
+__all__ = ["Asset", "MeshFile", "Primitive", "load_mesh_file"]
+
+PRIMITIVE_SHAPES = ("box", "sphere", "cylinder", "capsule", "cone", "torus")
+MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".off")
+# corner_x-y-z- ... corner_x-y+z+: the signs of the corner's coordinates.
+BOX_CORNER_NAMES = tuple(
+    "corner_" + "".join(f"{axis}{'+' if s > 0 else '-'}" for axis, s in zip("xyz", signs))
+    for signs in CUBOID_CORNER_SIGNS
+)
+# The 12 edges of a box between corners in CUBOID_CORNER_SIGNS order.
+BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
+
+
+class Asset:
+    """Geometry with named keypoints; the base of ``Primitive`` and ``MeshFile``.
+
+    Attributes:
+        geometry: Mesh in the asset frame.
+        keypoint_names: Names of the keypoints, in label order.
+        keypoints: (K, 3) float64 keypoints in the asset frame.
+        skeleton: Pairs of 0-based keypoint indices.
+    """
+
+    def __init__(
+        self,
+        geometry: MeshGeometry,
+        keypoints: Mapping[str, Sequence[float]] | None = None,
+        skeleton: Sequence[Sequence[str]] | None = None,
+    ):
+        self.geometry = geometry
+        keypoints = dict(keypoints or {})
+        self.keypoint_names = tuple(keypoints)
+        self.keypoints = np.array(
+            [check_vector(f"keypoints.{name}", point, 3) for name, point in keypoints.items()], dtype=np.float64
+        ).reshape(-1, 3)
+        self.skeleton = tuple(self._skeleton_indices(skeleton or ()))
+
+    def _skeleton_indices(self, skeleton: Sequence[Sequence[str]]):
+        for i, limb in enumerate(skeleton):
+            if isinstance(limb, str) or len(limb) != 2:
+                raise ConfigError(f"skeleton[{i}]: must be a pair of keypoint names, got {limb!r}")
+            for name in limb:
+                if name not in self.keypoint_names:
+                    raise ConfigError(
+                        f"skeleton[{i}]: unknown keypoint {name!r}; keypoints: {list(self.keypoint_names)}"
+                    )
+            yield self.keypoint_names.index(limb[0]), self.keypoint_names.index(limb[1])
+
+
+def _primitive_mesh(shape: str, size: tuple[float, ...]) -> trimesh.Trimesh:
+    if shape == "box":
+        return trimesh.creation.box(extents=size)
+    if shape == "sphere":
+        return trimesh.creation.icosphere(subdivisions=3, radius=size[0])
+    if shape == "cylinder":
+        return trimesh.creation.cylinder(radius=size[0], height=size[1], sections=32)
+    if shape == "capsule":
+        return trimesh.creation.capsule(radius=size[0], height=size[1], count=[16, 16])
+    if shape == "cone":
+        return trimesh.creation.cone(radius=size[0], height=size[1], sections=32)
+    return trimesh.creation.torus(major_radius=size[0], minor_radius=size[1], major_sections=32, minor_sections=16)
+
+
+_SIZE_ARITY = {"box": 3, "sphere": 1, "cylinder": 2, "capsule": 2, "cone": 2, "torus": 2}
+_SIZE_HELP = {
+    "box": "[x, y, z] edge lengths",
+    "sphere": "[radius]",
+    "cylinder": "[radius, height]",
+    "capsule": "[radius, height of the straight part]",
+    "cone": "[radius, height]",
+    "torus": "[major radius, minor radius]",
+}
+
+
+class Primitive(Asset):
+    """A trimesh primitive, centred on the origin (the cone's base is at z = 0).
+
+    Args:
+        shape: One of ``box, sphere, cylinder, capsule, cone, torus``.
+        size: Dimensions in metres: box ``[x, y, z]``; sphere ``[radius]``; cylinder,
+            cone ``[radius, height]``; capsule ``[radius, straight height]``; torus
+            ``[major radius, minor radius]``.
+        keypoints: ``{name: [x, y, z]}`` in the primitive's frame, or ``"corners"``
+            for a box's 8 corners (with its 12 edges as skeleton).
+        skeleton: Pairs of keypoint names.
+    """
+
+    def __init__(
+        self,
+        shape: str,
+        size: Sequence[float],
+        keypoints: Mapping[str, Sequence[float]] | str | None = None,
+        skeleton: Sequence[Sequence[str]] | None = None,
+    ):
+        check_choice("shape", shape, PRIMITIVE_SHAPES)
+        arity = _SIZE_ARITY[shape]
+        if isinstance(size, (int, float)):
+            size = [size]
+        if not isinstance(size, Sequence) or len(size) != arity:
+            raise ConfigError(f"size: a {shape} takes {_SIZE_HELP[shape]}, got {size!r}")
+        size = tuple(check_number(f"size[{i}]", s, minimum=0, exclusive_minimum=True) for i, s in enumerate(size))
+        if shape == "torus" and size[1] >= size[0]:
+            raise ConfigError(f"size: a torus needs minor radius < major radius, got {list(size)}")
+        if keypoints == "corners":
+            if shape != "box":
+                raise ConfigError(f"keypoints: 'corners' is only defined for shape=box, not {shape!r}")
+            half = np.asarray(size) / 2
+            keypoints = {name: (signs * half).tolist() for name, signs in zip(BOX_CORNER_NAMES, CUBOID_CORNER_SIGNS)}
+            skeleton = skeleton or [[BOX_CORNER_NAMES[a], BOX_CORNER_NAMES[b]] for a, b in BOX_EDGES]
+        elif isinstance(keypoints, str):
+            raise ConfigError(f"keypoints: must be a mapping name -> [x, y, z] or 'corners', got {keypoints!r}")
+        mesh = _primitive_mesh(shape, size)
+        smooth = shape not in ("box",)
+        geometry = MeshGeometry(mesh.vertices, mesh.faces, smooth=smooth, key=f"primitive:{shape}:{list(size)}")
+        super().__init__(geometry, keypoints, skeleton)
+
+
+def _resolve_mesh_path(path: str | Path) -> Path:
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    if candidate.exists():
+        return candidate.resolve()
+    packaged = scenes_dir() / candidate
+    return packaged if packaged.exists() else candidate
+
+
+def load_mesh_file(path: str | Path, *, smooth: bool = True) -> MeshGeometry:
+    """Load a mesh file into a single triangle mesh.
+
+    Relative paths are looked up in the current directory, then in synthgen's
+    ``scenes/`` folder (so ``assets/bottle.glb`` finds the shipped asset). Scenes with
+    several meshes (GLB) are flattened with their node transforms applied.
+
+    Args:
+        path: OBJ, PLY, STL, GLB, GLTF or OFF file.
+        smooth: Shade with vertex normals.
+
+    Raises:
+        InputError: The file is missing, of an unsupported type, unreadable, or has no
+            triangles; the message names the file.
+    """
+    resolved = _resolve_mesh_path(path)
+    if resolved.suffix.lower() not in MESH_SUFFIXES:
+        raise InputError(f"mesh file {str(path)!r}: unsupported type; use one of {list(MESH_SUFFIXES)}")
+    if not resolved.is_file():
+        raise InputError(
+            f"mesh file {str(path)!r} not found (looked in the current directory and {scenes_dir()}); "
+            "fix the path or use an absolute one"
+        )
+    try:
+        loaded = trimesh.load(resolved, force="mesh", process=False)
+    except Exception as error:  # trimesh raises many types for corrupt files
+        raise InputError(f"mesh file {str(resolved)!r} could not be read: {error}") from error
+    faces = getattr(loaded, "faces", None)
+    if faces is None or len(faces) == 0 or not np.all(np.isfinite(loaded.vertices)):
+        raise InputError(f"mesh file {str(resolved)!r} has no triangles or non-finite vertices")
+    return MeshGeometry(loaded.vertices, loaded.faces, smooth=smooth, key=f"file:{resolved}")
+
+
+class MeshFile(Asset):
+    """A mesh loaded from a file.
+
+    Args:
+        path: Mesh file (see ``load_mesh_file`` for formats and lookup).
+        scale: Uniform scale applied to the file's coordinates (e.g. 0.001 for mm).
+        smooth: Shade with vertex normals (curved surfaces).
+        keypoints: ``{name: [x, y, z]}`` in the file's frame after scaling (metres).
+        skeleton: Pairs of keypoint names.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        scale: float = 1.0,
+        smooth: bool = True,
+        keypoints: Mapping[str, Sequence[float]] | None = None,
+        skeleton: Sequence[Sequence[str]] | None = None,
+    ):
+        check_number("scale", scale, minimum=0, exclusive_minimum=True)
+        geometry = load_mesh_file(path, smooth=smooth)
+        if scale != 1.0:
+            geometry = MeshGeometry(
+                geometry.vertices * scale, geometry.faces, smooth=smooth, key=f"{geometry.key}*{scale}"
+            )
+        self.path = str(path)
+        super().__init__(geometry, keypoints, skeleton)
