@@ -20,19 +20,20 @@ class LabelDeriver:
             ids stay in the id map and are listed as dropped).
         keypoint_depth_tolerance: Metres a keypoint may lie behind the visible surface
             and still count as visible.
-        keypoint_search_radius: Pixels around a keypoint searched for its surface.
+        keypoint_max_grazing_deg: Steepest surface tilt (from the view direction)
+            treated as continuous when a keypoint sits on a boundary.
     """
 
     def __init__(
         self,
         min_visible_pixels: int = 20,
         keypoint_depth_tolerance: float = 0.01,
-        keypoint_search_radius: int = 1,
+        keypoint_max_grazing_deg: float = 80.0,
     ):
         self.min_visible_pixels = check_number("min_visible_pixels", min_visible_pixels, minimum=1, integer=True)
         self.keypoint_depth_tolerance = check_number("keypoint_depth_tolerance", keypoint_depth_tolerance, minimum=0.0)
-        self.keypoint_search_radius = check_number(
-            "keypoint_search_radius", keypoint_search_radius, minimum=0, maximum=10, integer=True
+        self.keypoint_max_grazing_deg = check_number(
+            "keypoint_max_grazing_deg", keypoint_max_grazing_deg, minimum=0.0, maximum=89.0
         )
 
     def __call__(self, render: RenderOutput, spec: SceneSpec, index: int) -> Sample:
@@ -81,7 +82,7 @@ class LabelDeriver:
             truncation=truncation_ratio(obj, camera),
             keypoints=keypoint_labels(
                 obj, camera, render.instance_ids, render.depth,
-                self.keypoint_depth_tolerance, self.keypoint_search_radius,
+                self.keypoint_depth_tolerance, self.keypoint_max_grazing_deg,
             ),
             cuboid=cuboid_of(obj, camera),
             pose=object_to_camera(obj, camera),

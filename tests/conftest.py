@@ -1,0 +1,79 @@
+"""Shared fixtures: tiny in-memory scenes, a real renderer, real Hydra composition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from synthgen.paths import conf_dir
+from synthgen.scene.assets import Primitive
+from synthgen.scene.camera import intrinsics_from_fov, look_at
+from synthgen.types import Camera, CategoryInfo, SceneObject, SceneSpec
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
+CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
+
+
+def translation(x: float, y: float, z: float) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, 3] = [x, y, z]
+    return pose
+
+
+def camera_at(eye, target, size=(64, 64), fov=50.0) -> Camera:
+    width, height = size
+    return Camera(intrinsics_from_fov(width, height, fov), look_at(np.asarray(eye, float), np.asarray(target, float)),
+                  width, height)
+
+
+def cube(instance_id: int, pose: np.ndarray, edge: float = 0.1, category_id: int = 1) -> SceneObject:
+    asset = Primitive("box", [edge, edge, edge], keypoints="corners")
+    return SceneObject(asset.geometry, pose, color=[0.8, 0.2, 0.2, 1.0], instance_id=instance_id,
+                       category_id=category_id, keypoints=asset.keypoints)
+
+
+def spec_of(camera: Camera, *objects: SceneObject) -> SceneSpec:
+    return SceneSpec(camera=camera, objects=tuple(objects), categories=CATEGORIES)
+
+
+@pytest.fixture
+def two_cubes() -> SceneSpec:
+    """64x64: two cubes side by side on the ground, seen obliquely from above."""
+    return spec_of(
+        camera_at([0.6, -0.9, 0.7], [0.0, 0.0, 0.05]),
+        cube(1, translation(-0.09, 0.0, 0.05)),
+        cube(2, translation(0.09, 0.05, 0.05)),
+    )
+
+
+@pytest.fixture(scope="session")
+def renderer_64():
+    from synthgen.render.pyrender_backend import PyrenderRenderer
+
+    return PyrenderRenderer(64, 64)
+
+
+@pytest.fixture
+def generate_cfg():
+    """Compose conf/generate.yaml with overrides, exactly as the CLI does."""
+
+    def _compose(*overrides: str):
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return compose(config_name="generate", overrides=list(overrides))
+
+    return _compose
+
+
+SMALL_RUN = ("render.width=96", "render.height=72", "progress=false", "scene.objects_per_image=[3,5]")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (CI provides it; see README)")
+    return SHARED_DATA

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from synthgen.labels.checks import check_sample
+from synthgen.labels.geometry import cuboid_of, mask_box, truncation_ratio
+from synthgen.render.amodal import plan_amodal_passes
+from synthgen.scene.assets import Primitive
+from synthgen.types import CUBOID_CORNER_SIGNS, Cuboid, Instance, Sample, SceneObject
+from tests.conftest import CATEGORIES, camera_at, cube, spec_of, translation
+
+
+def test_mask_box_has_exclusive_maxima():
+    mask = np.zeros((30, 40), bool)
+    mask[5:8, 10:20] = True
+    assert mask_box(mask).tolist() == [10, 5, 20, 8]
+    assert mask_box(np.zeros((3, 3), bool)).tolist() == [0, 0, 0, 0]
+
+
+def test_truncation_ratio_of_half_outside_object():
+    camera = camera_at([0, -1, 0], [0, 0, 0], size=(64, 64))
+    slab = Primitive("box", [0.1, 0.0001, 0.1]).geometry  # thin, facing the camera at 1 m
+    assert truncation_ratio(SceneObject(slab, translation(0, 0, 0)), camera) == 0.0
+    border_x = (64 - camera.K[0, 2]) / camera.K[0, 0]  # world x seen on the right image border
+    half_out = SceneObject(slab, translation(border_x, 0, 0))
+    assert truncation_ratio(half_out, camera) == pytest.approx(0.5, abs=1e-3)
+    assert truncation_ratio(SceneObject(slab, translation(5, 0, 0)), camera) == 1.0
+
+
+def test_cuboid_corners_follow_documented_order():
+    camera = camera_at([0, -1, 0], [0, 0, 0])
+    obj = cube(1, translation(0.01, 0.02, 0.03), edge=0.1)
+    box = cuboid_of(obj, camera)
+    assert np.allclose(box.dimensions, [0.1, 0.1, 0.1])
+    world = obj.to_world(CUBOID_CORNER_SIGNS * 0.05)
+    assert np.allclose(box.corners_3d, camera.to_camera(world))
+    assert np.allclose(box.corners_2d, camera.project(world)[0])
+    assert np.allclose(box.center, camera.to_camera([[0.01, 0.02, 0.03]])[0])
+
+
+def test_amodal_plan_groups_disjoint_and_separates_overlapping():
+    camera = camera_at([0, -1, 0], [0, 0, 0], size=(64, 64))
+    far_apart = spec_of(camera, cube(1, translation(-0.25, 0, 0), 0.05), cube(2, translation(0.25, 0, 0), 0.05))
+    assert plan_amodal_passes(far_apart) == [[1, 2]]
+    overlapping = spec_of(camera, cube(1, translation(0, 0, 0), 0.1), cube(2, translation(0.03, 0.3, 0), 0.1),
+                          cube(3, translation(0.4, 0, 0), 0.05))
+    assert plan_amodal_passes(overlapping) == [[1, 3], [2]]
+
+
+def _sample_with_two_instances() -> Sample:
+    ids = np.zeros((8, 10), np.int32)
+    ids[1:4, 1:4] = 1
+    ids[4:7, 5:9] = 2
+    instances = []
+    for instance_id in (1, 2):
+        mask = ids == instance_id
+        amodal = mask.copy()
+        amodal[0, 0] = instance_id == 1
+        box = Cuboid(np.ones(3), np.zeros(3), np.eye(3), np.zeros((8, 3)), np.zeros((8, 2)))
+        instances.append(Instance(instance_id, 1, "cube", mask, amodal, mask_box(mask), mask_box(amodal),
+                                  int(mask.sum()), int(amodal.sum()), 1 - mask.sum() / amodal.sum(), 0.0,
+                                  np.array([[2.5, 2.5, 2.0]]), box, np.eye(4)))
+    camera = camera_at([0, -1, 0], [0, 0, 0], size=(10, 8))
+    return Sample(0, np.zeros((8, 10, 3), np.uint8), np.ones((8, 10), np.float32), ids, camera, instances, CATEGORIES)
+
+
+def test_check_sample_accepts_consistent_labels():
+    assert check_sample(_sample_with_two_instances()) == []
+
+
+@pytest.mark.parametrize(
+    "corrupt, expected",
+    [
+        (lambda s: s.instances[0].amodal_mask.__setitem__((1, 1), False), "outside the amodal mask"),
+        (lambda s: setattr(s.instances[0], "bbox", np.array([1.0, 1, 4, 5])), "box [1.0, 1.0, 4.0, 5.0] != mask extent"),
+        (lambda s: setattr(s.instances[1], "area", 5), "visible area 5 != pixel count 12"),
+        (lambda s: s.instances[1].mask.__setitem__((2, 2), True), "visible mask differs from the instance id map"),
+        (lambda s: setattr(s.instances[0], "occlusion", 0.5), "occlusion 0.5 != 1 - visible/amodal"),
+        (lambda s: s.instances[0].keypoints.__setitem__((0, 0), 50.0), "keypoint marked visible lies outside"),
+        (lambda s: s.instance_ids.__setitem__((7, 0), 9), "ids with no instance: [9]"),
+        (lambda s: setattr(s, "depth", np.full((8, 10), np.nan, np.float32)), "depth must be finite"),
+    ],
+)
+def test_check_sample_reports_each_inconsistency(corrupt, expected):
+    sample = _sample_with_two_instances()
+    corrupt(sample)
+    problems = check_sample(sample)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_check_sample_reports_overlapping_visible_masks():
+    sample = _sample_with_two_instances()
+    sample.instances[1].mask[2, 2] = True
+    assert any("overlap on 1 pixels" in p for p in check_sample(sample))
