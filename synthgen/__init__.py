@@ -1,1 +1,39 @@
+"""synthgen: exactly labeled synthetic training data from 3D scenes.
 
+The public API; everything else is reachable through config ``_target_`` paths.
+"""
+
+from synthgen.errors import ConfigError, InputError, SynthgenError
+from synthgen.io.coco import export_coco
+from synthgen.io.store import DatasetWriter, read_sample
+from synthgen.labels.checks import check_sample
+from synthgen.labels.derive import LabelDeriver
+from synthgen.pipeline import GenerateSummary, generate
+from synthgen.rng import sample_rng
+from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Light, MeshGeometry, Sample, SceneObject, SceneSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Camera",
+    "CategoryInfo",
+    "ConfigError",
+    "Cuboid",
+    "DatasetWriter",
+    "GenerateSummary",
+    "InputError",
+    "Instance",
+    "LabelDeriver",
+    "Light",
+    "MeshGeometry",
+    "Sample",
+    "SceneObject",
+    "SceneSpec",
+    "SynthgenError",
+    "__version__",
+    "check_sample",
+    "export_coco",
+    "generate",
+    "read_sample",
+    "sample_rng",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import importlib.metadata
+import logging
 import platform
 import sys
 import time
@@ -39,6 +40,7 @@ __all__ = ["GenerateSummary", "generate", "prepare_output"]
 RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads")
 TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + ("seed", "allowed_target_prefixes", "scene", "render", "labels", "writer", "export")
 MANIFEST_FORMAT = "synthgen-dataset/1"
+log = logging.getLogger("synthgen")
 _VERSIONED = ("synthgen", "numpy", "trimesh", "pyrender", "PyOpenGL", "hydra-core", "pycocotools",
               "opencv-python-headless")
 
@@ -232,6 +234,7 @@ def _finish(index: int, spec: SceneSpec, render: RenderOutput, deriver: LabelDer
     problems = check_sample(sample)
     labeled = time.perf_counter()
     if problems:
+        log.warning("sample %d quarantined: %s", index, "; ".join(problems))
         writer.quarantine(sample, problems)
     else:
         writer.add(sample)
@@ -256,8 +259,8 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     sampler, renderer, deriver, make_writer, exporters = _build(settings)
     root = Path(settings["out"]).expanduser()
     config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
+    writer = make_writer(root=root)  # validates writer settings before anything touches disk
     prepare_output(root, config, resume=settings["resume"], overwrite=settings["overwrite"])
-    writer = make_writer(root=root)
     if not (root / MANIFEST).exists() or not settings["resume"]:
         write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None))
 

@@ -29,28 +29,24 @@ def _xywh(box: list[float]) -> list[float]:
 
 
 def mask_to_polygons(mask: np.ndarray) -> list[list[float]] | None:
-    """COCO polygons of a mask's outer contours, or None when the mask has holes.
+    """COCO polygons that trace a mask's pixel edges, or None when the mask has holes.
 
-    Contours are traced by OpenCV through boundary pixel centres, written in continuous
-    coordinates (+0.5). COCO polygons cannot express holes; callers fall back to RLE.
+    OpenCV traces the contour of the mask upsampled 2x, so the polygon follows the
+    pixels' outer edges rather than their centres; pycocotools rasterises it back to
+    exactly the same mask. COCO polygons cannot express holes: callers keep RLE then.
 
     Args:
         mask: (H, W) bool.
 
     Returns:
-        Flat ``[x0, y0, x1, y1, ...]`` lists, one per outer contour, or None.
+        Flat ``[x0, y0, x1, y1, ...]`` lists in continuous pixel coordinates, one per
+        connected part, or None.
     """
-    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    upsampled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, hierarchy = cv2.findContours(upsampled, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is not None and np.any(hierarchy[0][:, 3] >= 0):
         return None
-    polygons = []
-    for contour in contours:
-        points = contour.reshape(-1, 2).astype(np.float64) + 0.5
-        if len(points) < 3:
-            # Degenerate contours (1-2 pixels wide lines) cannot be polygons.
-            return None
-        polygons.append(points.ravel().tolist())
-    return polygons
+    return [((contour.reshape(-1, 2) + 0.5) / 2.0).ravel().tolist() for contour in contours]
 
 
 def _segmentation(rle: dict, mode: str):
@@ -88,8 +84,8 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
 
     Args:
         root: Dataset folder.
-        segmentation: ``rle`` (exact, compressed RLE) or ``polygon`` (outer contours;
-            masks with holes or thin parts keep RLE).
+        segmentation: ``rle`` (compressed RLE) or ``polygon`` (pixel-edge polygons;
+            masks with holes keep RLE). Both decode to the exact masks.
         output: Output path; defaults to ``root/annotations/instances.json``.
 
     Returns:
@@ -151,7 +147,7 @@ class CocoExporter:
     """Config node for the COCO export run at the end of ``generate``.
 
     Args:
-        segmentation: ``rle`` (exact) or ``polygon``.
+        segmentation: ``rle`` or ``polygon`` (masks with holes keep RLE).
     """
 
     def __init__(self, segmentation: str = "rle"):

@@ -1,0 +1,55 @@
+"""The `synthgen` console script in a subprocess, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _synthgen(*args, cwd):
+    executable = os.path.join(os.path.dirname(sys.executable), "synthgen")
+    return subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_generate_end_to_end(tmp_path):
+    result = _synthgen("generate", "out=ds", "n=3", "seed=7", "render.width=160", "render.height=120",
+                       "scene=tabletop", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "images: 3 committed" in result.stderr and "images/s" in result.stderr
+    assert "quarantined: 0" in result.stderr and "cube:" in result.stderr
+    coco = json.loads((tmp_path / "ds" / "annotations" / "instances.json").read_text())
+    assert len(coco["images"]) == 3 and coco["annotations"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no Hydra output folders left behind
+
+
+def test_second_run_into_same_folder_is_refused(tmp_path):
+    assert _synthgen("generate", "out=ds", "n=1", "render.width=64", "render.height=48", cwd=tmp_path).returncode == 0
+    result = _synthgen("generate", "out=ds", "n=1", "render.width=64", "render.height=48", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("synthgen: error: out=ds: folder is not empty; pass resume=true")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("render.width=0", "synthgen: error: render.width: must be an integer >= 16 and <= 8192, got 0"),
+    ("writer.depth_format=exr", "writer.depth_format: must be one of ['png16', 'npz'], got 'exr'"),
+])
+def test_invalid_value_gives_one_clear_line(tmp_path, override, expected):
+    result = _synthgen("generate", "out=ds", "n=1", override, cwd=tmp_path)
+    assert result.returncode == 2 and expected in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "ds").exists()
+
+
+def test_unknown_key_and_unknown_group_option_are_named(tmp_path):
+    result = _synthgen("generate", "rendr.width=5", cwd=tmp_path)
+    assert result.returncode != 0 and "rendr" in result.stderr
+    result = _synthgen("generate", "scene=tabeltop", cwd=tmp_path)
+    assert result.returncode != 0 and "scene/tabeltop" in result.stderr and "tabletop" in result.stderr
+
+
+def test_usage_and_unknown_command(tmp_path):
+    assert "synthgen generate" in _synthgen(cwd=tmp_path).stdout
+    result = _synthgen("frobnicate", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown command 'frobnicate'" in result.stderr
