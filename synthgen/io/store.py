@@ -5,9 +5,9 @@ Layout of a dataset folder::
     manifest.json              resolved config, seed, versions, categories, counts
     images/000000.png          RGB (or .jpg)
     depth/000000.png           uint16 millimetres, 0 = no surface (or .npz float32 metres)
-    instance_ids/000000.png    uint16 visible instance id per pixel
-    semantic/000000.png        uint16 category id per pixel
-    labels/000000.json         label record; written last, its presence commits the sample
+    instance_ids/000000.png    visible instance id per pixel (uint8, or uint16 above 255)
+    semantic/000000.png        category id per pixel (uint8, or uint16 above 255)
+    labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
     annotations/instances.json COCO export (derived; rebuilt at the end of every run)
 
@@ -70,8 +70,12 @@ def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
 
 
 def encode_rle(mask: np.ndarray) -> dict:
-    """COCO compressed RLE of a (H, W) bool mask: ``{"size": [H, W], "counts": str}``."""
-    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    """COCO compressed RLE of a (H, W) bool mask: ``{"size": [H, W], "counts": str}``.
+
+    Fortran-ordered masks (as ``LabelDeriver`` makes them) are encoded without a copy.
+    """
+    as_bytes = mask.view(np.uint8) if mask.dtype == bool and mask.flags.f_contiguous else mask
+    rle = mask_utils.encode(np.asfortranarray(as_bytes, dtype=np.uint8))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
@@ -81,15 +85,11 @@ def decode_rle(rle: dict) -> np.ndarray:
 
 
 def _json_array(array: np.ndarray) -> list:
+    """Nested lists of floats for JSON, with NaN (JSON has none) written as null."""
     values = np.asarray(array, dtype=np.float64)
-    nested = values.tolist()
-
-    def clean(item):
-        if isinstance(item, list):
-            return [clean(x) for x in item]
-        return None if item != item else item  # NaN -> None
-
-    return clean(nested)
+    if np.isfinite(values).all():
+        return values.tolist()
+    return np.where(np.isfinite(values), values, None).tolist()
 
 
 def _array(value) -> np.ndarray:
@@ -103,6 +103,9 @@ def _array(value) -> np.ndarray:
 
 def _instance_record(instance: Instance) -> dict:
     cuboid = instance.cuboid
+    segmentation = encode_rle(instance.mask)
+    # The self-checks guarantee visible is within amodal, so equal areas mean equal masks.
+    amodal = segmentation if instance.amodal_area == instance.area else encode_rle(instance.amodal_mask)
     return {
         "instance_id": instance.instance_id,
         "category_id": instance.category_id,
@@ -122,16 +125,31 @@ def _instance_record(instance: Instance) -> dict:
             "corners_2d": _json_array(cuboid.corners_2d),
         },
         "pose": _json_array(instance.pose),
-        "segmentation": encode_rle(instance.mask),
-        "amodal_segmentation": encode_rle(instance.amodal_mask),
+        "segmentation": segmentation,
+        "amodal_segmentation": amodal,
     }
 
 
+# The SUB filter with run-length zlib is ~3x faster than OpenCV's default filtering at
+# the same size for renders, depth and label maps (filter option: OpenCV >= 4.10).
+_PNG_FAST = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    _PNG_FAST += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+
+
 def _encode_png(array: np.ndarray, compression: int) -> bytes:
-    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression, *_PNG_FAST])
     if not ok:
         raise OSError("PNG encoding failed")
     return encoded.tobytes()
+
+
+def _label_map(values: np.ndarray) -> np.ndarray:
+    """Smallest PNG dtype that holds a non-negative label map (uint8 or uint16)."""
+    peak = int(values.max(initial=0))
+    if peak > _UINT16_MAX:
+        raise ValueError(f"label values above {_UINT16_MAX} do not fit a 16-bit PNG")
+    return values.astype(np.uint8 if peak <= 255 else np.uint16)
 
 
 class DatasetWriter:
@@ -183,17 +201,17 @@ class DatasetWriter:
         name = _name(sample.index)
         files = {"image": f"images/{name}.{self.image_format}", "instance_ids": f"instance_ids/{name}.png"}
         self._write_image(self.root / files["image"], sample.image)
-        if sample.instance_ids.max(initial=0) > _UINT16_MAX:
-            raise ValueError(f"sample {sample.index}: instance ids above {_UINT16_MAX} do not fit a 16-bit PNG")
         write_bytes_atomic(
-            self.root / files["instance_ids"], _encode_png(sample.instance_ids.astype(np.uint16), self.png_compression)
+            self.root / files["instance_ids"], _encode_png(_label_map(sample.instance_ids), self.png_compression)
         )
         files["depth"] = self._write_depth(name, sample.depth)
         if self.semantic:
             files["semantic"] = f"semantic/{name}.png"
-            write_bytes_atomic(self.root / files["semantic"], _encode_png(sample.semantic_mask(), self.png_compression))
+            semantic = _label_map(sample.semantic_mask())
+            write_bytes_atomic(self.root / files["semantic"], _encode_png(semantic, self.png_compression))
         record = self._record(sample, files)
-        write_json_atomic(self.root / "labels" / f"{name}.json", record)
+        # Compact JSON uses the C encoder (an indented dump is ~10x slower).
+        write_json_atomic(self.root / "labels" / f"{name}.json", record, indent=None)
         return record
 
     def quarantine(self, sample: Sample, problems: list[str]) -> dict:
@@ -221,7 +239,7 @@ class DatasetWriter:
         }
 
     def _write_image(self, path: Path, image: np.ndarray) -> None:
-        bgr = np.ascontiguousarray(image[..., ::-1])
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         if self.image_format == "png":
             data = _encode_png(bgr, self.png_compression)
         else:

@@ -1,37 +1,64 @@
 """Label self-checks run on every sample before it is committed. Pure numpy.
 
-A sample that fails any check is quarantined instead of written to the dataset.
+A sample that fails any check is quarantined instead of written to the dataset. Every
+check covers the whole image, but is computed from pixel counts and box crops so that
+it costs little at full resolution.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from synthgen.labels.geometry import VISIBLE, mask_box
+from synthgen.labels.geometry import VISIBLE
 from synthgen.types import Instance, Sample
 
 __all__ = ["check_sample"]
 
 
-def _check_instance(instance: Instance, sample: Sample) -> list[str]:
+def _box_problem(mask: np.ndarray, box: np.ndarray, area: int) -> str | None:
+    """Why ``box`` is not the exact extent of ``mask`` or ``area`` not its pixel count (None if both hold)."""
+    total = int(np.count_nonzero(mask))
+    if total != area:
+        return f"area {area} != pixel count {total}"
+    if total == 0:
+        return None if not box.any() else f"box {box.tolist()} of an empty mask is not all zeros"
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if not np.array_equal(box, [x0, y0, x1, y1]) or not (0 <= x0 < x1 <= mask.shape[1] and 0 <= y0 < y1 <= mask.shape[0]):
+        return f"box {box.tolist()} is not an integer box inside the image"
+    crop = mask[y0:y1, x0:x1]
+    # Every pixel inside the box, and a pixel on each of its four borders: the box is the extent.
+    if int(np.count_nonzero(crop)) != total:
+        return f"box {box.tolist()} != mask extent (pixels outside the box)"
+    if not (crop[0].any() and crop[-1].any() and crop[:, 0].any() and crop[:, -1].any()):
+        return f"box {box.tolist()} != mask extent (box larger than the mask)"
+    return None
+
+
+def _check_instance(instance: Instance, sample: Sample, id_counts: np.ndarray) -> list[str]:
     name = f"instance {instance.instance_id} ({instance.category})"
     height, width = sample.instance_ids.shape
     if instance.mask.shape != (height, width) or instance.amodal_mask.shape != (height, width):
         return [f"{name}: mask shape differs from the image's {(height, width)}"]
     problems = []
-    if not np.array_equal(instance.mask, sample.instance_ids == instance.instance_id):
-        problems.append(f"{name}: visible mask differs from the instance id map")
-    outside_amodal = int(np.count_nonzero(instance.mask & ~instance.amodal_mask))
-    if outside_amodal:
-        problems.append(f"{name}: {outside_amodal} visible pixels lie outside the amodal mask")
     for label, mask, box, area in (
         ("visible", instance.mask, instance.bbox, instance.area),
         ("amodal", instance.amodal_mask, instance.amodal_bbox, instance.amodal_area),
     ):
-        if not np.array_equal(box, mask_box(mask)):
-            problems.append(f"{name}: {label} box {box.tolist()} != mask extent {mask_box(mask).tolist()}")
-        if area != int(np.count_nonzero(mask)):
-            problems.append(f"{name}: {label} area {area} != pixel count {int(np.count_nonzero(mask))}")
+        problem = _box_problem(mask, box, area)
+        if problem:
+            problems.append(f"{name}: {label} {problem}")
+    if problems or instance.area == 0:
+        return problems or [f"{name}: labeled instance with no visible pixels"]
+    x0, y0, x1, y1 = (int(v) for v in instance.bbox)
+    window = np.s_[y0:y1, x0:x1]
+    # Same pixel count as its id-map region and equal inside the box (which holds all of
+    # both): the visible mask is exactly the id map's region.
+    in_id_map = id_counts[instance.instance_id] if instance.instance_id < len(id_counts) else 0
+    if in_id_map != instance.area or not np.array_equal(instance.mask[window], sample.instance_ids[window] == instance.instance_id):
+        problems.append(f"{name}: visible mask differs from the instance id map")
+    outside_amodal = int(np.count_nonzero(instance.mask[window] & ~instance.amodal_mask[window]))
+    if outside_amodal:
+        problems.append(f"{name}: {outside_amodal} visible pixels lie outside the amodal mask")
     expected_occlusion = 1.0 - instance.area / instance.amodal_area if instance.amodal_area else 0.0
     if not (0.0 <= instance.occlusion <= 1.0 and abs(instance.occlusion - expected_occlusion) < 1e-9):
         problems.append(f"{name}: occlusion {instance.occlusion} != 1 - visible/amodal ({expected_occlusion})")
@@ -47,14 +74,32 @@ def _check_instance(instance: Instance, sample: Sample) -> list[str]:
     return problems
 
 
+def _overlap_problems(instances: list[Instance]) -> list[str]:
+    problems = []
+    for i, first in enumerate(instances):
+        for second in instances[i + 1:]:
+            x0, y0 = max(first.bbox[0], second.bbox[0]), max(first.bbox[1], second.bbox[1])
+            x1, y1 = min(first.bbox[2], second.bbox[2]), min(first.bbox[3], second.bbox[3])
+            if x0 >= x1 or y0 >= y1:
+                continue
+            window = np.s_[int(y0):int(y1), int(x0):int(x1)]
+            shared = int(np.count_nonzero(first.mask[window] & second.mask[window]))
+            if shared:
+                problems.append(
+                    f"visible masks of instances {first.instance_id} and {second.instance_id} overlap on {shared} pixels"
+                )
+    return problems
+
+
 def check_sample(sample: Sample) -> list[str]:
     """Check a sample's labels for internal consistency.
 
-    Checks: every visible mask equals its region of the id map; no two visible masks
-    overlap; visible is within amodal; boxes equal mask extents; areas equal pixel
-    counts; occlusion equals ``1 - visible / amodal``; truncation lies in [0, 1];
-    keypoint visibility is 0/1/2 and visible keypoints lie in the image; the id map
-    holds only labeled or dropped ids; image, depth and id map agree in size.
+    Checks: boxes equal mask extents and areas equal pixel counts (visible and amodal);
+    every visible mask equals its region of the id map; no two visible masks overlap;
+    visible lies within amodal; occlusion equals ``1 - visible / amodal``; truncation
+    lies in [0, 1]; keypoint visibility is 0/1/2 and visible keypoints lie in the
+    image; the id map holds only labeled or dropped ids; image, depth and id map agree
+    in size.
 
     Returns:
         Human-readable problems; empty when the sample is consistent.
@@ -66,15 +111,14 @@ def check_sample(sample: Sample) -> list[str]:
         problems.append(f"image must be ({height}, {width}, 3) uint8, got {sample.image.shape} {sample.image.dtype}")
     if sample.depth.shape != (height, width) or not np.all(np.isfinite(sample.depth)) or sample.depth.min() < 0:
         problems.append("depth must be finite, non-negative and the size of the id map")
+    if ids.min(initial=0) < 0:
+        return problems + ["instance id map holds negative ids"]
+    id_counts = np.bincount(ids.ravel())
     known = {instance.instance_id for instance in sample.instances} | set(sample.dropped_instance_ids) | {0}
-    unknown = sorted(set(np.unique(ids).tolist()) - known)
+    unknown = sorted(set(np.flatnonzero(id_counts).tolist()) - known)
     if unknown:
         problems.append(f"instance id map holds ids with no instance: {unknown}")
-    coverage = np.zeros(ids.shape, dtype=np.int32)
     for instance in sample.instances:
-        problems.extend(_check_instance(instance, sample))
-        if instance.mask.shape == ids.shape:
-            coverage += instance.mask
-    if coverage.max(initial=0) > 1:
-        problems.append(f"visible masks overlap on {int(np.count_nonzero(coverage > 1))} pixels")
+        problems.extend(_check_instance(instance, sample, id_counts))
+    problems.extend(_overlap_problems(sample.instances))
     return problems

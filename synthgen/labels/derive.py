@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.labels.geometry import cuboid_of, keypoint_labels, mask_box, object_to_camera, truncation_ratio
+from synthgen.labels.geometry import (
+    cuboid_of,
+    footprint_box,
+    keypoint_labels,
+    mask_box,
+    object_to_camera,
+    truncation_ratio,
+)
 from synthgen.render.base import RenderOutput
 from synthgen.types import Instance, Sample, SceneObject, SceneSpec
 from synthgen.validation import check_number
@@ -65,17 +72,22 @@ class LabelDeriver:
 
     def _instance(self, obj: SceneObject, spec: SceneSpec, render: RenderOutput, area: int) -> Instance:
         camera = spec.camera
-        mask = render.instance_ids == obj.instance_id
         amodal = render.amodal_masks[obj.instance_id]
+        # Work inside the object's footprint: every pixel it covers lies there.
+        x0, y0, x1, y1 = footprint_box(obj, camera).astype(int)
+        window = np.s_[y0:y1, x0:x1]
+        mask = np.zeros(render.instance_ids.shape, dtype=bool, order="F")  # F order: RLE without a copy
+        mask[window] = render.instance_ids[window] == obj.instance_id
         amodal_area = int(np.count_nonzero(amodal))
+        offset = np.array([x0, y0, x0, y0], dtype=np.float64)
         return Instance(
             instance_id=obj.instance_id,
             category_id=obj.category_id,
             category=spec.category(obj.category_id).name,
             mask=mask,
             amodal_mask=amodal,
-            bbox=mask_box(mask),
-            amodal_bbox=mask_box(amodal),
+            bbox=mask_box(mask[window]) + offset,
+            amodal_bbox=mask_box(amodal[window]) + offset if amodal_area else np.zeros(4),
             area=area,
             amodal_area=amodal_area,
             occlusion=1.0 - area / amodal_area if amodal_area else 0.0,

@@ -12,6 +12,7 @@ from synthgen.types import CUBOID_CORNER_SIGNS, Camera, Cuboid, SceneObject
 
 __all__ = [
     "cuboid_of",
+    "footprint_box",
     "keypoint_labels",
     "mask_box",
     "object_to_camera",
@@ -37,6 +38,23 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
         return np.zeros(4)
     rows = np.flatnonzero(mask.any(axis=1))
     return np.array([columns[0], rows[0], columns[-1] + 1, rows[-1] + 1], dtype=np.float64)
+
+
+def footprint_box(obj: SceneObject, camera: Camera) -> np.ndarray:
+    """Integer xyxy box containing every pixel ``obj`` can cover, clipped to the image.
+
+    The box of the projected mesh vertices, widened to whole pixels plus one; a mesh
+    reaching behind the camera gets the whole image.
+
+    Returns:
+        (4,) float64 xyxy with integer values and exclusive maxima.
+    """
+    image = np.array([0.0, 0.0, camera.width, camera.height])
+    uv, z = camera.project(obj.world_vertices())
+    if np.any(z <= 0):
+        return image
+    box = np.concatenate([np.floor(uv.min(axis=0)) - 1.0, np.ceil(uv.max(axis=0)) + 1.0])
+    return np.clip(box, image[[0, 1, 0, 1]], image[[2, 3, 2, 3]])
 
 
 def object_to_camera(obj: SceneObject, camera: Camera) -> np.ndarray:

@@ -127,14 +127,24 @@ class PyrenderRenderer:
         return output
 
     def _render_amodal(self, renderer, spec: SceneSpec, nodes, output: RenderOutput) -> None:
+        plan = plan_amodal_passes(spec)
+        for instance_id in plan.unoccludable:
+            output.amodal_masks[instance_id] = self._footprint_mask(output.instance_ids, instance_id, plan)
         node_of = {obj.instance_id: node for node, obj in nodes if obj.is_instance}
-        for members in plan_amodal_passes(spec):
+        for members in plan.passes:
             seg_map = {node_of[i]: encode_id(i) for i in members}
             seg, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=seg_map)
-            ids = decode_ids(seg)
             for instance_id in members:
-                output.amodal_masks[instance_id] = ids == instance_id
+                output.amodal_masks[instance_id] = self._footprint_mask(seg, instance_id, plan)
             output.amodal_passes += 1
+
+    def _footprint_mask(self, ids_or_seg: np.ndarray, instance_id: int, plan) -> np.ndarray:
+        """(H, W) bool, Fortran-ordered mask of an id, decoded only inside its footprint."""
+        x0, y0, x1, y1 = plan.boxes[instance_id].astype(int)
+        window = ids_or_seg[y0:y1, x0:x1]
+        mask = np.zeros((self.height, self.width), dtype=bool, order="F")
+        mask[y0:y1, x0:x1] = (decode_ids(window) if window.ndim == 3 else window) == instance_id
+        return mask
 
     def _prepare(self, spec: SceneSpec) -> list[tuple[pyrender.Node, SceneObject]]:
         """Show the scene's objects in the persistent pyrender scene; hide the rest."""

@@ -40,10 +40,23 @@ def test_cuboid_corners_follow_documented_order():
 def test_amodal_plan_groups_disjoint_and_separates_overlapping():
     camera = camera_at([0, -1, 0], [0, 0, 0], size=(64, 64))
     far_apart = spec_of(camera, cube(1, translation(-0.25, 0, 0), 0.05), cube(2, translation(0.25, 0, 0), 0.05))
-    assert plan_amodal_passes(far_apart) == [[1, 2]]
+    plan = plan_amodal_passes(far_apart)
+    assert plan.passes == [] and plan.unoccludable == [1, 2]
+    # 1 and 2 overlap in the image (2 is behind 1), 3 overlaps 2's footprint only from the side.
     overlapping = spec_of(camera, cube(1, translation(0, 0, 0), 0.1), cube(2, translation(0.03, 0.3, 0), 0.1),
                           cube(3, translation(0.4, 0, 0), 0.05))
-    assert plan_amodal_passes(overlapping) == [[1, 3], [2]]
+    plan = plan_amodal_passes(overlapping)
+    assert sorted(plan.unoccludable + [i for p in plan.passes for i in p]) == [1, 2, 3]
+    assert 2 not in plan.unoccludable  # cube 1 may hide it
+
+
+def test_amodal_plan_knows_a_support_plane_cannot_hide_what_rests_on_it():
+    camera = camera_at([0.3, -1, 0.6], [0, 0, 0], size=(64, 64))
+    table = SceneObject(Primitive("box", [2, 2, 0.02]).geometry, translation(0, 0, -0.01))
+    on_table = cube(1, translation(0, 0, 0.05))
+    assert plan_amodal_passes(spec_of(camera, table, on_table)).unoccludable == [1]
+    below = camera_at([0.3, -1, -0.6], [0, 0, 0], size=(64, 64))  # looking up through the table
+    assert plan_amodal_passes(spec_of(below, table, on_table)).passes == [[1]]
 
 
 def _sample_with_two_instances() -> Sample:
@@ -67,13 +80,31 @@ def test_check_sample_accepts_consistent_labels():
     assert check_sample(_sample_with_two_instances()) == []
 
 
+def _drop_amodal_pixel(sample):
+    instance = sample.instances[0]
+    instance.amodal_mask[1, 1] = False  # a visible pixel
+    instance.amodal_area -= 1
+    instance.occlusion = 1 - instance.area / instance.amodal_area
+
+
+def _steal_pixel(sample):
+    """Instance 2 claims a pixel of instance 1; its area and box stay consistent."""
+    instance = sample.instances[1]
+    instance.mask[3, 3] = True
+    instance.area += 1
+    instance.bbox = mask_box(instance.mask)
+
+
 @pytest.mark.parametrize(
     "corrupt, expected",
     [
-        (lambda s: s.instances[0].amodal_mask.__setitem__((1, 1), False), "outside the amodal mask"),
+        (_drop_amodal_pixel, "1 visible pixels lie outside the amodal mask"),
         (lambda s: setattr(s.instances[0], "bbox", np.array([1.0, 1, 4, 5])), "box [1.0, 1.0, 4.0, 5.0] != mask extent"),
+        (lambda s: setattr(s.instances[0], "bbox", np.array([2.0, 1, 4, 4])), "pixels outside the box"),
+        (lambda s: setattr(s.instances[0], "amodal_bbox", np.array([0.5, 0, 4, 4])), "not an integer box"),
         (lambda s: setattr(s.instances[1], "area", 5), "visible area 5 != pixel count 12"),
-        (lambda s: s.instances[1].mask.__setitem__((2, 2), True), "visible mask differs from the instance id map"),
+        (_steal_pixel, "visible mask differs from the instance id map"),
+        (_steal_pixel, "visible masks of instances 1 and 2 overlap on 1 pixels"),
         (lambda s: setattr(s.instances[0], "occlusion", 0.5), "occlusion 0.5 != 1 - visible/amodal"),
         (lambda s: s.instances[0].keypoints.__setitem__((0, 0), 50.0), "keypoint marked visible lies outside"),
         (lambda s: s.instance_ids.__setitem__((7, 0), 9), "ids with no instance: [9]"),
@@ -85,9 +116,3 @@ def test_check_sample_reports_each_inconsistency(corrupt, expected):
     corrupt(sample)
     problems = check_sample(sample)
     assert any(expected in problem for problem in problems), problems
-
-
-def test_check_sample_reports_overlapping_visible_masks():
-    sample = _sample_with_two_instances()
-    sample.instances[1].mask[2, 2] = True
-    assert any("overlap on 1 pixels" in p for p in check_sample(sample))
