@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from synthgen.errors import ConfigError
+from synthgen.errors import ConfigError, SynthgenError
 
 __all__ = ["BUILTIN_PREFIXES", "instantiate", "resolve_target"]
 
@@ -104,11 +104,17 @@ def _build(node, path: str, allowed_prefixes: Sequence[str]):
 
 
 def call_with_path(target, path: str, /, *args, **kwargs):
-    """Call ``target``; a ``ConfigError`` it raises is re-raised prefixed with ``path``."""
+    """Call ``target``; user errors it raises are re-raised naming the config path.
+
+    ``ConfigError`` messages start with the argument name (``path.arg: ...``); other
+    ``SynthgenError`` messages (an unreadable file) get ``path: `` in front.
+    """
     try:
         return target(*args, **kwargs)
     except ConfigError as error:
         raise ConfigError(f"{path}.{error}") from None
+    except SynthgenError as error:
+        raise type(error)(f"{path}: {error}") from None
 
 
 def _check_tree(node, path: str, allowed_prefixes: Sequence[str]) -> None:

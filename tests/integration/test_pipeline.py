@@ -159,3 +159,11 @@ def test_invalid_values_name_the_key(generate_cfg, tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
         _run(generate_cfg, tmp_path / "ds", override)
     assert not (tmp_path / "ds").exists()
+
+
+def test_unreadable_mesh_file_is_named_with_its_config_key(generate_cfg, tmp_path):
+    broken = tmp_path / "broken.ply"
+    broken.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 99\nend_header\n\x00\x01")
+    with pytest.raises(InputError, match=r"scene\.categories\[3\]\.asset: mesh file '.*broken\.ply' could not be read"):
+        _run(generate_cfg, tmp_path / "ds", f"scene.categories.3.asset.path={broken}")
+    assert not (tmp_path / "ds").exists()
