@@ -262,8 +262,8 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
     writer = make_writer(root=root)  # validates writer settings before anything touches disk
     prepare_output(root, config, resume=settings["resume"], overwrite=settings["overwrite"])
-    if not (root / MANIFEST).exists() or not settings["resume"]:
-        write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None))
+    # Incomplete until this run finishes (a resumed dataset's config is the same).
+    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None))
 
     stage_totals = collections.Counter()
     with writer:

@@ -335,10 +335,26 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
     )
 
 
+STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations")
+
+
 def clear_dataset(root: Path) -> None:
-    """Delete a synthgen dataset folder's contents (only if it holds a manifest)."""
+    """Delete a synthgen dataset's contents.
+
+    Only a folder holding a manifest and nothing but what synthgen writes is cleared;
+    anything else there is left untouched and reported.
+
+    Raises:
+        InputError: ``root`` is not a synthgen dataset or holds other files.
+    """
     if not (root / MANIFEST).is_file():
         raise InputError(f"{root}: refusing to delete a folder that is not a synthgen dataset (no {MANIFEST})")
+    foreign = sorted(child.name for child in root.iterdir() if child.name not in STORE_ENTRIES)
+    if foreign:
+        raise InputError(
+            f"{root}: refusing to overwrite, it holds files synthgen did not write: {foreign}; "
+            "move them or choose another out="
+        )
     for child in root.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)

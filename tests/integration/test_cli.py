@@ -53,3 +53,23 @@ def test_usage_and_unknown_command(tmp_path):
     assert "synthgen generate" in _synthgen(cwd=tmp_path).stdout
     result = _synthgen("frobnicate", cwd=tmp_path)
     assert result.returncode == 2 and "unknown command 'frobnicate'" in result.stderr
+
+
+def test_user_defined_categories_from_a_config_dir(tmp_path):
+    """The README's recipe: a scene file in the user's own config folder, no code."""
+    scene_dir = tmp_path / "myconf" / "scene"
+    scene_dir.mkdir(parents=True)
+    (scene_dir / "fruit.yaml").write_text(
+        "defaults:\n  - tabletop\n  - _self_\n"
+        "categories:\n"
+        "  - _target_: synthgen.scene.tabletop.Category\n    name: apple\n    color: [200, 30, 30]\n"
+        "    asset: {_target_: synthgen.scene.assets.Primitive, shape: sphere, size: [0.04]}\n"
+        "  - _target_: synthgen.scene.tabletop.Category\n    name: banana\n    color: [230, 210, 60]\n"
+        "    asset: {_target_: synthgen.scene.assets.Primitive, shape: capsule, size: [0.018, 0.12]}\n"
+    )
+    result = _synthgen("generate", "--config-dir", "myconf", "scene=fruit", "out=ds", "n=2",
+                       "render.width=96", "render.height=72", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    coco = json.loads((tmp_path / "ds" / "annotations" / "instances.json").read_text())
+    assert [c["name"] for c in coco["categories"]] == ["apple", "banana"]
+    assert {a["category_id"] for a in coco["annotations"]} <= {1, 2} and coco["annotations"]

@@ -98,6 +98,15 @@ def test_overwrite_replaces_a_previous_dataset(generate_cfg, tmp_path):
     assert summary.images == 1 and sorted(p.name for p in (tmp_path / "ds" / "labels").iterdir()) == ["000000.json"]
 
 
+def test_overwrite_leaves_a_dataset_with_foreign_files_alone(generate_cfg, tmp_path):
+    _run(generate_cfg, tmp_path / "ds", "n=2")
+    (tmp_path / "ds" / "notes.txt").write_text("mine")
+    before = _files(tmp_path / "ds")
+    with pytest.raises(InputError, match=r"holds files synthgen did not write: \['notes.txt'\]"):
+        _run(generate_cfg, tmp_path / "ds", "n=1", "overwrite=true")
+    assert _files(tmp_path / "ds") == before
+
+
 def test_resume_completes_an_interrupted_run_identically(generate_cfg, tmp_path):
     _run(generate_cfg, tmp_path / "clean", "n=5")
     interrupted = tmp_path / "interrupted"
@@ -106,9 +115,6 @@ def test_resume_completes_an_interrupted_run_identically(generate_cfg, tmp_path)
     for index in (2, 4):
         (interrupted / "labels" / f"{index:06d}.json").unlink()
     (interrupted / "images" / "000004.png").write_bytes(b"partial")
-    manifest = json.loads((interrupted / "manifest.json").read_text())
-    manifest.update(status="incomplete", counts={})
-    (interrupted / "manifest.json").write_text(json.dumps(manifest))
     summary = _run(generate_cfg, interrupted, "n=5", "resume=true")
     assert (summary.rendered, summary.skipped) == (2, 3)
     assert _files(interrupted) == _files(tmp_path / "clean")
