@@ -6,11 +6,11 @@ import numpy as np
 
 from synthgen.labels.geometry import (
     cuboid_of,
-    footprint_box,
     keypoint_labels,
     mask_box,
     object_to_camera,
-    truncation_ratio,
+    projected_footprint_box,
+    projected_truncation_ratio,
 )
 from synthgen.render.base import RenderOutput
 from synthgen.types import Instance, Sample, SceneObject, SceneSpec
@@ -49,16 +49,13 @@ class LabelDeriver:
         Raises:
             ValueError: The render has no amodal mask for an instance.
         """
-        areas = np.bincount(render.instance_ids.ravel())
         instances, dropped = [], []
         for obj in spec.instances:
-            area = int(areas[obj.instance_id]) if obj.instance_id < len(areas) else 0
-            if area < self.min_visible_pixels:
+            instance = self._instance(obj, spec, render)
+            if instance is None:
                 dropped.append(obj.instance_id)
-                continue
-            if obj.instance_id not in render.amodal_masks:
-                raise ValueError(f"render has no amodal mask for instance {obj.instance_id}; render with amodal=True")
-            instances.append(self._instance(obj, spec, render, area))
+            else:
+                instances.append(instance)
         return Sample(
             index=index,
             image=render.image,
@@ -70,14 +67,22 @@ class LabelDeriver:
             dropped_instance_ids=tuple(dropped),
         )
 
-    def _instance(self, obj: SceneObject, spec: SceneSpec, render: RenderOutput, area: int) -> Instance:
+    def _instance(self, obj: SceneObject, spec: SceneSpec, render: RenderOutput) -> Instance | None:
+        """The instance's labels, or None when too little of it is visible."""
         camera = spec.camera
-        amodal = render.amodal_masks[obj.instance_id]
+        uv, z = camera.project(obj.world_vertices())
         # Work inside the object's footprint: every pixel it covers lies there.
-        x0, y0, x1, y1 = footprint_box(obj, camera).astype(int)
+        x0, y0, x1, y1 = projected_footprint_box(uv, z, camera).astype(int)
         window = np.s_[y0:y1, x0:x1]
+        visible = render.instance_ids[window] == obj.instance_id
+        area = int(np.count_nonzero(visible))
+        if area < self.min_visible_pixels:
+            return None
+        if obj.instance_id not in render.amodal_masks:
+            raise ValueError(f"render has no amodal mask for instance {obj.instance_id}; render with amodal=True")
         mask = np.zeros(render.instance_ids.shape, dtype=bool, order="F")  # F order: RLE without a copy
-        mask[window] = render.instance_ids[window] == obj.instance_id
+        mask[window] = visible
+        amodal = render.amodal_masks[obj.instance_id]
         amodal_area = int(np.count_nonzero(amodal))
         offset = np.array([x0, y0, x0, y0], dtype=np.float64)
         return Instance(
@@ -86,12 +91,12 @@ class LabelDeriver:
             category=spec.category(obj.category_id).name,
             mask=mask,
             amodal_mask=amodal,
-            bbox=mask_box(mask[window]) + offset,
+            bbox=mask_box(visible) + offset,
             amodal_bbox=mask_box(amodal[window]) + offset if amodal_area else np.zeros(4),
             area=area,
             amodal_area=amodal_area,
             occlusion=1.0 - area / amodal_area if amodal_area else 0.0,
-            truncation=truncation_ratio(obj, camera),
+            truncation=projected_truncation_ratio(uv, z, camera),
             keypoints=keypoint_labels(
                 obj, camera, render.instance_ids, render.depth,
                 self.keypoint_depth_tolerance, self.keypoint_max_grazing_deg,

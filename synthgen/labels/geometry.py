@@ -13,6 +13,8 @@ from synthgen.types import CUBOID_CORNER_SIGNS, Camera, Cuboid, SceneObject
 __all__ = [
     "cuboid_of",
     "footprint_box",
+    "projected_footprint_box",
+    "projected_truncation_ratio",
     "keypoint_labels",
     "mask_box",
     "object_to_camera",
@@ -49,8 +51,12 @@ def footprint_box(obj: SceneObject, camera: Camera) -> np.ndarray:
     Returns:
         (4,) float64 xyxy with integer values and exclusive maxima.
     """
+    return projected_footprint_box(*camera.project(obj.world_vertices()), camera)
+
+
+def projected_footprint_box(uv: np.ndarray, z: np.ndarray, camera: Camera) -> np.ndarray:
+    """``footprint_box`` from already projected vertices: (V, 2) pixels and (V,) depths."""
     image = np.array([0.0, 0.0, camera.width, camera.height])
-    uv, z = camera.project(obj.world_vertices())
     if np.any(z <= 0):
         return image
     box = np.concatenate([np.floor(uv.min(axis=0)) - 1.0, np.ceil(uv.max(axis=0)) + 1.0])
@@ -176,7 +182,11 @@ def truncation_ratio(obj: SceneObject, camera: Camera) -> float:
     The box spans the projected mesh vertices in front of the camera (vertices behind
     it are ignored). 0: fully inside; 1: fully outside.
     """
-    uv, z = camera.project(obj.world_vertices())
+    return projected_truncation_ratio(*camera.project(obj.world_vertices()), camera)
+
+
+def projected_truncation_ratio(uv: np.ndarray, z: np.ndarray, camera: Camera) -> float:
+    """``truncation_ratio`` from already projected vertices: (V, 2) pixels and (V,) depths."""
     uv = uv[z > 0]
     if len(uv) == 0:
         return 1.0

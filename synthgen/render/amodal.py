@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.labels.geometry import footprint_box
+from synthgen.labels.geometry import projected_footprint_box
 from synthgen.types import SceneObject, SceneSpec
 
 __all__ = ["AmodalPlan", "plan_amodal_passes"]
@@ -55,37 +55,45 @@ class _Footprint:
     obj: SceneObject
     vertices: np.ndarray  # (V, 3) world
     hull: np.ndarray  # (N, 1, 2) float32 image convex hull, widened
+    box: np.ndarray  # (4,) integer xyxy box containing the hull, clipped to the image
 
 
 def _footprint(obj: SceneObject, spec: SceneSpec) -> _Footprint:
     vertices = obj.world_vertices()
     camera = spec.camera
     uv, z = camera.project(vertices)
+    box = projected_footprint_box(uv, z, camera)
     if np.any(z <= 0):
         uv = np.array([[0.0, 0.0], [camera.width, 0.0], [camera.width, camera.height], [0.0, camera.height]])
     hull = cv2.convexHull(uv.astype(np.float32)).reshape(-1, 2).astype(np.float64)
     outward = hull - hull.mean(axis=0)
     norms = np.linalg.norm(outward, axis=1, keepdims=True)
     hull = hull + _HULL_MARGIN_PX * np.divide(outward, norms, out=np.zeros_like(outward), where=norms > 0)
-    return _Footprint(obj, vertices, hull.astype(np.float32).reshape(-1, 1, 2))
+    return _Footprint(obj, vertices, hull.astype(np.float32).reshape(-1, 1, 2), box)
 
 
 def _share_pixels(a: _Footprint, b: _Footprint) -> bool:
+    # The boxes contain the hulls (padded by a pixel): disjoint boxes settle most pairs cheaply.
+    if a.box[0] >= b.box[2] or b.box[0] >= a.box[2] or a.box[1] >= b.box[3] or b.box[1] >= a.box[3]:
+        return False
     area, points = cv2.intersectConvexConvex(a.hull, b.hull)
     return area > 0 or (points is not None and len(points) > 0)
+
+
+_AXES = np.concatenate([np.eye(3), -np.eye(3)])
 
 
 def _separated(other: np.ndarray, target: np.ndarray, camera_position: np.ndarray) -> bool:
     """Whether a candidate plane has ``other`` (V, 3) on one side, ``target`` and the camera on the other."""
     between = target.mean(axis=0) - other.mean(axis=0)
-    level = between * np.array([1.0, 1.0, 0.0])
-    normals = [*np.eye(3), *-np.eye(3)]
-    normals += [v / np.linalg.norm(v) for v in (between, level) if np.linalg.norm(v) > 1e-12]
-    for normal in normals:
-        plane = float(np.max(other @ normal))
-        if float(np.min(target @ normal)) >= plane and float(camera_position @ normal) > plane:
-            return True
-    return False
+    candidates = [_AXES]
+    for direction in (between, between * np.array([1.0, 1.0, 0.0])):
+        length = np.linalg.norm(direction)
+        if length > 1e-12:
+            candidates.append((direction / length)[None])
+    normals = np.concatenate(candidates).T  # (3, N)
+    plane = (other @ normals).max(axis=0)
+    return bool(np.any(((target @ normals).min(axis=0) >= plane) & (camera_position @ normals > plane)))
 
 
 def plan_amodal_passes(spec: SceneSpec) -> AmodalPlan:
@@ -116,5 +124,4 @@ def plan_amodal_passes(spec: SceneSpec) -> AmodalPlan:
                 break
         else:
             passes.append([instance_id])
-    boxes = {i: footprint_box(f.obj, spec.camera) for i, f in instances.items()}
-    return AmodalPlan(passes, unoccludable, boxes)
+    return AmodalPlan(passes, unoccludable, {i: f.box for i, f in instances.items()})
