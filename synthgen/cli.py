@@ -37,6 +37,14 @@ def _run_reporting_errors(function, cfg: DictConfig) -> None:
     except SynthgenError as error:
         print(f"synthgen: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        # Samples in flight were finished before the interrupt propagated; nothing is partial.
+        print(
+            f"synthgen: interrupted; committed samples in {cfg.get('out')} are kept. "
+            "Run the same command with resume=true to complete the dataset.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 @hydra.main(version_base="1.3", config_path=_CONF, config_name="generate")

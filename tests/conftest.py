@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
@@ -13,8 +11,6 @@ from synthgen.scene.assets import Primitive
 from synthgen.scene.camera import intrinsics_from_fov, look_at
 from synthgen.types import Camera, CategoryInfo, SceneObject, SceneSpec
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
 
@@ -70,10 +66,3 @@ def generate_cfg():
 
 
 SMALL_RUN = ("render.width=96", "render.height=72", "progress=false", "scene.objects_per_image=[3,5]")
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (CI provides it; see README)")
-    return SHARED_DATA

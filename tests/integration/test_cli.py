@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -73,3 +75,21 @@ def test_user_defined_categories_from_a_config_dir(tmp_path):
     coco = json.loads((tmp_path / "ds" / "annotations" / "instances.json").read_text())
     assert [c["name"] for c in coco["categories"]] == ["apple", "banana"]
     assert {a["category_id"] for a in coco["annotations"]} <= {1, 2} and coco["annotations"]
+
+
+def test_ctrl_c_keeps_committed_samples_and_says_how_to_resume(tmp_path):
+    executable = os.path.join(os.path.dirname(sys.executable), "synthgen")
+    process = subprocess.Popen([executable, "generate", "out=ds", "n=500", "render.width=96", "render.height=72"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    labels = tmp_path / "ds" / "labels"
+    deadline = time.monotonic() + 120
+    while not (labels.is_dir() and len(list(labels.glob("*.json"))) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "resume=true" in stderr and "Traceback" not in stderr
+    committed = sorted(labels.glob("*.json"))
+    assert 3 <= len(committed) < 500
+    assert not list((tmp_path / "ds").rglob(".*tmp-*"))
+    result = _synthgen("generate", "out=ds", "n=5", "render.width=96", "render.height=72", "resume=true", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
