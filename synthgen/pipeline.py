@@ -128,8 +128,8 @@ def prepare_output(root: Path, config: dict, *, resume: bool, overwrite: bool) -
     """Make ``root`` ready for a run without losing anything by accident.
 
     A non-empty folder is refused unless ``resume`` (same config, committed samples are
-    kept) or ``overwrite`` (a previous synthgen dataset there is deleted; other folders
-    are never deleted).
+    kept) or ``overwrite`` (a synthgen dataset there is deleted; a folder holding
+    anything synthgen did not write is refused).
 
     Raises:
         ConfigError: ``resume`` and ``overwrite`` are both set.

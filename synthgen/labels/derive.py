@@ -6,11 +6,11 @@ import numpy as np
 
 from synthgen.labels.geometry import (
     cuboid_of,
+    footprint_box,
     keypoint_labels,
     mask_box,
     object_to_camera,
-    projected_footprint_box,
-    projected_truncation_ratio,
+    truncation_ratio,
 )
 from synthgen.render.base import RenderOutput
 from synthgen.types import Instance, Sample, SceneObject, SceneSpec
@@ -72,7 +72,7 @@ class LabelDeriver:
         camera = spec.camera
         uv, z = camera.project(obj.world_vertices())
         # Work inside the object's footprint: every pixel it covers lies there.
-        x0, y0, x1, y1 = projected_footprint_box(uv, z, camera).astype(int)
+        x0, y0, x1, y1 = footprint_box(uv, z, camera).astype(int)
         window = np.s_[y0:y1, x0:x1]
         visible = render.instance_ids[window] == obj.instance_id
         area = int(np.count_nonzero(visible))
@@ -96,7 +96,7 @@ class LabelDeriver:
             area=area,
             amodal_area=amodal_area,
             occlusion=1.0 - area / amodal_area if amodal_area else 0.0,
-            truncation=projected_truncation_ratio(uv, z, camera),
+            truncation=truncation_ratio(uv, z, camera),
             keypoints=keypoint_labels(
                 obj, camera, render.instance_ids, render.depth,
                 self.keypoint_depth_tolerance, self.keypoint_max_grazing_deg,

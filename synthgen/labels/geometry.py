@@ -13,8 +13,6 @@ from synthgen.types import CUBOID_CORNER_SIGNS, Camera, Cuboid, SceneObject
 __all__ = [
     "cuboid_of",
     "footprint_box",
-    "projected_footprint_box",
-    "projected_truncation_ratio",
     "keypoint_labels",
     "mask_box",
     "object_to_camera",
@@ -42,20 +40,20 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([columns[0], rows[0], columns[-1] + 1, rows[-1] + 1], dtype=np.float64)
 
 
-def footprint_box(obj: SceneObject, camera: Camera) -> np.ndarray:
-    """Integer xyxy box containing every pixel ``obj`` can cover, clipped to the image.
+def footprint_box(uv: np.ndarray, z: np.ndarray, camera: Camera) -> np.ndarray:
+    """Integer xyxy box containing every pixel an object can cover, clipped to the image.
 
     The box of the projected mesh vertices, widened to whole pixels plus one; a mesh
     reaching behind the camera gets the whole image.
 
+    Args:
+        uv: (V, 2) float projected vertices (``Camera.project`` of the world vertices).
+        z: (V,) float their depths.
+        camera: The camera.
+
     Returns:
         (4,) float64 xyxy with integer values and exclusive maxima.
     """
-    return projected_footprint_box(*camera.project(obj.world_vertices()), camera)
-
-
-def projected_footprint_box(uv: np.ndarray, z: np.ndarray, camera: Camera) -> np.ndarray:
-    """``footprint_box`` from already projected vertices: (V, 2) pixels and (V,) depths."""
     image = np.array([0.0, 0.0, camera.width, camera.height])
     if np.any(z <= 0):
         return image
@@ -176,17 +174,17 @@ def cuboid_of(obj: SceneObject, camera: Camera) -> Cuboid:
     return Cuboid(dimensions, center, rotation.copy(), corners_cam, camera.project_camera_points(corners_cam))
 
 
-def truncation_ratio(obj: SceneObject, camera: Camera) -> float:
-    """Share of the object's projected 2D box that lies outside the image (KITTI style).
+def truncation_ratio(uv: np.ndarray, z: np.ndarray, camera: Camera) -> float:
+    """Share of an object's projected 2D box that lies outside the image (KITTI style).
 
     The box spans the projected mesh vertices in front of the camera (vertices behind
     it are ignored). 0: fully inside; 1: fully outside.
+
+    Args:
+        uv: (V, 2) float projected vertices (``Camera.project`` of the world vertices).
+        z: (V,) float their depths.
+        camera: The camera.
     """
-    return projected_truncation_ratio(*camera.project(obj.world_vertices()), camera)
-
-
-def projected_truncation_ratio(uv: np.ndarray, z: np.ndarray, camera: Camera) -> float:
-    """``truncation_ratio`` from already projected vertices: (V, 2) pixels and (V,) depths."""
     uv = uv[z > 0]
     if len(uv) == 0:
         return 1.0

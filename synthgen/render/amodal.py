@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.labels.geometry import projected_footprint_box
+from synthgen.labels.geometry import footprint_box
 from synthgen.types import SceneObject, SceneSpec
 
 __all__ = ["AmodalPlan", "plan_amodal_passes"]
@@ -62,7 +62,7 @@ def _footprint(obj: SceneObject, spec: SceneSpec) -> _Footprint:
     vertices = obj.world_vertices()
     camera = spec.camera
     uv, z = camera.project(vertices)
-    box = projected_footprint_box(uv, z, camera)
+    box = footprint_box(uv, z, camera)
     if np.any(z <= 0):
         uv = np.array([[0.0, 0.0], [camera.width, 0.0], [camera.width, camera.height], [0.0, camera.height]])
     hull = cv2.convexHull(uv.astype(np.float32)).reshape(-1, 2).astype(np.float64)
