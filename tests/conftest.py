@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_dir
 from synthgen.paths import conf_dir
 from synthgen.scene.assets import Primitive
 from synthgen.scene.camera import intrinsics_from_fov, look_at
-from synthgen.types import Camera, CategoryInfo, SceneObject, SceneSpec
+from synthgen.labels.geometry import mask_box
+from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Sample, SceneObject, SceneSpec
 
 CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
@@ -66,3 +67,21 @@ def generate_cfg():
 
 
 SMALL_RUN = ("render.width=96", "render.height=72", "progress=false", "scene.objects_per_image=[3,5]")
+
+
+def two_instance_sample() -> Sample:
+    """10x8 sample with two consistent square instances (1 slightly occluded), for check tests."""
+    ids = np.zeros((8, 10), np.int32)
+    ids[1:4, 1:4] = 1
+    ids[4:7, 5:9] = 2
+    instances = []
+    for instance_id in (1, 2):
+        mask = ids == instance_id
+        amodal = mask.copy()
+        amodal[0, 0] = instance_id == 1
+        box = Cuboid(np.ones(3), np.zeros(3), np.eye(3), np.zeros((8, 3)), np.zeros((8, 2)))
+        instances.append(Instance(instance_id, 1, "cube", mask, amodal, mask_box(mask), mask_box(amodal),
+                                  int(mask.sum()), int(amodal.sum()), 1 - mask.sum() / amodal.sum(), 0.0,
+                                  np.array([[2.5, 2.5, 2.0]]), box, np.eye(4)))
+    camera = camera_at([0, -1, 0], [0, 0, 0], size=(10, 8))
+    return Sample(0, np.zeros((8, 10, 3), np.uint8), np.ones((8, 10), np.float32), ids, camera, instances, CATEGORIES)

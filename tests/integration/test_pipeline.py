@@ -173,3 +173,22 @@ def test_unreadable_mesh_file_is_named_with_its_config_key(generate_cfg, tmp_pat
     with pytest.raises(InputError, match=r"scene\.categories\[3\]\.asset: mesh file '.*broken\.ply' could not be read"):
         _run(generate_cfg, tmp_path / "ds", f"scene.categories.3.asset.path={broken}")
     assert not (tmp_path / "ds").exists()
+
+
+def test_quarantine_record_keeps_the_real_amodal_mask(tmp_path):
+    """A failed sample's record shows its masks as they are, even when areas happen to match."""
+    from synthgen.io.store import DatasetWriter, decode_rle
+    from synthgen.labels.checks import check_sample
+    from tests.conftest import two_instance_sample
+
+    sample = two_instance_sample()
+    instance = sample.instances[1]  # amodal == visible: 12 pixels each
+    instance.amodal_mask = np.asfortranarray(np.roll(instance.amodal_mask, 1, axis=1))  # same area, shifted
+    instance.amodal_bbox = instance.amodal_bbox + [1, 0, 1, 0]
+    problems = check_sample(sample)
+    assert any("outside the amodal mask" in p for p in problems)
+    with DatasetWriter(tmp_path) as writer:
+        record = writer.quarantine(sample, problems)
+    stored = record["instances"][1]
+    assert np.array_equal(decode_rle(stored["amodal_segmentation"]), instance.amodal_mask)
+    assert not np.array_equal(decode_rle(stored["segmentation"]), instance.amodal_mask)

@@ -5,8 +5,8 @@ from synthgen.labels.checks import check_sample
 from synthgen.labels.geometry import cuboid_of, mask_box, truncation_ratio
 from synthgen.render.amodal import plan_amodal_passes
 from synthgen.scene.assets import Primitive
-from synthgen.types import CUBOID_CORNER_SIGNS, Cuboid, Instance, Sample, SceneObject
-from tests.conftest import CATEGORIES, camera_at, cube, spec_of, translation
+from synthgen.types import CUBOID_CORNER_SIGNS, SceneObject
+from tests.conftest import camera_at, cube, spec_of, translation, two_instance_sample
 
 
 def test_mask_box_has_exclusive_maxima():
@@ -62,25 +62,8 @@ def test_amodal_plan_knows_a_support_plane_cannot_hide_what_rests_on_it():
     assert plan_amodal_passes(spec_of(below, table, on_table)).passes == [[1]]
 
 
-def _sample_with_two_instances() -> Sample:
-    ids = np.zeros((8, 10), np.int32)
-    ids[1:4, 1:4] = 1
-    ids[4:7, 5:9] = 2
-    instances = []
-    for instance_id in (1, 2):
-        mask = ids == instance_id
-        amodal = mask.copy()
-        amodal[0, 0] = instance_id == 1
-        box = Cuboid(np.ones(3), np.zeros(3), np.eye(3), np.zeros((8, 3)), np.zeros((8, 2)))
-        instances.append(Instance(instance_id, 1, "cube", mask, amodal, mask_box(mask), mask_box(amodal),
-                                  int(mask.sum()), int(amodal.sum()), 1 - mask.sum() / amodal.sum(), 0.0,
-                                  np.array([[2.5, 2.5, 2.0]]), box, np.eye(4)))
-    camera = camera_at([0, -1, 0], [0, 0, 0], size=(10, 8))
-    return Sample(0, np.zeros((8, 10, 3), np.uint8), np.ones((8, 10), np.float32), ids, camera, instances, CATEGORIES)
-
-
 def test_check_sample_accepts_consistent_labels():
-    assert check_sample(_sample_with_two_instances()) == []
+    assert check_sample(two_instance_sample()) == []
 
 
 def _drop_amodal_pixel(sample):
@@ -115,7 +98,7 @@ def _steal_pixel(sample):
     ],
 )
 def test_check_sample_reports_each_inconsistency(corrupt, expected):
-    sample = _sample_with_two_instances()
+    sample = two_instance_sample()
     corrupt(sample)
     problems = check_sample(sample)
     assert any(expected in problem for problem in problems), problems
