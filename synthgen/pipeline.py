@@ -12,10 +12,13 @@ import collections
 import importlib.metadata
 import logging
 import platform
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -294,7 +297,36 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     return summary
 
 
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C (SIGINT); a second one interrupts at once.
+
+    Raising KeyboardInterrupt at an arbitrary point can land inside a finalizer or a
+    GL callback, where Python only prints it and carries on; a flag checked between
+    samples stops the run reliably, after the samples in flight are committed.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be installed from the main thread
+        return
+
+    def request_stop(signum, frame):
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_totals) -> None:
+    """Render ``todo`` and commit each sample.
+
+    Raises:
+        KeyboardInterrupt: After Ctrl-C, once the samples in flight are committed.
+    """
     threads = settings["threads"]
     pending: collections.deque[Future] = collections.deque()
     bar = tqdm(total=len(todo), unit="img", desc="generate", disable=not settings["progress"])
@@ -305,8 +337,10 @@ def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_total
         stage_totals["encode+write (cpu)"] += write_s
         bar.update(1)
 
-    with bar, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="synthgen-write") as pool:
+    with _stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool:
         for index in todo:
+            if stop.is_set():
+                break
             began = time.perf_counter()
             spec = sampler.sample(sample_rng(settings["seed"], index), renderer.width, renderer.height)
             sampled = time.perf_counter()
@@ -319,3 +353,5 @@ def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_total
                 collect_oldest()
         while pending:
             collect_oldest()
+    if stop.is_set():
+        raise KeyboardInterrupt
