@@ -26,7 +26,7 @@ from synthgen.pipeline import generate
 from synthgen.registry import instantiate
 from synthgen.rng import sample_rng
 
-DEFAULTS = ["n=100", "render.width=640", "render.height=480", "scene.objects_per_image=[8,8]"]
+DEFAULTS = ["n=100", "render.width=640", "render.height=480", "scene.placement.count=[8,8]"]
 
 
 def _compose(overrides: list[str]):

@@ -31,7 +31,8 @@ from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.registry import instantiate
 from synthgen.render.base import Renderer, RenderOutput
-from synthgen.rng import sample_rng
+from synthgen.augment.augmenter import Augmenter
+from synthgen.rng import sample_rng, stream_seed
 from synthgen.scene.base import SceneSampler
 from synthgen.types import SceneSpec
 from synthgen.validation import check_number
@@ -41,7 +42,10 @@ __all__ = ["GenerateSummary", "generate", "prepare_output"]
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
 RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads")
-TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + ("seed", "allowed_target_prefixes", "scene", "render", "labels", "writer", "export")
+TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + (
+    "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export"
+)
+_AUGMENT_STREAM = 1  # sample_rng is stream 0 (the scene); augmentation draws from its own
 MANIFEST_FORMAT = "synthgen-dataset/1"
 log = logging.getLogger("synthgen")
 _VERSIONED = ("synthgen", "numpy", "trimesh", "pyrender", "PyOpenGL", "hydra-core", "pycocotools",
@@ -169,7 +173,8 @@ def _manifest(config: dict, categories, counts: dict | None) -> dict:
         "seed": config["seed"],
         "config": config,
         "categories": [
-            {"id": c.id, "name": c.name, "keypoints": list(c.keypoint_names), "skeleton": [list(p) for p in c.skeleton]}
+            {"id": c.id, "name": c.name, "kind": c.kind, "keypoints": list(c.keypoint_names),
+             "skeleton": [list(p) for p in c.skeleton]}
             for c in categories
         ],
         "versions": _versions(),
@@ -219,6 +224,9 @@ def _build(cfg: dict):
     sampler = instantiate(cfg["scene"], "scene", allowed)
     renderer = instantiate(cfg["render"], "render", allowed)
     deriver = instantiate(cfg["labels"], "labels", allowed)
+    augmenter = instantiate(cfg["augment"], "augment", allowed) if cfg["augment"] else None
+    if augmenter is not None and not isinstance(augmenter, Augmenter):
+        raise ConfigError(f"augment._target_: must build an Augmenter, got {type(augmenter).__name__}")
     make_writer = instantiate(cfg["writer"], "writer", allowed)
     exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (cfg["export"] or {}).items()}
     for key, value, kind in (("scene", sampler, SceneSampler), ("render", renderer, Renderer)):
@@ -228,21 +236,38 @@ def _build(cfg: dict):
         raise ConfigError(f"labels._target_: must build a LabelDeriver, got {type(deriver).__name__}")
     if not callable(make_writer):
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
-    return sampler, renderer, deriver, make_writer, exporters
+    return sampler, renderer, deriver, augmenter, make_writer, exporters
 
 
-def _finish(index: int, spec: SceneSpec, render: RenderOutput, deriver: LabelDeriver, writer: DatasetWriter):
-    """Derive, check and commit (or quarantine) one sample; returns this thread's CPU seconds per stage."""
+@dataclass
+class _Stages:
+    """What turns a render into a committed sample (run on the thread pool)."""
+
+    deriver: LabelDeriver
+    augmenter: Augmenter | None
+    writer: DatasetWriter
+    seed: int
+
+
+def _finish(index: int, spec: SceneSpec, render: RenderOutput, stages: _Stages) -> dict[str, float]:
+    """Derive, augment, check and commit (or quarantine) one sample; this thread's CPU seconds per stage."""
     start = time.thread_time()
-    sample = deriver(render, spec, index)
-    problems = check_sample(sample)
+    sample = stages.deriver(render, spec, index)
     labeled = time.thread_time()
+    if stages.augmenter is not None:
+        sample = stages.augmenter(sample, stream_seed(stages.seed, index, _AUGMENT_STREAM))
+    augmented = time.thread_time()
+    problems = check_sample(sample)
+    checked = time.thread_time()
     if problems:
         log.warning("sample %d quarantined: %s", index, "; ".join(problems))
-        writer.quarantine(sample, problems)
+        stages.writer.quarantine(sample, problems)
     else:
-        writer.add(sample)
-    return labeled - start, time.thread_time() - labeled
+        stages.writer.add(sample)
+    seconds = {"labels+checks (cpu)": labeled - start + checked - augmented, "encode+write (cpu)": time.thread_time() - checked}
+    if stages.augmenter is not None:
+        seconds["augment (cpu)"] = augmented - labeled
+    return seconds
 
 
 def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
@@ -260,7 +285,7 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     """
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     settings = _settings(plain)
-    sampler, renderer, deriver, make_writer, exporters = _build(settings)
+    sampler, renderer, deriver, augmenter, make_writer, exporters = _build(settings)
     root = Path(settings["out"]).expanduser()
     config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
     writer = make_writer(root=root)  # validates writer settings before anything touches disk
@@ -273,7 +298,8 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
         done = writer.committed_indices()
         todo = [i for i in range(settings["n"]) if i not in done]
         start = time.perf_counter()
-        _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_totals)
+        stages = _Stages(deriver, augmenter, writer, settings["seed"])
+        _render_loop(todo, settings, sampler, renderer, stages, stage_totals)
         seconds = time.perf_counter() - start
 
     counts = _count(root, sampler.categories)
@@ -321,7 +347,7 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_totals) -> None:
+def _render_loop(todo, settings, sampler, renderer, stages: _Stages, stage_totals) -> None:
     """Render ``todo`` and commit each sample.
 
     Raises:
@@ -332,9 +358,7 @@ def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_total
     bar = tqdm(total=len(todo), unit="img", desc="generate", disable=not settings["progress"])
 
     def collect_oldest() -> None:
-        label_s, write_s = pending.popleft().result()
-        stage_totals["labels+checks (cpu)"] += label_s
-        stage_totals["encode+write (cpu)"] += write_s
+        stage_totals.update(pending.popleft().result())
         bar.update(1)
 
     with _stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool:
@@ -347,7 +371,7 @@ def _render_loop(todo, settings, sampler, renderer, deriver, writer, stage_total
             render = renderer.render(spec)
             stage_totals["sample"] += sampled - began
             stage_totals["render"] += time.perf_counter() - sampled
-            pending.append(pool.submit(_finish, index, spec, render, deriver, writer))
+            pending.append(pool.submit(_finish, index, spec, render, stages))
             # Bound memory: at most two samples per thread in flight.
             while len(pending) > 2 * threads or (pending and pending[0].done()):
                 collect_oldest()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sample_rng"]
+__all__ = ["sample_rng", "stream_seed"]
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:
@@ -25,3 +25,14 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be non-negative, got seed={seed}, index={index}")
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
+
+
+def stream_seed(seed: int, index: int, stream: int) -> int:
+    """A 32-bit seed for an extra random stream of sample ``index`` (e.g. augmentation).
+
+    Independent of ``sample_rng(seed, index)`` and of other streams, and like it a
+    function of (seed, index) only.
+    """
+    if min(seed, index, stream) < 0:
+        raise ValueError(f"seed, index and stream must be non-negative, got {seed}, {index}, {stream}")
+    return int(np.random.SeedSequence(seed, spawn_key=(index, stream)).generate_state(1)[0])

@@ -66,7 +66,7 @@ def generate_cfg():
     return _compose
 
 
-SMALL_RUN = ("render.width=96", "render.height=72", "progress=false", "scene.objects_per_image=[3,5]")
+SMALL_RUN = ("render.width=96", "render.height=72", "progress=false", "scene.placement.count=[3,5]")
 
 
 def two_instance_sample() -> Sample:

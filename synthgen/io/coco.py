@@ -65,6 +65,24 @@ def _keypoints(keypoints: list, category: dict) -> dict:
     return {"keypoints": flat, "num_keypoints": sum(1 for *_, v in keypoints if v > 0)}
 
 
+def _polyline_annotation(line: dict) -> dict:
+    """A polyline as a COCO annotation: ``polyline`` [x1, y1, v1, ...] in COCO's pixel-index
+    convention (like keypoints), its points' box, no area and an empty mask (so COCO
+    tools that read every annotation's segmentation keep working)."""
+    points = np.asarray(line["points"], dtype=np.float64)
+    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+    flat = [value for x, y, v in points for value in (float(x) - 0.5, float(y) - 0.5, int(v))]
+    return {
+        "category_id": line["category_id"],
+        "polyline": flat,
+        "num_polyline_points": len(points),
+        "bbox": [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])],
+        "area": 0,
+        "iscrowd": 0,
+        "segmentation": [],
+    }
+
+
 def _categories(manifest: dict) -> list[dict]:
     return [
         {
@@ -74,6 +92,7 @@ def _categories(manifest: dict) -> list[dict]:
             "keypoints": list(c["keypoints"]),
             # COCO skeletons are 1-based.
             "skeleton": [[a + 1, b + 1] for a, b in c["skeleton"]],
+            "synthgen_kind": c.get("kind", "object"),
         }
         for c in manifest["categories"]
     ]
@@ -130,6 +149,8 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
                 "pose": item["pose"],
                 "synthgen_instance_id": item["instance_id"],
             })
+        for line in record.get("polylines", []):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **_polyline_annotation(line)})
     coco = {
         "info": {"description": "synthgen synthetic dataset", "version": manifest.get("synthgen_version", "")},
         "licenses": [],

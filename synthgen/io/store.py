@@ -29,7 +29,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from synthgen.errors import InputError
-from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Sample
+from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, PolylineLabel, Sample
 from synthgen.validation import check_choice, check_number
 
 __all__ = [
@@ -238,6 +238,11 @@ class DatasetWriter:
             "camera": {"K": _json_array(sample.camera.K), "world_to_camera": _json_array(sample.camera.world_to_camera)},
             "instances": [_instance_record(instance) for instance in sample.instances],
             "dropped_instance_ids": list(sample.dropped_instance_ids),
+            "polylines": [
+                {"category_id": line.category_id, "category": line.category, "points": _json_array(line.points)}
+                for line in sample.polylines
+            ],
+            "augmentations": list(sample.augmentations),
         }
 
     def _write_image(self, path: Path, image: np.ndarray) -> None:
@@ -310,11 +315,17 @@ def read_sample(root: str | Path, index: int) -> Sample:
                     record["width"], record["height"])
     manifest = read_manifest(root)
     categories = tuple(
-        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]))
+        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
+                     c.get("kind", "object"))
         for c in manifest["categories"]
     )
     instances = [_instance_from_record(item, ids) for item in record["instances"]]
-    return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]))
+    polylines = [
+        PolylineLabel(line["category_id"], line["category"], _array(line["points"]).reshape(-1, 3))
+        for line in record.get("polylines", [])
+    ]
+    return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]),
+                  polylines, tuple(record.get("augmentations", [])))
 
 
 def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:

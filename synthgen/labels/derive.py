@@ -12,9 +12,10 @@ from synthgen.labels.geometry import (
     object_to_camera,
     truncation_ratio,
 )
+from synthgen.labels.polylines import polyline_labels
 from synthgen.render.base import RenderOutput
-from synthgen.types import Instance, Sample, SceneObject, SceneSpec
-from synthgen.validation import check_number
+from synthgen.types import Instance, PolylineLabel, Sample, SceneObject, SceneSpec
+from synthgen.validation import check_number, check_vector
 
 __all__ = ["LabelDeriver"]
 
@@ -29,6 +30,10 @@ class LabelDeriver:
             and still count as visible.
         keypoint_max_grazing_deg: Steepest surface tilt (from the view direction)
             treated as continuous when a keypoint sits on a boundary.
+        polyline_spacing: Metres between the vertices of a projected 3D polyline
+            (lines are resampled so per-vertex visibility follows occluders).
+        polyline_depth_tolerance: [metres, metres per metre of depth] a polyline vertex
+            may lie behind the surface seen there and still count as visible.
     """
 
     def __init__(
@@ -36,12 +41,16 @@ class LabelDeriver:
         min_visible_pixels: int = 20,
         keypoint_depth_tolerance: float = 0.01,
         keypoint_max_grazing_deg: float = 80.0,
+        polyline_spacing: float = 1.0,
+        polyline_depth_tolerance: tuple[float, float] = (0.02, 0.01),
     ):
         self.min_visible_pixels = check_number("min_visible_pixels", min_visible_pixels, minimum=1, integer=True)
         self.keypoint_depth_tolerance = check_number("keypoint_depth_tolerance", keypoint_depth_tolerance, minimum=0.0)
         self.keypoint_max_grazing_deg = check_number(
             "keypoint_max_grazing_deg", keypoint_max_grazing_deg, minimum=0.0, maximum=89.0
         )
+        self.polyline_spacing = check_number("polyline_spacing", polyline_spacing, minimum=1e-3)
+        self.polyline_depth_tolerance = check_vector("polyline_depth_tolerance", polyline_depth_tolerance, 2, minimum=0.0)
 
     def __call__(self, render: RenderOutput, spec: SceneSpec, index: int) -> Sample:
         """Derive the labels of sample ``index``.
@@ -65,7 +74,17 @@ class LabelDeriver:
             instances=instances,
             categories=spec.categories,
             dropped_instance_ids=tuple(dropped),
+            polylines=self._polylines(spec, render),
         )
+
+    def _polylines(self, spec: SceneSpec, render: RenderOutput) -> list[PolylineLabel]:
+        labels = []
+        for line in spec.polylines:
+            name = spec.category(line.category_id).name
+            for piece in polyline_labels(line.points, spec.camera, render.depth, self.polyline_spacing,
+                                         *self.polyline_depth_tolerance):
+                labels.append(PolylineLabel(line.category_id, name, piece))
+        return labels
 
     def _instance(self, obj: SceneObject, spec: SceneSpec, render: RenderOutput) -> Instance | None:
         """The instance's labels, or None when too little of it is visible."""
@@ -99,7 +118,7 @@ class LabelDeriver:
             truncation=truncation_ratio(uv, z, camera),
             keypoints=keypoint_labels(
                 obj, camera, render.instance_ids, render.depth,
-                self.keypoint_depth_tolerance, self.keypoint_max_grazing_deg,
+                self.keypoint_depth_tolerance + obj.keypoint_slack, self.keypoint_max_grazing_deg,
             ),
             cuboid=cuboid_of(obj, camera),
             pose=object_to_camera(obj, camera),

@@ -112,7 +112,7 @@ def keypoint_labels(
     camera: Camera,
     instance_ids: np.ndarray,
     depth: np.ndarray,
-    tolerance: float,
+    tolerance: float | np.ndarray,
     max_grazing_deg: float = 80.0,
 ) -> np.ndarray:
     """Project an object's keypoints and decide COCO visibility from depth and ids.
@@ -135,7 +135,8 @@ def keypoint_labels(
         camera: The camera.
         instance_ids: (H, W) int32 visible instance ids.
         depth: (H, W) float32 metres, sampled in the same pass as ``instance_ids``.
-        tolerance: Depth slack in metres.
+        tolerance: Depth slack in metres, one for all keypoints or (K,) per keypoint
+            (joints inside a limb get the limb's radius on top).
         max_grazing_deg: Steepest surface tilt treated as a continuous surface.
 
     Returns:
@@ -149,11 +150,12 @@ def keypoint_labels(
     slope_per_metre = np.tan(np.deg2rad(max_grazing_deg)) / camera.K[0, 0]
     labels = np.zeros((len(uv), 3))
     labels[:, :2] = uv
+    tolerances = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (len(uv),))
     for k, ((u, v), point_depth) in enumerate(zip(uv, z)):
         if not (point_depth > 0 and 0 <= u < width and 0 <= v < height):
             continue
         visible = _keypoint_visible(u, v, point_depth, obj.instance_id, instance_ids, depth,
-                                    tolerance, slope_per_metre * point_depth)
+                                    tolerances[k], slope_per_metre * point_depth)
         labels[k, 2] = VISIBLE if visible else OCCLUDED
     return labels
 

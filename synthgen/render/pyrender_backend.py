@@ -6,7 +6,13 @@ Geometry is uploaded once per (mesh, slot) and kept in a persistent pyrender sce
 unused nodes are hidden instead of removed, because pyrender frees the GPU buffers of
 meshes that leave the scene.
 
-Passes per image: an anti-aliased RGB pass; a flat-colour SEG pass (no MSAA) that
+Geometry made for one sample (``MeshGeometry.cacheable`` False) is added for that
+frame only. Textures are uploaded once per ``Texture.key`` while in use (a small LRU
+keeps recent ones); every pooled mesh carries texture coordinates so any object can
+take a texture.
+
+Passes per image: an anti-aliased RGB pass (RGBA against a transparent background
+when a background image is composited behind it); a flat-colour SEG pass (no MSAA) that
 encodes instance ids as 24-bit colours and whose depth, sampled at pixel centres, is
 the depth map; and SEG passes with instance subsets for amodal masks (see
 ``synthgen.render.amodal``).
@@ -14,6 +20,7 @@ the depth map; and SEG passes with instance subsets for amodal masks (see
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 
@@ -36,7 +43,7 @@ import trimesh  # noqa: E402
 from synthgen.errors import ConfigError  # noqa: E402
 from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
 from synthgen.render.base import RenderOutput  # noqa: E402
-from synthgen.types import MeshGeometry, SceneObject, SceneSpec  # noqa: E402
+from synthgen.types import Light, MeshGeometry, SceneObject, SceneSpec, Texture  # noqa: E402
 from synthgen.validation import check_number  # noqa: E402
 
 __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
@@ -44,6 +51,7 @@ __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 # OpenCV camera axes (x right, y down, z forward) -> OpenGL camera axes (y up, z back).
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 _MAX_ID = 2**24 - 1
+_TEXTURE_CACHE_SIZE = 64
 
 _OFFSCREEN: pyrender.OffscreenRenderer | None = None
 
@@ -100,6 +108,7 @@ class PyrenderRenderer:
         self._scene = pyrender.Scene()
         self._pool: dict[tuple[str, int], pyrender.Node] = {}
         self._frame_nodes: list[pyrender.Node] = []
+        self._textures: collections.OrderedDict[str, pyrender.Texture] = collections.OrderedDict()
 
     def render(self, spec: SceneSpec, amodal: bool = True) -> RenderOutput:
         """Render one scene.
@@ -118,13 +127,24 @@ class PyrenderRenderer:
             )
         renderer = _offscreen(self.width, self.height)
         nodes = self._prepare(spec)
-        image, _ = renderer.render(self._scene)
+        image = self._render_color(renderer, spec)
         id_colors = {node: encode_id(obj.instance_id) for node, obj in nodes}
         seg, depth = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=id_colors)
         output = RenderOutput(np.ascontiguousarray(image), depth.astype(np.float32), decode_ids(seg))
         if amodal:
             self._render_amodal(renderer, spec, nodes, output)
         return output
+
+    def _render_color(self, renderer, spec: SceneSpec) -> np.ndarray:
+        if spec.background_image is None:
+            return renderer.render(self._scene)[0]
+        # Premultiplied colour over a transparent background, then "over" the image:
+        # anti-aliased edges blend into the background as they would into a colour.
+        self._scene.bg_color = np.zeros(4)
+        rgba, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.RGBA)
+        transparency = (255 - rgba[..., 3:].astype(np.uint16))
+        composite = rgba[..., :3] + (spec.background_image * transparency + 127) // 255
+        return np.minimum(composite, 255).astype(np.uint8)
 
     def _render_amodal(self, renderer, spec: SceneSpec, nodes, output: RenderOutput) -> None:
         plan = plan_amodal_passes(spec)
@@ -156,29 +176,36 @@ class PyrenderRenderer:
         used: dict[str, int] = {}
         nodes = []
         for obj in spec.objects:
-            slot = used.get(obj.mesh.key, 0)
-            used[obj.mesh.key] = slot + 1
-            node = self._pool_node(obj.mesh, slot)
-            node.mesh.is_visible = True
+            if obj.mesh.cacheable:
+                slot = used.get(obj.mesh.key, 0)
+                used[obj.mesh.key] = slot + 1
+                node = self._pool_node(obj.mesh, slot)
+                node.mesh.is_visible = True
+            else:
+                node = self._scene.add(_render_mesh(obj.mesh))
+                self._frame_nodes.append(node)
             material = node.mesh.primitives[0].material
             material.baseColorFactor = obj.color
             material.metallicFactor = obj.metallic
             material.roughnessFactor = obj.roughness
+            material.baseColorTexture = None if obj.texture is None else self._texture(obj.texture)
             self._scene.set_pose(node, obj.object_to_world)
             nodes.append((node, obj))
         self._scene.ambient_light = np.asarray(spec.ambient, dtype=np.float64)
         self._scene.bg_color = np.append(spec.background, 1.0)
         self._add_camera(spec)
         for light in spec.lights:
-            if light.kind == "directional":
-                source = pyrender.DirectionalLight(color=light.color, intensity=light.intensity)
-                pose = _light_pose(light.direction)
-            else:
-                source = pyrender.PointLight(color=light.color, intensity=light.intensity)
-                pose = np.eye(4)
-                pose[:3, 3] = light.position
-            self._frame_nodes.append(self._scene.add(source, pose=pose))
+            self._frame_nodes.append(self._scene.add(*_light_source(light)))
         return nodes
+
+    def _texture(self, texture: Texture) -> pyrender.Texture:
+        if texture.key in self._textures:
+            self._textures.move_to_end(texture.key)
+        else:
+            self._textures[texture.key] = pyrender.Texture(source=texture.image, source_channels="RGB")
+            if len(self._textures) > _TEXTURE_CACHE_SIZE:
+                self._textures.popitem(last=False)  # freed once no material uses it
+        return self._textures[texture.key]
 
     def _add_camera(self, spec: SceneSpec) -> None:
         K = spec.camera.K
@@ -191,11 +218,34 @@ class PyrenderRenderer:
     def _pool_node(self, geometry: MeshGeometry, slot: int) -> pyrender.Node:
         key = (geometry.key, slot)
         if key not in self._pool:
-            mesh = trimesh.Trimesh(geometry.vertices, geometry.faces, process=False)
-            if geometry.smooth:
-                # Interpolate normals across gentle curvature only; keep sharp rims sharp.
-                mesh = trimesh.graph.smooth_shade(mesh, angle=np.deg2rad(30))
-            material = pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE")
-            render_mesh = pyrender.Mesh.from_trimesh(mesh, material=material, smooth=geometry.smooth)
-            self._pool[key] = self._scene.add(render_mesh)
+            self._pool[key] = self._scene.add(_render_mesh(geometry))
         return self._pool[key]
+
+
+def _render_mesh(geometry: MeshGeometry) -> pyrender.Mesh:
+    """A pyrender mesh with texture coordinates and its own material."""
+    visual = trimesh.visual.TextureVisuals(uv=geometry.texture_coordinates())
+    mesh = trimesh.Trimesh(geometry.vertices, geometry.faces, visual=visual, process=False)
+    if geometry.smooth:
+        # Interpolate normals across gentle curvature only; keep sharp rims sharp
+        # (smooth_shade splits vertices; it carries the texture coordinates along).
+        mesh = trimesh.graph.smooth_shade(mesh, angle=np.deg2rad(30))
+    material = pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE")
+    return pyrender.Mesh.from_trimesh(mesh, material=material, smooth=geometry.smooth)
+
+
+def _light_source(light: Light) -> tuple[pyrender.Light, np.ndarray]:
+    """The pyrender light and its pose (pyrender lights shine along their -z axis)."""
+    if light.kind == "point":
+        pose = np.eye(4)
+        pose[:3, 3] = light.position
+        return pyrender.PointLight(color=light.color, intensity=light.intensity), pose
+    pose = _light_pose(light.direction)
+    if light.kind == "directional":
+        return pyrender.DirectionalLight(color=light.color, intensity=light.intensity), pose
+    pose[:3, 3] = light.position
+    spot = pyrender.SpotLight(
+        color=light.color, intensity=light.intensity,
+        innerConeAngle=np.deg2rad(light.inner_cone_deg), outerConeAngle=np.deg2rad(light.outer_cone_deg),
+    )
+    return spot, pose

@@ -8,6 +8,7 @@ are given in the asset's own frame (metres); primitives can name built-in sets.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from synthgen.paths import scenes_dir
 from synthgen.types import CUBOID_CORNER_SIGNS, MeshGeometry
 from synthgen.validation import check_choice, check_number, check_vector
 
-__all__ = ["Asset", "MeshFile", "Primitive", "load_mesh_file"]
+__all__ = ["Asset", "AssetDraw", "MeshFile", "Primitive", "load_mesh_file"]
 
 PRIMITIVE_SHAPES = ("box", "sphere", "cylinder", "capsule", "cone", "torus")
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".off")
@@ -31,8 +32,27 @@ BOX_CORNER_NAMES = tuple(
 BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
+@dataclass(frozen=True)
+class AssetDraw:
+    """One instance's geometry and keypoints, as an asset draws them.
+
+    Attributes:
+        geometry: Mesh in the asset frame.
+        keypoints: (K, 3) float64 keypoints in the asset frame.
+        keypoint_slack: (K,) float64 metres a keypoint may lie below the visible surface
+            (see ``SceneObject.keypoint_slack``), or None for zeros.
+    """
+
+    geometry: MeshGeometry
+    keypoints: np.ndarray
+    keypoint_slack: np.ndarray | None = None
+
+
 class Asset:
-    """Geometry with named keypoints; the base of ``Primitive`` and ``MeshFile``.
+    """Geometry with named keypoints; the base of every asset.
+
+    Fixed assets (``Primitive``, ``MeshFile``) draw the same geometry every time;
+    procedural ones (shape variants, posed figures) override ``draw``.
 
     Attributes:
         geometry: Mesh in the asset frame.
@@ -54,6 +74,10 @@ class Asset:
             [check_vector(f"keypoints.{name}", point, 3) for name, point in keypoints.items()], dtype=np.float64
         ).reshape(-1, 3)
         self.skeleton = tuple(self._skeleton_indices(skeleton or ()))
+
+    def draw(self, rng: np.random.Generator) -> AssetDraw:
+        """The geometry and keypoints of one instance (fixed assets ignore ``rng``)."""
+        return AssetDraw(self.geometry, self.keypoints)
 
     def _skeleton_indices(self, skeleton: Sequence[Sequence[str]]):
         for i, limb in enumerate(skeleton):
@@ -175,7 +199,10 @@ def load_mesh_file(path: str | Path, *, smooth: bool = True) -> MeshGeometry:
     faces = getattr(loaded, "faces", None)
     if faces is None or len(faces) == 0 or not np.all(np.isfinite(loaded.vertices)):
         raise InputError(f"mesh file {str(resolved)!r} has no triangles or non-finite vertices")
-    return MeshGeometry(loaded.vertices, loaded.faces, smooth=smooth, key=f"file:{resolved}")
+    uv = getattr(loaded.visual, "uv", None)  # the file's own texture coordinates, when it has them
+    if uv is not None and np.shape(uv) != (len(loaded.vertices), 2):
+        uv = None
+    return MeshGeometry(loaded.vertices, loaded.faces, smooth=smooth, key=f"file:{resolved}", uv=uv)
 
 
 class MeshFile(Asset):
@@ -201,7 +228,7 @@ class MeshFile(Asset):
         geometry = load_mesh_file(path, smooth=smooth)
         if scale != 1.0:
             geometry = MeshGeometry(
-                geometry.vertices * scale, geometry.faces, smooth=smooth, key=f"{geometry.key}*{scale}"
+                geometry.vertices * scale, geometry.faces, smooth=smooth, key=f"{geometry.key}*{scale}", uv=geometry.uv
             )
         self.path = str(path)
         super().__init__(geometry, keypoints, skeleton)

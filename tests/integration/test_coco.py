@@ -24,7 +24,7 @@ def dataset(tmp_path_factory):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate",
                       overrides=[f"out={root}", *SMALL_RUN, "render.width=160", "render.height=120", "n=6",
-                                 "scene.objects_per_image=[6,8]"])
+                                 "scene.placement.count=[6,8]"])
     generate(cfg)
     return root
 

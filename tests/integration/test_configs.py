@@ -14,16 +14,28 @@ GROUP_OPTIONS = sorted(
 
 def test_every_group_option_is_listed():
     groups = {group for group, _ in GROUP_OPTIONS}
-    assert {"scene", "render", "labels", "writer", "export"} <= groups
+    assert {"scene", "render", "labels", "writer", "export", "randomize", "augment"} <= groups
+
+
+def _override(group: str, option: str) -> tuple[str, str]:
+    """The command-line override selecting an option, and the key its node lands under."""
+    if group == "export":
+        return f"export=[{option}]", "export"
+    if group == "randomize":  # randomizers are placed into scenes; add one under a new key
+        return f"+randomize@probe={option}", "probe"
+    return f"{group}={option}", group
 
 
 @pytest.mark.parametrize("group, option", GROUP_OPTIONS)
 def test_group_option_composes_and_instantiates(group, option, tmp_path):
-    override = f"{group}=[{option}]" if group == "export" else f"{group}={option}"
+    override, key = _override(group, option)
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate", overrides=[override])
-    node = cfg[group]
-    built = instantiate(node, group)
+    node = cfg[key]
+    if not node:  # an intentionally empty option (augment=none)
+        assert (group, option) == ("augment", "none")
+        return
+    built = instantiate(node, key)
     if group == "export":
         assert all(callable(exporter) for exporter in built.values())
     elif OmegaConf.select(cfg, f"{group}._partial_"):
@@ -36,6 +48,6 @@ def test_default_config_has_documented_top_level_keys():
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate")
     assert set(cfg) == {"out", "n", "seed", "resume", "overwrite", "threads", "progress",
-                        "allowed_target_prefixes", "scene", "render", "labels", "writer", "export"}
+                        "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export"}
     sampler = instantiate(cfg.scene, "scene")
     assert len(sampler.categories) >= 3

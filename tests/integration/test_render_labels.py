@@ -10,6 +10,7 @@ from synthgen.labels.geometry import mask_box
 from synthgen.render.pyrender_backend import PyrenderRenderer
 from synthgen.rng import sample_rng
 from synthgen.scene.assets import BOX_CORNER_NAMES, MeshFile, Primitive
+from synthgen.randomize.placement import Placement
 from synthgen.scene.tabletop import Category, TabletopSampler
 from synthgen.types import SceneObject, SceneSpec
 from tests.conftest import camera_at, cube, spec_of, translation
@@ -28,7 +29,7 @@ def _tabletop(objects=(5, 7)):
             "apex": [0, 0, 0.06], "b0": [0.05, 0, 0], "b1": [0, 0.05, 0], "b2": [-0.05, 0, 0], "b3": [0, -0.05, 0]})),
         Category("bottle", MeshFile("assets/bottle.glb", keypoints={"cap": [0, 0, 0.16], "base": [0.032, 0, 0]})),
     ]
-    return TabletopSampler(categories, objects_per_image=objects, placement_radius=0.12)
+    return TabletopSampler(categories, Placement(count=objects, region_radius=0.12))
 
 
 @pytest.mark.parametrize("asset", [

@@ -5,6 +5,7 @@ import pytest
 from synthgen.errors import ConfigError
 from synthgen.rng import sample_rng
 from synthgen.scene.assets import MeshFile, Primitive
+from synthgen.randomize.placement import Placement
 from synthgen.scene.tabletop import Category, TabletopSampler
 
 
@@ -14,7 +15,7 @@ def sampler():
         [Category("cube", Primitive("box", [0.06, 0.06, 0.06], keypoints="corners")),
          Category("can", Primitive("cylinder", [0.03, 0.1]), scale=[0.8, 1.3]),
          Category("mug", MeshFile("assets/mug.obj"))],
-        objects_per_image=[6, 9], placement_radius=0.15,
+        Placement(count=[6, 9], region_radius=0.15),
     )
 
 
@@ -50,7 +51,7 @@ def test_categories_get_ids_in_order_with_keypoints(sampler):
 
 def test_crowded_table_leaves_out_objects_that_do_not_fit():
     tight = TabletopSampler([Category("cube", Primitive("box", [0.1, 0.1, 0.1]))],
-                            objects_per_image=[20, 20], placement_radius=0.05, max_attempts=20)
+                            Placement(count=[20, 20], region_radius=0.05, max_attempts=20))
     assert 1 <= len(tight.sample(sample_rng(0, 0), 64, 48).instances) < 20
 
 

@@ -1,0 +1,1 @@
+"""2D augmentation that keeps every label consistent with the image (see conf/augment/)."""

@@ -1,0 +1,165 @@
+"""Polyline labels: 3D lines (lane markings) projected, clipped to the image, with visibility. Pure numpy.
+
+A 3D polyline is resampled at a fixed spacing (so per-vertex visibility means
+something along long straight lines), clipped in 3D to the camera's view frustum
+(near plane and the four image borders; the cut points land exactly on the border),
+projected, and each vertex gets COCO visibility from the depth map: 2 when the
+surface seen there is the line itself, 1 when something closer hides it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.labels.geometry import OCCLUDED, VISIBLE
+from synthgen.types import Camera
+
+__all__ = ["clip_polyline_2d", "polyline_labels", "resample_polyline"]
+
+_NEAR_M = 1e-3
+
+
+def resample_polyline(points: np.ndarray, spacing: float) -> np.ndarray:
+    """(M, D) points along a (N, D) polyline, no farther than ``spacing`` apart, keeping the originals."""
+    pieces = [points[:1]]
+    for start, end in zip(points[:-1], points[1:]):
+        steps = max(int(np.ceil(np.linalg.norm(end - start) / spacing)), 1)
+        t = np.arange(1, steps + 1)[:, None] / steps
+        pieces.append(start + t * (end - start))
+    return np.concatenate(pieces)
+
+
+def _clip_segment(start: np.ndarray, end: np.ndarray, planes: np.ndarray) -> tuple[float, float] | None:
+    """Parameter range [t0, t1] of ``start + t (end - start)`` with ``planes @ [p, 1] >= 0`` (Liang-Barsky)."""
+    t0, t1 = 0.0, 1.0
+    for plane in planes:
+        a = plane[:-1] @ start + plane[-1]
+        b = plane[:-1] @ end + plane[-1]
+        if a < 0 and b < 0:
+            return None
+        if a < 0:
+            t0 = max(t0, a / (a - b))
+        elif b < 0:
+            t1 = min(t1, a / (a - b))
+    return (t0, t1) if t0 < t1 else None
+
+
+def _runs(points: np.ndarray, planes: np.ndarray) -> list[np.ndarray]:
+    """Connected pieces of a polyline inside the half-spaces ``planes`` (each (D + 1,))."""
+    runs, current = [], []
+    for start, end in zip(points[:-1], points[1:]):
+        clipped = _clip_segment(start, end, planes)
+        if clipped is None:
+            if len(current) >= 2:
+                runs.append(np.array(current))
+            current = []
+            continue
+        t0, t1 = clipped
+        entry, leave = start + t0 * (end - start), start + t1 * (end - start)
+        if not current or t0 > 0:
+            if len(current) >= 2:
+                runs.append(np.array(current))
+            current = [entry]
+        current.append(leave)
+        if t1 < 1:
+            runs.append(np.array(current))
+            current = []
+    if len(current) >= 2:
+        runs.append(np.array(current))
+    return runs
+
+
+def _image_planes(width: int, height: int) -> np.ndarray:
+    """Half-spaces ``a x + b y + c >= 0`` of the image rectangle [0, W] x [0, H]."""
+    return np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, width], [0.0, 1.0, 0.0], [0.0, -1.0, height]])
+
+
+def _frustum_planes(camera: Camera) -> np.ndarray:
+    """Half-spaces ``n . p + d >= 0`` (camera frame) of the view frustum, (5, 4)."""
+    fx, fy, cx, cy = camera.K[0, 0], camera.K[1, 1], camera.K[0, 2], camera.K[1, 2]
+    width, height = camera.width, camera.height
+    return np.array([
+        [0.0, 0.0, 1.0, -_NEAR_M],
+        [fx, 0.0, cx, 0.0],                 # u >= 0
+        [-fx, 0.0, width - cx, 0.0],        # u <= W
+        [0.0, fy, cy, 0.0],                 # v >= 0
+        [0.0, -fy, height - cy, 0.0],       # v <= H
+    ])
+
+
+def clip_polyline_2d(points: np.ndarray, width: int, height: int) -> list[np.ndarray]:
+    """Clip an image polyline to the image; border points take the nearer vertex's visibility.
+
+    Args:
+        points: (N, 3) float rows ``x, y, v`` in continuous pixel coordinates.
+        width: Image width.
+        height: Image height.
+
+    Returns:
+        Connected pieces inside [0, W] x [0, H], each (M, 3) with M >= 2.
+    """
+    planes = _image_planes(width, height)
+    pieces = []
+    for run in _runs(points[:, :2].astype(np.float64), planes):
+        nearest = np.argmin(np.linalg.norm(run[:, None, :] - points[None, :, :2], axis=2), axis=1)
+        pieces.append(np.column_stack([run, points[nearest, 2]]))
+    return pieces
+
+
+def _visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: float, relative: float) -> np.ndarray:
+    """COCO visibility per point: the depth seen at its exact position vs its own depth.
+
+    Inverse depth is interpolated bilinearly over the 2x2 pixel centres around the
+    point (inverse depth is linear across the image on a plane, so on the road this is
+    exact up to the raster); a point is hidden when the surface seen there is closer
+    than ``tolerance + relative * z``.
+    """
+    height, width = depth.shape
+    visibility = np.full(len(uv), VISIBLE, dtype=np.float64)
+    for k, ((u, v), point_depth) in enumerate(zip(uv, z)):
+        col0 = int(np.clip(np.floor(u - 0.5), 0, width - 2))
+        row0 = int(np.clip(np.floor(v - 0.5), 0, height - 2))
+        block = depth[row0:row0 + 2, col0:col0 + 2].astype(np.float64)
+        if np.any(block == 0):
+            seen = depth[int(np.clip(v, 0, height - 1)), int(np.clip(u, 0, width - 1))]
+            seen = np.inf if seen == 0 else seen
+        else:
+            fx = float(np.clip(u - 0.5 - col0, 0.0, 1.0))
+            fy = float(np.clip(v - 0.5 - row0, 0.0, 1.0))
+            inverse = 1.0 / block
+            top = inverse[0, 0] * (1 - fx) + inverse[0, 1] * fx
+            bottom = inverse[1, 0] * (1 - fx) + inverse[1, 1] * fx
+            seen = 1.0 / (top * (1 - fy) + bottom * fy)
+        if seen < point_depth - tolerance - relative * point_depth:
+            visibility[k] = OCCLUDED
+    return visibility
+
+
+def polyline_labels(
+    points_world: np.ndarray,
+    camera: Camera,
+    depth: np.ndarray,
+    spacing: float,
+    tolerance: float,
+    relative_tolerance: float,
+) -> list[np.ndarray]:
+    """Image polylines of one 3D polyline.
+
+    Args:
+        points_world: (N, 3) float world points along the line.
+        camera: The camera.
+        depth: (H, W) float32 metres, 0 where nothing was hit.
+        spacing: Resampling distance in metres.
+        tolerance: Depth slack in metres.
+        relative_tolerance: Extra slack per metre of depth (raster error grows with distance).
+
+    Returns:
+        Connected pieces inside the image, each (M, 3) float64 rows ``x, y, v``.
+    """
+    dense = resample_polyline(np.asarray(points_world, dtype=np.float64), spacing)
+    pieces = []
+    for run in _runs(camera.to_camera(dense), _frustum_planes(camera)):
+        uv = camera.project_camera_points(run)
+        uv = np.clip(uv, 0.0, [camera.width, camera.height])  # border points: rounding only
+        pieces.append(np.column_stack([uv, _visibility(uv, run[:, 2], depth, tolerance, relative_tolerance)]))
+    return pieces

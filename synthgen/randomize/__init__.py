@@ -1,0 +1,1 @@
+"""Domain randomization: components that vary scenes (see conf/randomize/)."""

@@ -1,0 +1,95 @@
+"""Background randomization: plain colours, procedural textures or your own images."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from synthgen.errors import ConfigError
+from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
+from synthgen.types import SceneSpec
+from synthgen.validation import check_range_pair
+
+__all__ = ["BackgroundRandomizer"]
+
+KINDS = ("color", "procedural", "images")
+
+
+def random_crop(image: np.ndarray, rng: np.random.Generator, width: int, height: int,
+                zoom: tuple[float, float]) -> np.ndarray:
+    """A random crop of ``image`` with the target aspect ratio, resized to ``width`` x ``height``.
+
+    Args:
+        image: (h, w, 3) uint8.
+        rng: Source of the crop's zoom and position.
+        width: Output width.
+        height: Output height.
+        zoom: [min, max] share of the largest fitting crop that is kept (1: whole).
+
+    Returns:
+        (height, width, 3) uint8.
+    """
+    source_h, source_w = image.shape[:2]
+    fit = min(source_w / width, source_h / height)
+    share = rng.uniform(*zoom)
+    crop_w = max(int(round(width * fit * share)), 1)
+    crop_h = max(int(round(height * fit * share)), 1)
+    x0 = int(rng.integers(source_w - crop_w + 1))
+    y0 = int(rng.integers(source_h - crop_h + 1))
+    crop = image[y0:y0 + crop_h, x0:x0 + crop_w]
+    interpolation = cv2.INTER_AREA if crop_w > width else cv2.INTER_LINEAR
+    return cv2.resize(crop, (width, height), interpolation=interpolation)
+
+
+class BackgroundRandomizer:
+    """Sets what is seen where no surface is hit.
+
+    Args:
+        kinds: Kinds drawn uniformly per image: ``color`` (random plain colour),
+            ``procedural`` (a procedural texture) and ``images`` (a random crop of an
+            image from ``image_folder``).
+        image_folder: Folder of background images (needed for ``images``).
+        textures: Procedural textures to draw from.
+        zoom: [min, max] share of the largest fitting crop of a background image.
+        repeats: [min, max] pattern periods across the image (procedural).
+    """
+
+    def __init__(
+        self,
+        kinds: Sequence[str] = ("color", "procedural"),
+        image_folder: str | None = None,
+        textures: Sequence[str] = ("noise", "checker", "stripes", "marble", "cloth"),
+        zoom: Sequence[float] = (0.5, 1.0),
+        repeats: Sequence[float] = (2.0, 12.0),
+    ):
+        if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
+            raise ConfigError(f"kinds: must be a non-empty list from {list(KINDS)}, got {kinds!r}")
+        for kind in kinds:
+            if kind not in KINDS:
+                raise ConfigError(f"kinds: unknown kind {kind!r}; choose from {list(KINDS)}")
+        if "images" in kinds and image_folder is None:
+            raise ConfigError("image_folder: needed for kinds: [images]; give a folder of background images")
+        self.kinds = tuple(kinds)
+        self.folder = None if image_folder is None else ImageFolder(image_folder, "image_folder")
+        self.textures = check_texture_kinds("textures", textures)
+        if "procedural" in self.kinds and not self.textures:
+            raise ConfigError("textures: must list at least one texture for kinds: [procedural]")
+        self.zoom = check_range_pair("zoom", zoom, minimum=0.01, maximum=1.0)
+        self.repeats = check_range_pair("repeats", repeats, minimum=0.1, maximum=256.0)
+
+    def __call__(self, spec: SceneSpec, rng: np.random.Generator) -> SceneSpec:
+        width, height = spec.camera.width, spec.camera.height
+        kind = self.kinds[int(rng.integers(len(self.kinds)))]
+        if kind == "color":
+            return dataclasses.replace(spec, background=random_color(rng) / 255.0, background_image=None)
+        if kind == "images":
+            image = random_crop(self.folder.draw(rng), rng, width, height, self.zoom)
+        else:
+            texture_kind = self.textures[int(rng.integers(len(self.textures)))]
+            colors = (random_color(rng), random_color(rng))
+            square = procedural_texture(texture_kind, rng, max(width, height), colors, rng.uniform(*self.repeats))
+            image = np.ascontiguousarray(square[:height, :width])
+        return dataclasses.replace(spec, background_image=image)

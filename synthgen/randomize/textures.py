@@ -1,0 +1,159 @@
+"""Procedural textures and user image folders for materials and backgrounds.
+
+Procedural textures are pure functions of a generator: ``noise`` (fractal value
+noise), ``checker``, ``stripes``, ``marble`` (turbulent sine veins) and ``cloth``
+(a fine two-way weave). Each blends two colours with a pattern in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthgen.errors import ConfigError, InputError
+
+__all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
+
+PROCEDURAL_TEXTURES = ("noise", "checker", "stripes", "marble", "cloth")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def random_color(rng: np.random.Generator) -> np.ndarray:
+    """(3,) float64 sRGB 0..255 colour of random hue, saturation 0..1 and value 0.2..1."""
+    hsv = np.array([[[rng.uniform(0, 180), rng.uniform(0, 255), rng.uniform(51, 255)]]], dtype=np.float32)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float64)
+
+
+def _value_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """(size, size) float32 smooth noise in [0, 1] from a random ``cells`` x ``cells`` grid."""
+    grid = rng.uniform(0.0, 1.0, size=(cells + 1, cells + 1)).astype(np.float32)
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC).clip(0.0, 1.0)
+
+
+def _fractal_noise(rng: np.random.Generator, size: int, cells: int, octaves: int = 4) -> np.ndarray:
+    total = np.zeros((size, size), np.float32)
+    weight_sum = 0.0
+    for octave in range(octaves):
+        weight = 0.5**octave
+        total += weight * _value_noise(rng, size, cells * 2**octave)
+        weight_sum += weight
+    total /= weight_sum
+    return (total - total.min()) / max(float(total.max() - total.min()), 1e-6)
+
+
+def _pattern(kind: str, rng: np.random.Generator, size: int, repeats: float) -> np.ndarray:
+    """(size, size) float32 pattern in [0, 1]."""
+    coords = (np.arange(size, dtype=np.float32) + 0.5) / size * repeats
+    x, y = np.meshgrid(coords, coords)
+    if kind == "noise":
+        return _fractal_noise(rng, size, max(int(repeats), 1))
+    if kind == "checker":
+        return ((np.floor(x) + np.floor(y)) % 2).astype(np.float32)
+    if kind == "stripes":
+        angle = rng.uniform(0.0, np.pi)
+        phase = x * np.cos(angle) + y * np.sin(angle)
+        return (np.sin(2 * np.pi * phase) > rng.uniform(-0.5, 0.5)).astype(np.float32)
+    if kind == "marble":
+        turbulence = _fractal_noise(rng, size, 4) * rng.uniform(3.0, 8.0)
+        return (0.5 + 0.5 * np.sin(2 * np.pi * x / 2 + turbulence)) ** 0.5
+    # cloth: threads crossing in two directions, with slub noise along them.
+    threads = 8 * repeats
+    warp = 0.5 + 0.5 * np.cos(2 * np.pi * x * threads / repeats)
+    weft = 0.5 + 0.5 * np.cos(2 * np.pi * y * threads / repeats)
+    weave = np.where((np.floor(x * threads / repeats) + np.floor(y * threads / repeats)) % 2 == 0, warp, weft)
+    return np.clip(0.75 * weave + 0.25 * _fractal_noise(rng, size, 16), 0.0, 1.0)
+
+
+def procedural_texture(
+    kind: str,
+    rng: np.random.Generator,
+    size: int,
+    colors: tuple[np.ndarray, np.ndarray],
+    repeats: float = 4.0,
+) -> np.ndarray:
+    """A procedural texture blending two colours.
+
+    Args:
+        kind: One of ``PROCEDURAL_TEXTURES``.
+        rng: Source of every random draw.
+        size: Edge length in pixels.
+        colors: Two (3,) sRGB 0..255 colours (pattern 0 and pattern 1).
+        repeats: Pattern periods across the texture (checker squares, stripes, noise cells).
+
+    Returns:
+        (size, size, 3) uint8 sRGB image.
+    """
+    if kind not in PROCEDURAL_TEXTURES:
+        raise ValueError(f"unknown procedural texture {kind!r}; choose from {PROCEDURAL_TEXTURES}")
+    pattern = _pattern(kind, rng, size, repeats)[..., None]
+    first, second = (np.asarray(c, dtype=np.float32) for c in colors)
+    return np.clip(first * (1 - pattern) + second * pattern + 0.5, 0, 255).astype(np.uint8)
+
+
+_CACHE_IMAGES = 32
+_MAX_EDGE = 1024
+
+
+class ImageFolder:
+    """Images in a user folder (PNG, JPEG, BMP, TIFF, WebP), read on demand.
+
+    The most recently used images are kept, downscaled to at most 1024 pixels on
+    their longer edge (textures and backgrounds need no more), so memory stays flat.
+
+    Args:
+        path: Folder, searched recursively; must hold at least one image.
+        name: Config key named in errors.
+
+    Raises:
+        ConfigError: The folder does not exist or holds no images.
+    """
+
+    def __init__(self, path: str, name: str):
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"{name}: folder {str(path)!r} does not exist; give a folder of images or null")
+        self.files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not self.files:
+            raise ConfigError(f"{name}: folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self._cache: dict[Path, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, index: int) -> np.ndarray:
+        """(h, w, 3) uint8 RGB image ``index`` (sorted by path).
+
+        Raises:
+            InputError: The file cannot be decoded; the message names it.
+        """
+        path = self.files[index]
+        if path in self._cache:
+            self._cache[path] = self._cache.pop(path)  # most recently used last
+            return self._cache[path]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(f"image file {str(path)!r} could not be read; remove or replace it")
+        scale = _MAX_EDGE / max(image.shape[:2])
+        if scale < 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        self._cache[path] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if len(self._cache) > _CACHE_IMAGES:
+            self._cache.pop(next(iter(self._cache)))
+        return self._cache[path]
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """A random image of the folder."""
+        return self.load(int(rng.integers(len(self.files))))
+
+
+def check_texture_kinds(name: str, kinds: Sequence[str]) -> tuple[str, ...]:
+    """Validate a list of procedural texture names."""
+    if isinstance(kinds, str) or not isinstance(kinds, Sequence):
+        raise ConfigError(f"{name}: must be a list of texture kinds from {list(PROCEDURAL_TEXTURES)}, got {kinds!r}")
+    for kind in kinds:
+        if kind not in PROCEDURAL_TEXTURES:
+            raise ConfigError(f"{name}: unknown texture {kind!r}; choose from {list(PROCEDURAL_TEXTURES)}")
+    return tuple(kinds)
