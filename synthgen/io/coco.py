@@ -4,7 +4,10 @@ Writes ``annotations/instances.json`` (image root: the dataset's ``images/`` fol
 Standard fields load in pycocotools, detectron2, mmdetection and torchvision; synthgen
 adds, per annotation: ``amodal_bbox`` (xywh), ``amodal_segmentation``, ``amodal_area``,
 ``occlusion``, ``truncation``, ``cuboid`` and ``pose`` (object -> OpenCV camera), and
-per image its ``camera`` and the paths of its depth and id maps.
+per image its ``camera`` and the paths of its depth and id maps. Polyline labels (lane
+markings) are annotations of their own category (``synthgen_kind: polyline``) with a
+``polyline`` field ``[x1, y1, v1, ...]`` (keypoint convention), the points' ``bbox``,
+``area`` 0 and an empty RLE mask, so COCO tools that read every annotation still work.
 
 Coordinates: boxes and polygons are continuous (pixel column c spans [c, c + 1)), as
 COCO's. Keypoints follow COCO's pixel-index convention (detectron2 adds 0.5 on load),
@@ -18,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.io.store import decode_rle, iter_records, read_manifest, write_json_atomic
+from synthgen.io.store import decode_rle, encode_rle, iter_records, read_manifest, write_json_atomic
 from synthgen.validation import check_choice
 
 __all__ = ["CocoExporter", "export_coco", "mask_to_polygons"]
@@ -65,7 +68,7 @@ def _keypoints(keypoints: list, category: dict) -> dict:
     return {"keypoints": flat, "num_keypoints": sum(1 for *_, v in keypoints if v > 0)}
 
 
-def _polyline_annotation(line: dict) -> dict:
+def _polyline_annotation(line: dict, width: int, height: int) -> dict:
     """A polyline as a COCO annotation: ``polyline`` [x1, y1, v1, ...] in COCO's pixel-index
     convention (like keypoints), its points' box, no area and an empty mask (so COCO
     tools that read every annotation's segmentation keep working)."""
@@ -79,7 +82,7 @@ def _polyline_annotation(line: dict) -> dict:
         "bbox": [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])],
         "area": 0,
         "iscrowd": 0,
-        "segmentation": [],
+        "segmentation": encode_rle(np.zeros((height, width), dtype=bool)),
     }
 
 
@@ -150,7 +153,10 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
                 "synthgen_instance_id": item["instance_id"],
             })
         for line in record.get("polylines", []):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **_polyline_annotation(line)})
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": image_id,
+                **_polyline_annotation(line, record["width"], record["height"]),
+            })
     coco = {
         "info": {"description": "synthgen synthetic dataset", "version": manifest.get("synthgen_version", "")},
         "licenses": [],

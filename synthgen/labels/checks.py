@@ -91,6 +91,22 @@ def _overlap_problems(instances: list[Instance]) -> list[str]:
     return problems
 
 
+def _polyline_problems(sample: Sample) -> list[str]:
+    height, width = sample.instance_ids.shape
+    problems = []
+    for i, line in enumerate(sample.polylines):
+        points = line.points
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) < 2 or not np.isfinite(points).all():
+            problems.append(f"polyline {i} ({line.category}): needs at least 2 finite (x, y, v) points")
+            continue
+        inside = (points[:, 0] >= 0) & (points[:, 0] <= width) & (points[:, 1] >= 0) & (points[:, 1] <= height)
+        if not inside.all():
+            problems.append(f"polyline {i} ({line.category}): {int((~inside).sum())} points outside the image")
+        if not np.isin(points[:, 2], (1, 2)).all():
+            problems.append(f"polyline {i} ({line.category}): visibility not in {{1, 2}}")
+    return problems
+
+
 def check_sample(sample: Sample) -> list[str]:
     """Check a sample's labels for internal consistency.
 
@@ -98,8 +114,8 @@ def check_sample(sample: Sample) -> list[str]:
     every visible mask equals its region of the id map; no two visible masks overlap;
     visible lies within amodal; occlusion equals ``1 - visible / amodal``; truncation
     lies in [0, 1]; keypoint visibility is 0/1/2 and visible keypoints lie in the
-    image; the id map holds only labeled or dropped ids; image, depth and id map agree
-    in size.
+    image; polylines have finite points inside the image with visibility 1/2; the id
+    map holds only labeled or dropped ids; image, depth and id map agree in size.
 
     Returns:
         Human-readable problems; empty when the sample is consistent.
@@ -121,4 +137,5 @@ def check_sample(sample: Sample) -> list[str]:
     for instance in sample.instances:
         problems.extend(_check_instance(instance, sample, id_counts))
     problems.extend(_overlap_problems(sample.instances))
+    problems.extend(_polyline_problems(sample))
     return problems

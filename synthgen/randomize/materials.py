@@ -12,7 +12,7 @@ from synthgen.randomize.base import check_roles
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
 from synthgen.scene.color import linear_to_srgb, srgb_to_linear
 from synthgen.types import SceneObject, SceneSpec, Texture
-from synthgen.validation import check_choice, check_number, check_range_pair
+from synthgen.validation import check_choice, check_number, check_range_pair, check_vector
 
 __all__ = ["MaterialRandomizer"]
 
@@ -22,8 +22,10 @@ class MaterialRandomizer:
 
     Args:
         roles: Object roles to vary (``instance``, ``support``, ``distractor``, ``scenery``).
-        color: ``keep`` (the colour the scene gave the object) or ``random`` (random
-            hue, saturation and value).
+        color: ``keep`` (the colour the scene gave the object), ``random`` (random
+            hue, saturation and value) or ``palette`` (one of ``palette``, jittered).
+        palette: [[r, g, b], ...] sRGB 0..255 colours for ``color: palette``.
+        palette_jitter: Each channel of a palette colour moves by up to this much.
         metallic: [min, max] PBR metalness 0..1, or null to keep.
         roughness: [min, max] PBR roughness 0..1, or null to keep.
         texture_probability: Share of objects that get a texture, 0..1.
@@ -41,6 +43,8 @@ class MaterialRandomizer:
         self,
         roles: Sequence[str] = ("instance",),
         color: str = "keep",
+        palette: Sequence[Sequence[float]] = (),
+        palette_jitter: float = 15.0,
         metallic: Sequence[float] | None = (0.0, 0.3),
         roughness: Sequence[float] | None = (0.3, 1.0),
         texture_probability: float = 0.5,
@@ -52,7 +56,11 @@ class MaterialRandomizer:
         contrast: Sequence[float] = (0.2, 0.7),
     ):
         self.roles = check_roles("roles", roles)
-        self.color = check_choice("color", color, ["keep", "random"])
+        self.color = check_choice("color", color, ["keep", "random", "palette"])
+        self.palette = [np.array(check_vector(f"palette[{i}]", c, 3, minimum=0, maximum=255)) for i, c in enumerate(palette)]
+        if self.color == "palette" and not self.palette:
+            raise ConfigError("palette: color: palette needs at least one [r, g, b] colour")
+        self.palette_jitter = check_number("palette_jitter", palette_jitter, minimum=0, maximum=255)
         self.metallic = None if metallic is None else check_range_pair("metallic", metallic, minimum=0.0, maximum=1.0)
         self.roughness = None if roughness is None else check_range_pair("roughness", roughness, minimum=0.0, maximum=1.0)
         self.texture_probability = check_number("texture_probability", texture_probability, minimum=0.0, maximum=1.0)
@@ -70,7 +78,7 @@ class MaterialRandomizer:
         return dataclasses.replace(spec, objects=objects)
 
     def _vary(self, obj: SceneObject, rng: np.random.Generator) -> SceneObject:
-        base = random_color(rng) if self.color == "random" else linear_to_srgb(obj.color[:3])
+        base = self._base_color(obj, rng)
         metallic = rng.uniform(*self.metallic) if self.metallic else obj.metallic
         roughness = rng.uniform(*self.roughness) if self.roughness else obj.roughness
         texture = self._texture(rng, base) if rng.uniform() < self.texture_probability else None
@@ -78,6 +86,15 @@ class MaterialRandomizer:
         color = np.ones(3) if texture is not None else srgb_to_linear(base)
         return dataclasses.replace(obj, color=np.append(color, obj.color[3]), metallic=metallic,
                                    roughness=roughness, texture=texture)
+
+    def _base_color(self, obj: SceneObject, rng: np.random.Generator) -> np.ndarray:
+        """(3,) sRGB 0..255."""
+        if self.color == "random":
+            return random_color(rng)
+        if self.color == "palette":
+            choice = self.palette[int(rng.integers(len(self.palette)))]
+            return np.clip(choice + rng.uniform(-1, 1, size=3) * self.palette_jitter, 0, 255)
+        return linear_to_srgb(obj.color[:3])
 
     def _texture(self, rng: np.random.Generator, base: np.ndarray) -> Texture:
         if self.folder is not None and (not self.textures or rng.uniform() < self.folder_probability):

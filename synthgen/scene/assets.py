@@ -16,7 +16,7 @@ import trimesh
 
 from synthgen.errors import ConfigError, InputError
 from synthgen.paths import scenes_dir
-from synthgen.types import CUBOID_CORNER_SIGNS, MeshGeometry
+from synthgen.types import CUBOID_CORNER_SIGNS, MeshGeometry, Texture
 from synthgen.validation import check_choice, check_number, check_vector
 
 __all__ = ["Asset", "AssetDraw", "MeshFile", "Primitive", "load_mesh_file"]
@@ -41,11 +41,13 @@ class AssetDraw:
         keypoints: (K, 3) float64 keypoints in the asset frame.
         keypoint_slack: (K,) float64 metres a keypoint may lie below the visible surface
             (see ``SceneObject.keypoint_slack``), or None for zeros.
+        texture: A texture that belongs to the asset (a printed pattern), or None.
     """
 
     geometry: MeshGeometry
     keypoints: np.ndarray
     keypoint_slack: np.ndarray | None = None
+    texture: Texture | None = None
 
 
 class Asset:

@@ -33,7 +33,7 @@ def _smooth_field(rng: np.random.Generator, points: np.ndarray, frequency: float
 def _shape_vertices(rng, unit: np.ndarray, size, taper, bend, bumps, wrinkles) -> np.ndarray:
     radial = 1.0 + bumps * _smooth_field(rng, unit, 2.5) + wrinkles * _smooth_field(rng, unit, 11.0, waves=24)
     points = unit * radial[:, None]
-    along = (points[:, 0] + 1.0) / 2.0  # 0 at the -x end, 1 at the +x end
+    along = np.clip((points[:, 0] + 1.0) / 2.0, 0.0, 1.0)  # 0 at the -x end, 1 at the +x end
     points[:, 1:] *= (1.0 - taper * along**1.5)[:, None]
     points *= np.asarray(size) / 2.0
     points[:, 1] += bend * size[0] * (points[:, 0] / size[0]) ** 2 * 2.0

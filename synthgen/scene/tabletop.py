@@ -70,6 +70,8 @@ class Category:
         scale = rng.uniform(*self.scale)
         rotation = placement.rest_rotation(rng, drawn.geometry)
         color = srgb_to_linear(self.color + rng.uniform(-1, 1, size=3) * self.color_jitter)
+        if drawn.texture is not None:
+            color = np.ones(3)  # the asset's own texture carries its colours
         metallic, roughness = rng.uniform(*self.metallic), rng.uniform(*self.roughness)
         pose = placement.place(rng, drawn.geometry.vertices * scale, rotation, footprint)
         if pose is None:
@@ -77,7 +79,7 @@ class Category:
         return SceneObject(
             mesh=drawn.geometry, pose=pose, scale=scale, color=np.append(color, 1.0),
             instance_id=instance_id, category_id=category_id, keypoints=drawn.keypoints,
-            metallic=metallic, roughness=roughness, keypoint_slack=drawn.keypoint_slack,
+            metallic=metallic, roughness=roughness, keypoint_slack=drawn.keypoint_slack, texture=drawn.texture,
         )
 
 

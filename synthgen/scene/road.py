@@ -1,0 +1,235 @@
+"""Road scenes: a straight multi-lane road with lane markings as 3D polylines and vehicles.
+
+World frame: the road runs along +x from the camera (x = 0), z up, lanes side by
+side along y. Lane markings are painted into the road's texture (so they never
+z-fight with the road at a distance) and labeled as 3D polylines along their centre
+lines, solid at the road edges and dashed between lanes (the label runs through the
+gaps, as lane datasets annotate them). Vehicles drive in the lanes ahead, as labeled
+instances with 3D cuboids; the camera is a ``ForwardCamera`` (KITTI-like by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+import trimesh
+
+from synthgen.errors import ConfigError
+from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
+from synthgen.randomize.placement import rotation_z
+from synthgen.randomize.textures import procedural_texture
+from synthgen.scene.assets import Asset, AssetDraw
+from synthgen.scene.camera import ForwardCamera
+from synthgen.scene.color import srgb_to_linear
+from synthgen.scene.lighting import Lighting
+from synthgen.scene.tabletop import Category
+from synthgen.types import CategoryInfo, MeshGeometry, Polyline, SceneObject, SceneSpec, Texture
+from synthgen.validation import check_number, check_range_pair, check_vector
+
+__all__ = ["RoadSampler", "VehicleShape"]
+
+_PIXELS_PER_METRE_ALONG = 8
+_PIXELS_PER_METRE_ACROSS = 32
+
+
+class VehicleShape(Asset):
+    """A car-like body: a lower body, a cabin and four wheels, in ``variants`` proportions.
+
+    The vehicle faces +x with its wheels on z = 0 (its frame origin is on the ground
+    under its centre), so its cuboid is the usual 3D box of driving datasets.
+
+    Args:
+        length: [min, max] metres.
+        width: [min, max] metres.
+        height: [min, max] metres (roof).
+        cabin: [min, max] share of the length taken by the cabin.
+        variants: Number of different proportions built (instances draw one).
+        seed: Seed of the variants.
+    """
+
+    def __init__(
+        self,
+        length: Sequence[float] = (3.8, 4.8),
+        width: Sequence[float] = (1.6, 1.9),
+        height: Sequence[float] = (1.4, 1.6),
+        cabin: Sequence[float] = (0.45, 0.6),
+        variants: int = 6,
+        seed: int = 0,
+    ):
+        self.length = check_range_pair("length", length, minimum=0.5)
+        self.width = check_range_pair("width", width, minimum=0.3)
+        self.height = check_range_pair("height", height, minimum=0.3)
+        self.cabin = check_range_pair("cabin", cabin, minimum=0.1, maximum=1.0)
+        count = check_number("variants", variants, minimum=1, maximum=64, integer=True)
+        rng = np.random.default_rng(check_number("seed", seed, minimum=0, integer=True))
+        signature = f"vehicle:{self.length}:{self.width}:{self.height}:{self.cabin}:{seed}"
+        self.variants = tuple(self._variant(rng, f"{signature}:{i}") for i in range(count))
+        super().__init__(self.variants[0])
+
+    def _variant(self, rng: np.random.Generator, key: str) -> MeshGeometry:
+        length, width, height = rng.uniform(*self.length), rng.uniform(*self.width), rng.uniform(*self.height)
+        wheel = 0.33 * height / 1.5
+        body_height = 0.5 * height
+        body = trimesh.creation.box(extents=[length, width, body_height])
+        body.apply_translation([0, 0, wheel * 0.6 + body_height / 2])
+        cabin_length = length * rng.uniform(*self.cabin)
+        cabin = trimesh.creation.box(extents=[cabin_length, width * 0.86, height - wheel * 0.6 - body_height])
+        cabin.apply_translation([-length * 0.08, 0, height - (height - wheel * 0.6 - body_height) / 2])
+        parts = [body, cabin]
+        for x in (length * 0.32, -length * 0.32):
+            for y in (width / 2 - 0.12, -width / 2 + 0.12):
+                tyre = trimesh.creation.cylinder(radius=wheel, height=0.22, sections=16)
+                tyre.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+                tyre.apply_translation([x, y, wheel])
+                parts.append(tyre)
+        mesh = trimesh.util.concatenate(parts)
+        return MeshGeometry(mesh.vertices, mesh.faces, smooth=False, key=key)
+
+    def draw(self, rng: np.random.Generator) -> AssetDraw:
+        return AssetDraw(self.variants[int(rng.integers(len(self.variants)))], self.keypoints)
+
+
+class RoadSampler:
+    """A straight road ahead of the camera with lanes, lane markings and vehicles.
+
+    Args:
+        categories: Vehicle categories (``Category`` with a ``VehicleShape`` or any asset
+            whose frame stands on z = 0 facing +x).
+        lanes: [min, max] number of lanes.
+        lane_width: [min, max] metres.
+        length: Road length ahead of the camera, metres.
+        vehicles: [min, max] vehicles per image.
+        ahead_m: [min, max] distance of vehicles ahead of the camera, metres.
+        heading_deg: [min, max] vehicle yaw relative to the road, degrees.
+        dash_m: [dash, gap] lengths of dashed markings, metres.
+        marking_width: Marking width, metres.
+        road_color: [r, g, b] asphalt colour, sRGB 0..255.
+        marking_color: [r, g, b] paint colour.
+        ground_color: [r, g, b] colour beyond the road.
+        sky_color: [r, g, b] seen where no surface is hit.
+        camera: Camera rig (``ForwardCamera``).
+        lighting: Lighting rig.
+        randomize: Name -> randomizer applied to every scene in this order.
+    """
+
+    def __init__(
+        self,
+        categories: Sequence[Category],
+        lanes: Sequence[int] = (2, 4),
+        lane_width: Sequence[float] = (3.0, 3.7),
+        length: float = 120.0,
+        vehicles: Sequence[int] = (2, 6),
+        ahead_m: Sequence[float] = (6.0, 60.0),
+        heading_deg: Sequence[float] = (-4.0, 4.0),
+        dash_m: Sequence[float] = (3.0, 9.0),
+        marking_width: float = 0.15,
+        road_color: Sequence[float] = (70, 70, 72),
+        marking_color: Sequence[float] = (235, 235, 225),
+        ground_color: Sequence[float] = (90, 110, 60),
+        sky_color: Sequence[float] = (150, 185, 225),
+        camera: ForwardCamera | None = None,
+        lighting: Lighting | None = None,
+        randomize: Mapping[str, SceneRandomizer] | None = None,
+    ):
+        if not isinstance(categories, Sequence) or len(categories) == 0:
+            raise ConfigError("categories: must list at least one vehicle category")
+        self.category_list = list(categories)
+        self.lanes = check_range_pair("lanes", lanes, minimum=1, maximum=8, integer=True)
+        self.lane_width = check_range_pair("lane_width", lane_width, minimum=1.0, maximum=10.0)
+        self.length = check_number("length", length, minimum=10.0, maximum=1000.0)
+        self.vehicles = check_range_pair("vehicles", vehicles, minimum=0, maximum=64, integer=True)
+        self.ahead_m = check_range_pair("ahead_m", ahead_m, minimum=0.0, maximum=self.length)
+        self.heading_deg = check_range_pair("heading_deg", heading_deg, minimum=-180.0, maximum=180.0)
+        self.dash_m = check_vector("dash_m", dash_m, 2, minimum=0.1)
+        self.marking_width = check_number("marking_width", marking_width, minimum=0.02, maximum=1.0)
+        self.road_color = np.array(check_vector("road_color", road_color, 3, minimum=0, maximum=255))
+        self.marking_color = np.array(check_vector("marking_color", marking_color, 3, minimum=0, maximum=255))
+        self.ground_color = np.array(check_vector("ground_color", ground_color, 3, minimum=0, maximum=255))
+        self.sky_color = np.array(check_vector("sky_color", sky_color, 3, minimum=0, maximum=255))
+        self.camera = camera if camera is not None else ForwardCamera()
+        self.lighting = lighting if lighting is not None else Lighting()
+        self.randomize = check_randomizers("randomize", randomize)
+        vehicle_categories = [
+            CategoryInfo(i + 1, c.name, c.asset.keypoint_names, c.asset.skeleton) for i, c in enumerate(self.category_list)
+        ]
+        self.marking_category = CategoryInfo(len(vehicle_categories) + 1, "lane_marking", kind="polyline")
+        self.categories = (*vehicle_categories, self.marking_category)
+        ground = trimesh.creation.box(extents=[self.length * 3, self.length * 3, 0.02])
+        ground_pose = np.eye(4)
+        ground_pose[:3, 3] = [self.length / 2, 0.0, -0.03]
+        self._ground = SceneObject(MeshGeometry(ground.vertices, ground.faces, key="road:ground"), ground_pose,
+                                   color=np.append(srgb_to_linear(self.ground_color), 1.0), role="support")
+
+    def sample(self, rng: np.random.Generator, width: int, height: int) -> SceneSpec:
+        """Draw one road scene for a ``width`` x ``height`` image."""
+        lane_count = int(rng.integers(self.lanes[0], self.lanes[1] + 1))
+        lane_width = rng.uniform(*self.lane_width)
+        ego_lane = int(rng.integers(lane_count))
+        # Boundary k lies at y_k; the camera (y near 0) drives in the middle of lane ego_lane.
+        boundaries = (np.arange(lane_count + 1) - ego_lane - 0.5) * lane_width
+        road, lines = self._road(rng, boundaries)
+        vehicles = self._vehicles(rng, boundaries)
+        camera = self.camera.sample(rng, width, height)
+        ambient, lights = self.lighting.sample(rng)
+        spec = SceneSpec(
+            camera=camera, objects=(self._ground, road, *vehicles), lights=lights, categories=self.categories,
+            ambient=ambient, background=self.sky_color / 255.0, polylines=tuple(lines),
+        )
+        return apply_randomizers(spec, self.randomize, rng)
+
+    def _road(self, rng: np.random.Generator, boundaries: np.ndarray) -> tuple[SceneObject, list[Polyline]]:
+        """The road surface with markings painted into its texture, and the markings' centre lines."""
+        shoulder = 1.0
+        y_min, y_max = boundaries[0] - shoulder, boundaries[-1] + shoulder
+        x_min, x_max = -5.0, self.length
+        columns = int((x_max - x_min) * _PIXELS_PER_METRE_ALONG)
+        rows = int((y_max - y_min) * _PIXELS_PER_METRE_ACROSS)
+        asphalt = procedural_texture("noise", rng, 256, (self.road_color * 0.85, self.road_color * 1.15), 32.0)
+        image = cv2.resize(np.tile(asphalt, (1, max(columns // rows, 1), 1)), (columns, rows))
+        lines = []
+        dash, gap = self.dash_m
+        phase = rng.uniform(0.0, dash + gap)
+        for k, y in enumerate(boundaries):
+            dashed = 0 < k < len(boundaries) - 1
+            # Image row 0 is v = 1, the road's +y edge.
+            row0 = int(round((y_max - (y + self.marking_width / 2)) * _PIXELS_PER_METRE_ACROSS))
+            row1 = int(round((y_max - (y - self.marking_width / 2)) * _PIXELS_PER_METRE_ACROSS))
+            paint = np.zeros(columns, bool)
+            x = x_min + (np.arange(columns) + 0.5) / _PIXELS_PER_METRE_ALONG
+            paint |= ((x - phase) % (dash + gap) < dash) if dashed else True
+            image[row0:row1, paint] = self.marking_color.astype(np.uint8)
+            lines.append(Polyline(self.marking_category.id, np.array([[0.5, y, 0.0], [x_max, y, 0.0]])))
+        surface = trimesh.creation.box(extents=[x_max - x_min, y_max - y_min, 0.02])
+        surface.apply_translation([(x_min + x_max) / 2, (y_min + y_max) / 2, -0.01])
+        uv = (surface.vertices[:, :2] - [x_min, y_min]) / [x_max - x_min, y_max - y_min]
+        geometry = MeshGeometry(surface.vertices, surface.faces, uv=uv, key=f"road:{x_min}:{y_min:.3f}:{y_max:.3f}")
+        road = SceneObject(geometry, np.eye(4), color=np.ones(4), role="support", roughness=0.9, texture=Texture(image))
+        return road, lines
+
+    def _vehicles(self, rng: np.random.Generator, boundaries: np.ndarray) -> list[SceneObject]:
+        lane_centres = (boundaries[:-1] + boundaries[1:]) / 2.0
+        occupied: list[tuple[float, float, float]] = []  # (lane y, x, half length)
+        vehicles = []
+        for _ in range(int(rng.integers(self.vehicles[0], self.vehicles[1] + 1))):
+            index = int(rng.integers(len(self.category_list)))
+            category = self.category_list[index]
+            drawn = category.asset.draw(rng)
+            scale = rng.uniform(*category.scale)
+            lane_y = lane_centres[int(rng.integers(len(lane_centres)))]
+            x = rng.uniform(*self.ahead_m)
+            half = float(np.abs(drawn.geometry.vertices[:, :2]).max()) * scale + 1.0  # plus a safety metre
+            if any(y == lane_y and abs(x - other) < half + other_half for y, other, other_half in occupied):
+                continue
+            occupied.append((lane_y, x, half))
+            pose = np.eye(4)
+            pose[:3, :3] = rotation_z(np.deg2rad(rng.uniform(*self.heading_deg)))
+            pose[:3, 3] = [x, lane_y + rng.uniform(-0.3, 0.3), 0.0]
+            color = srgb_to_linear(category.color + rng.uniform(-1, 1, size=3) * category.color_jitter)
+            vehicles.append(SceneObject(
+                drawn.geometry, pose, scale=scale, color=np.append(color, 1.0), instance_id=len(vehicles) + 1,
+                category_id=index + 1, keypoints=drawn.keypoints, metallic=rng.uniform(*category.metallic),
+                roughness=rng.uniform(*category.roughness),
+            ))
+        return vehicles
