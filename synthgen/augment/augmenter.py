@@ -22,7 +22,9 @@ sample's ``augmentations`` lists what was applied.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -58,12 +60,23 @@ def _build_transform(A, spec: Mapping, path: str):
         params["transforms"] = [
             _build_transform(A, child, f"{path}.transforms[{i}]") for i, child in enumerate(params["transforms"])
         ]
-    elif issubclass(cls, A.BasicTransform):
+    accepted = inspect.signature(cls).parameters
+    if "strict" in accepted:
         params.setdefault("strict", True)  # unknown parameters are errors, not warnings
+    elif not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ConfigError(f"{path} ({name}): unknown parameters {unknown}; it takes {sorted(accepted)}")
     try:
         return cls(**params)
     except Exception as error:  # pydantic ValidationError, ValueError, TypeError
-        raise ConfigError(f"{path} ({name}): {error}") from error
+        lines = [line.strip() for line in str(error).splitlines() if line.strip() and "pydantic.dev" not in line]
+        raise ConfigError(f"{path} ({name}): {'; '.join(lines)}") from error
+
+
+def _image_only(name: str) -> bool:
+    A = _import_albumentations()
+    return issubclass(getattr(A, name, type(None)), A.ImageOnlyTransform)
 
 
 def mirror_permutation(category: CategoryInfo) -> np.ndarray:
@@ -110,12 +123,15 @@ class Augmenter:
         # One Compose per thread: reseeding a shared one from several threads would race.
         if not hasattr(self._local, "compose"):
             A = _import_albumentations()
-            self._local.compose = A.Compose(
-                [_build_transform(A, spec, f"transforms[{i}]") for i, spec in enumerate(self.transforms)],
-                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
-                save_applied_params=True,
-                seed=0,
-            )
+            with warnings.catch_warnings():
+                # Image-only pipelines warn that nothing processes keypoints; that is fine.
+                warnings.filterwarnings("ignore", message="Got processor for keypoints")
+                self._local.compose = A.Compose(
+                    [_build_transform(A, spec, f"transforms[{i}]") for i, spec in enumerate(self.transforms)],
+                    keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+                    save_applied_params=True,
+                    seed=0,
+                )
         return self._local.compose
 
     def __call__(self, sample: Sample, seed: int) -> Sample:
@@ -142,6 +158,11 @@ class Augmenter:
         applied = tuple(name for name, _ in result["applied_transforms"])
         if not applied:
             return sample
+        if all(_image_only(name) for name in applied):
+            # Labels are untouched by definition; keep them exactly (albumentations
+            # would round the points to float32 on the way through).
+            return dataclasses.replace(sample, image=np.ascontiguousarray(result["image"]),
+                                       augmentations=sample.augmentations + applied)
         if result["image"].shape != sample.image.shape:
             raise ConfigError(
                 f"augment: {', '.join(applied)} changed the image size from {sample.image.shape[:2]} to "

@@ -195,14 +195,18 @@ class PyrenderRenderer:
         self._scene.bg_color = np.append(spec.background, 1.0)
         self._add_camera(spec)
         for light in spec.lights:
-            self._frame_nodes.append(self._scene.add(*_light_source(light)))
+            source, pose = _light_source(light)
+            self._frame_nodes.append(self._scene.add(source, pose=pose))
         return nodes
 
     def _texture(self, texture: Texture) -> pyrender.Texture:
         if texture.key in self._textures:
             self._textures.move_to_end(texture.key)
         else:
-            self._textures[texture.key] = pyrender.Texture(source=texture.image, source_channels="RGB")
+            # RGBA rows are always 4-byte aligned; pyrender uploads with OpenGL's default
+            # unpack alignment of 4, which skews RGB images whose width * 3 is not.
+            rgba = np.concatenate([texture.image, np.full(texture.image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+            self._textures[texture.key] = pyrender.Texture(source=rgba, source_channels="RGBA")
             if len(self._textures) > _TEXTURE_CACHE_SIZE:
                 self._textures.popitem(last=False)  # freed once no material uses it
         return self._textures[texture.key]
