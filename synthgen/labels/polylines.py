@@ -44,28 +44,38 @@ def _clip_segment(start: np.ndarray, end: np.ndarray, planes: np.ndarray) -> tup
     return (t0, t1) if t0 < t1 else None
 
 
-def _runs(points: np.ndarray, planes: np.ndarray) -> list[np.ndarray]:
-    """Connected pieces of a polyline inside the half-spaces ``planes`` (each (D + 1,))."""
-    runs, current = [], []
-    for start, end in zip(points[:-1], points[1:]):
+def _runs(points: np.ndarray, planes: np.ndarray) -> list[tuple[np.ndarray, list[int]]]:
+    """Connected pieces of a polyline inside the half-spaces ``planes`` (each (D + 1,)).
+
+    Returns:
+        (M, D) points of each piece, and for each point the index of the original vertex
+        it stands for: itself, or for a cut point the segment's vertex inside.
+    """
+    runs: list[tuple[np.ndarray, list[int]]] = []
+    current: list[np.ndarray] = []
+    sources: list[int] = []
+
+    def close() -> None:
+        if len(current) >= 2:
+            runs.append((np.array(current), list(sources)))
+        current.clear()
+        sources.clear()
+
+    for i, (start, end) in enumerate(zip(points[:-1], points[1:])):
         clipped = _clip_segment(start, end, planes)
         if clipped is None:
-            if len(current) >= 2:
-                runs.append(np.array(current))
-            current = []
+            close()
             continue
         t0, t1 = clipped
-        entry, leave = start + t0 * (end - start), start + t1 * (end - start)
         if not current or t0 > 0:
-            if len(current) >= 2:
-                runs.append(np.array(current))
-            current = [entry]
-        current.append(leave)
+            close()
+            current.append(start + t0 * (end - start))
+            sources.append(i if t0 == 0 else i + 1)
+        current.append(start + t1 * (end - start))
+        sources.append(i + 1 if t1 == 1 else i)
         if t1 < 1:
-            runs.append(np.array(current))
-            current = []
-    if len(current) >= 2:
-        runs.append(np.array(current))
+            close()
+    close()
     return runs
 
 
@@ -88,7 +98,7 @@ def _frustum_planes(camera: Camera) -> np.ndarray:
 
 
 def clip_polyline_2d(points: np.ndarray, width: int, height: int) -> list[np.ndarray]:
-    """Clip an image polyline to the image; border points take the nearer vertex's visibility.
+    """Clip an image polyline to the image; a cut point takes the visibility of its segment's inside vertex.
 
     Args:
         points: (N, 3) float rows ``x, y, v`` in continuous pixel coordinates.
@@ -98,12 +108,8 @@ def clip_polyline_2d(points: np.ndarray, width: int, height: int) -> list[np.nda
     Returns:
         Connected pieces inside [0, W] x [0, H], each (M, 3) with M >= 2.
     """
-    planes = _image_planes(width, height)
-    pieces = []
-    for run in _runs(points[:, :2].astype(np.float64), planes):
-        nearest = np.argmin(np.linalg.norm(run[:, None, :] - points[None, :, :2], axis=2), axis=1)
-        pieces.append(np.column_stack([run, points[nearest, 2]]))
-    return pieces
+    runs = _runs(points[:, :2].astype(np.float64), _image_planes(width, height))
+    return [np.column_stack([run, points[sources, 2]]) for run, sources in runs]
 
 
 def _visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: float, relative: float) -> np.ndarray:
@@ -112,7 +118,8 @@ def _visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: flo
     Inverse depth is interpolated bilinearly over the 2x2 pixel centres around the
     point (inverse depth is linear across the image on a plane, so on the road this is
     exact up to the raster); a point is hidden when the surface seen there is closer
-    than ``tolerance + relative * z``.
+    than ``tolerance + relative * z``. A point whose 2x2 block touches empty background
+    (at the horizon, beyond the far plane) counts as visible.
     """
     height, width = depth.shape
     visibility = np.full(len(uv), VISIBLE, dtype=np.float64)
@@ -121,15 +128,15 @@ def _visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: flo
         row0 = int(np.clip(np.floor(v - 0.5), 0, height - 2))
         block = depth[row0:row0 + 2, col0:col0 + 2].astype(np.float64)
         if np.any(block == 0):
-            seen = depth[int(np.clip(v, 0, height - 1)), int(np.clip(u, 0, width - 1))]
-            seen = np.inf if seen == 0 else seen
-        else:
-            fx = float(np.clip(u - 0.5 - col0, 0.0, 1.0))
-            fy = float(np.clip(v - 0.5 - row0, 0.0, 1.0))
-            inverse = 1.0 / block
-            top = inverse[0, 0] * (1 - fx) + inverse[0, 1] * fx
-            bottom = inverse[1, 0] * (1 - fx) + inverse[1, 1] * fx
-            seen = 1.0 / (top * (1 - fy) + bottom * fy)
+            # Next to empty background (the horizon, beyond the far plane) the point may
+            # lie in the gap between pixel centres: nothing is known to be in front of it.
+            continue
+        fx = float(np.clip(u - 0.5 - col0, 0.0, 1.0))
+        fy = float(np.clip(v - 0.5 - row0, 0.0, 1.0))
+        inverse = 1.0 / block
+        top = inverse[0, 0] * (1 - fx) + inverse[0, 1] * fx
+        bottom = inverse[1, 0] * (1 - fx) + inverse[1, 1] * fx
+        seen = 1.0 / (top * (1 - fy) + bottom * fy)
         if seen < point_depth - tolerance - relative * point_depth:
             visibility[k] = OCCLUDED
     return visibility
@@ -158,7 +165,7 @@ def polyline_labels(
     """
     dense = resample_polyline(np.asarray(points_world, dtype=np.float64), spacing)
     pieces = []
-    for run in _runs(camera.to_camera(dense), _frustum_planes(camera)):
+    for run, _ in _runs(camera.to_camera(dense), _frustum_planes(camera)):
         uv = camera.project_camera_points(run)
         uv = np.clip(uv, 0.0, [camera.width, camera.height])  # border points: rounding only
         pieces.append(np.column_stack([uv, _visibility(uv, run[:, 2], depth, tolerance, relative_tolerance)]))

@@ -138,10 +138,12 @@ def pose_joints(angles: Mapping[str, float]) -> tuple[dict[str, np.ndarray], lis
     return points, parts
 
 
-# Depth slack of each keypoint: how far inside the body surface it sits (metres).
+# Depth slack of each keypoint: how far inside the body surface it sits (metres): the
+# largest radius of the parts meeting at the joint, plus a centimetre.
 _SLACK = {
-    "nose": 0.01, "eye": 0.01, "ear": 0.01, "shoulder": _RADIUS["upper_arm"] + 0.02, "elbow": _RADIUS["forearm"] + 0.01,
-    "wrist": _RADIUS["forearm"], "hip": _RADIUS["thigh"] + 0.02, "knee": _RADIUS["shin"] + 0.01, "ankle": _RADIUS["shin"],
+    "nose": 0.01, "eye": 0.01, "ear": 0.01,
+    "shoulder": _RADIUS["upper_arm"] + 0.02, "elbow": _RADIUS["upper_arm"] + 0.01, "wrist": _RADIUS["forearm"] + 0.01,
+    "hip": _RADIUS["thigh"] + 0.02, "knee": _RADIUS["thigh"] + 0.01, "ankle": _RADIUS["shin"] + 0.01,
 }
 
 
