@@ -1,14 +1,17 @@
 """Benchmark: end-to-end `generate` against the raw render loop, on the same scenes.
 
 Usage:
-    python scripts/bench_generate.py [n=100] [any generate override ...]
+    python scripts/bench_generate.py [n=100] [scene=NAME] [any generate override ...]
+    python scripts/bench_generate.py scenes=tabletop,tabletop_fruits,chessboard,figures,road [n=50]
 
-Defaults: 640x480, 8 objects per image, the default tabletop scene. In one process it
-measures (a) the raw render loop: RGB + depth + SEG passes only, nothing derived or
+Defaults: 640x480, the default tabletop scene with 8 objects per image. In one process
+it measures (a) the raw render loop: RGB + depth + SEG passes only, nothing derived or
 written, on the exact scenes generate will draw; (b) `generate` with every label,
 check, file and the COCO export. The raw loop runs before and after (b) and their
-mean is the reference. Prints images/s of both, per-stage milliseconds and peak RSS;
-the last line is `end_to_end_vs_raw_render = X.XX`.
+mean is the reference. Prints images/s of both, per-stage milliseconds, the share of
+time spent in randomization (scene randomizers, plus 2D augmentation when configured)
+and peak RSS; the last line is `end_to_end_vs_raw_render = X.XX`. With ``scenes=``
+it runs each scene in turn and ends with a table of images/s per scene.
 """
 
 from __future__ import annotations
@@ -26,7 +29,22 @@ from synthgen.pipeline import generate
 from synthgen.registry import instantiate
 from synthgen.rng import sample_rng
 
-DEFAULTS = ["n=100", "render.width=640", "render.height=480", "scene.placement.count=[8,8]"]
+DEFAULTS = ["n=100", "render.width=640", "render.height=480"]
+TABLETOP_DEFAULTS = ["scene.placement.count=[8,8]"]
+
+
+class _Timed:
+    """Wraps a scene randomizer and adds up the seconds spent in it."""
+
+    def __init__(self, randomizer):
+        self.randomizer = randomizer
+        self.seconds = 0.0
+
+    def __call__(self, spec, rng):
+        start = time.perf_counter()
+        spec = self.randomizer(spec, rng)
+        self.seconds += time.perf_counter() - start
+        return spec
 
 
 def _compose(overrides: list[str]):
@@ -41,16 +59,22 @@ def _raw_loop(renderer, specs) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: list[str]) -> None:
+def bench(argv: list[str]) -> dict:
+    """Run one benchmark; print its report and return its headline numbers."""
     keys = {arg.split("=", 1)[0] for arg in argv}
-    overrides = [d for d in DEFAULTS if d.split("=", 1)[0] not in keys] + argv
+    scene = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("scene=")), "tabletop")
+    defaults = DEFAULTS + (TABLETOP_DEFAULTS if scene == "tabletop" else [])
+    overrides = [d for d in defaults if d.split("=", 1)[0] not in keys] + argv
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _compose([*overrides, f"out={Path(tmp) / 'ds'}", "progress=false"])
         sampler = instantiate(cfg.scene, "scene")
         renderer = instantiate(cfg.render, "render")
+        timed = {name: _Timed(randomizer) for name, randomizer in sampler.randomize.items()}
+        sampler.randomize = timed
         sample_start = time.perf_counter()
         specs = [sampler.sample(sample_rng(cfg.seed, i), renderer.width, renderer.height) for i in range(cfg.n)]
         sample_ms = 1000 * (time.perf_counter() - sample_start) / cfg.n
+        randomize_ms = 1000 * sum(t.seconds for t in timed.values()) / cfg.n
         objects = sum(len(s.instances) for s in specs) / cfg.n
         _raw_loop(renderer, specs[:5])  # warm-up: context, shaders, geometry upload
 
@@ -62,18 +86,45 @@ def main(argv: list[str]) -> None:
 
     raw = (raw_before + raw_after) / 2
     n = cfg.n
-    print(f"scene={cfg.scene._target_.rsplit('.', 1)[-1]} {renderer.width}x{renderer.height} n={n} "
+    per_image_ms = 1000 * end_to_end / n
+    # Randomizers run inside scene sampling on the main thread (in series with rendering);
+    # augmentation runs on the label threads, so its CPU time is an upper bound on its cost.
+    augment_ms = summary.stage_ms.get("augment (cpu)", 0.0)
+    randomization_share = (randomize_ms + augment_ms) / per_image_ms
+    print(f"scene={scene} ({cfg.scene._target_.rsplit('.', 1)[-1]}) {renderer.width}x{renderer.height} n={n} "
           f"objects/image={objects:.1f}")
     print(f"raw render loop (RGB+depth+SEG): {n / raw:.1f} images/s "
           f"(before {n / raw_before:.1f}, after {n / raw_after:.1f})")
     print(f"end-to-end generate:             {n / end_to_end:.1f} images/s "
           f"({summary.images} images, {summary.instances} instances, {summary.quarantined} quarantined)")
-    print(f"scene sampling: {sample_ms:.2f} ms/image ({100 * sample_ms / (1000 * end_to_end / n):.1f}% of end-to-end)")
+    print(f"scene sampling: {sample_ms:.2f} ms/image ({100 * sample_ms / per_image_ms:.1f}% of end-to-end), "
+          f"of which randomizers {randomize_ms:.2f} ms: "
+          + ", ".join(f"{name} {1000 * t.seconds / n:.2f}" for name, t in timed.items()))
+    print(f"randomization share of end-to-end time: {100 * randomization_share:.1f}% "
+          f"(randomizers {randomize_ms:.1f} ms + augmentation {augment_ms:.1f} ms of {per_image_ms:.1f} ms/image)")
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     print(f"per-stage ms/image (labels and writing overlap rendering on {cfg.threads} threads): {stages}")
     print(f"render loop {summary.seconds:.2f} s, export+manifest {end_to_end - summary.seconds:.2f} s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"end_to_end_vs_raw_render = {raw / end_to_end:.2f}")
+    return {"scene": scene, "raw": n / raw, "end_to_end": n / end_to_end, "ratio": raw / end_to_end,
+            "randomization_share": randomization_share}
+
+
+def main(argv: list[str]) -> None:
+    scenes = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("scenes=")), None)
+    if scenes is None:
+        bench(argv)
+        return
+    rest = [arg for arg in argv if not arg.startswith("scenes=")]
+    rows = []
+    for scene in scenes.split(","):
+        rows.append(bench([*rest, f"scene={scene}"]))
+        print()
+    print(f"{'scene':<16} {'raw img/s':>10} {'e2e img/s':>10} {'e2e/raw':>8} {'randomization':>14}")
+    for row in rows:
+        print(f"{row['scene']:<16} {row['raw']:>10.1f} {row['end_to_end']:>10.1f} {row['ratio']:>8.2f} "
+              f"{100 * row['randomization_share']:>13.1f}%")
 
 
 if __name__ == "__main__":

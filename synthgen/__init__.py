@@ -3,18 +3,34 @@
 The public API; everything else is reachable through config ``_target_`` paths.
 """
 
+from synthgen.augment.augmenter import Augmenter
 from synthgen.errors import ConfigError, InputError, SynthgenError
 from synthgen.io.coco import export_coco
 from synthgen.io.store import DatasetWriter, read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.pipeline import GenerateSummary, generate
+from synthgen.preview import draw_sample
 from synthgen.rng import sample_rng
-from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Light, MeshGeometry, Sample, SceneObject, SceneSpec
+from synthgen.types import (
+    Camera,
+    CategoryInfo,
+    Cuboid,
+    Instance,
+    Light,
+    MeshGeometry,
+    Polyline,
+    PolylineLabel,
+    Sample,
+    SceneObject,
+    SceneSpec,
+    Texture,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Augmenter",
     "Camera",
     "CategoryInfo",
     "ConfigError",
@@ -26,12 +42,16 @@ __all__ = [
     "LabelDeriver",
     "Light",
     "MeshGeometry",
+    "Polyline",
+    "PolylineLabel",
     "Sample",
     "SceneObject",
     "SceneSpec",
     "SynthgenError",
+    "Texture",
     "__version__",
     "check_sample",
+    "draw_sample",
     "export_coco",
     "generate",
     "read_sample",

@@ -66,8 +66,9 @@ class GenerateSummary:
         quarantined: Samples set aside by the label self-checks.
         dropped_instances: Instances too small to be labeled.
         seconds: Wall time of the render loop.
-        stage_ms: Mean milliseconds per sample of each stage: wall time for sampling and
-            rendering (main thread), CPU time for the stages that overlap them on threads.
+        stage_ms: Mean milliseconds per sample of each stage: wall time for rendering and
+            for waiting on the next scene (main thread), CPU time for the stages that
+            overlap rendering on threads (scene sampling, labels, augmentation, writing).
         exports: Export name -> written path.
     """
 
@@ -361,15 +362,27 @@ def _render_loop(todo, settings, sampler, renderer, stages: _Stages, stage_total
         stage_totals.update(pending.popleft().result())
         bar.update(1)
 
-    with _stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool:
-        for index in todo:
+    def draw_scene(index: int) -> tuple[SceneSpec, float]:
+        start = time.thread_time()
+        spec = sampler.sample(sample_rng(settings["seed"], index), renderer.width, renderer.height)
+        return spec, time.thread_time() - start
+
+    # Scenes are drawn one ahead on their own thread (textures, placement and randomizers
+    # overlap rendering); one thread keeps the sampler's caches single-threaded.
+    with (_stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool,
+          ThreadPoolExecutor(1, "synthgen-scene") as scenes):
+        upcoming = scenes.submit(draw_scene, todo[0]) if todo else None
+        for position, index in enumerate(todo):
             if stop.is_set():
                 break
             began = time.perf_counter()
-            spec = sampler.sample(sample_rng(settings["seed"], index), renderer.width, renderer.height)
+            spec, sample_cpu = upcoming.result()
+            if position + 1 < len(todo):
+                upcoming = scenes.submit(draw_scene, todo[position + 1])
             sampled = time.perf_counter()
             render = renderer.render(spec)
-            stage_totals["sample"] += sampled - began
+            stage_totals["sample (cpu)"] += sample_cpu
+            stage_totals["wait for scene"] += sampled - began
             stage_totals["render"] += time.perf_counter() - sampled
             pending.append(pool.submit(_finish, index, spec, render, stages))
             # Bound memory: at most two samples per thread in flight.

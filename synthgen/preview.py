@@ -38,14 +38,14 @@ def _dashed_rectangle(image: np.ndarray, box: np.ndarray, color, dash: int = 5) 
 def draw_sample(sample: Sample, masks: bool = True, cuboids: bool = True) -> np.ndarray:
     """The sample's image with its labels drawn on it.
 
-    Visible masks are tinted; boxes are solid, amodal boxes dashed; keypoints visible
+    Visible masks are tinted and outlined; boxes are solid, amodal boxes dashed; keypoints visible
     (v=2) are filled dots, occluded (v=1) hollow rings, with the category's skeleton;
     cuboids are drawn as their 12 edges; polylines solid where visible and thin where
     hidden.
 
     Args:
         sample: The sample.
-        masks: Tint visible masks.
+        masks: Tint and outline visible masks.
         cuboids: Draw 3D boxes.
 
     Returns:
@@ -57,7 +57,10 @@ def draw_sample(sample: Sample, masks: bool = True, cuboids: bool = True) -> np.
         tint = image.copy()
         for instance in sample.instances:
             tint[instance.mask] = _color(instance.instance_id)
-        image = cv2.addWeighted(image, 0.55, tint, 0.45, 0)
+        image = cv2.addWeighted(image, 0.65, tint, 0.35, 0)
+        for instance in sample.instances:
+            contours, _ = cv2.findContours(instance.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(image, contours, -1, _color(instance.instance_id), 1)
     for instance in sample.instances:
         color = _color(instance.instance_id)
         x0, y0, x1, y1 = (int(v) for v in instance.bbox)

@@ -120,26 +120,31 @@ def _visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: flo
     exact up to the raster); a point is hidden when the surface seen there is closer
     than ``tolerance + relative * z``. A point whose 2x2 block touches empty background
     (at the horizon, beyond the far plane) counts as visible.
+
+    Args:
+        uv: (N, 2) float continuous pixel coordinates inside the image.
+        z: (N,) float depths of the points.
+        depth: (H, W) float32 depth map, 0 where nothing was hit.
+        tolerance: Slack in metres.
+        relative: Extra slack per metre of depth.
+
+    Returns:
+        (N,) float64 visibility, 1 or 2.
     """
     height, width = depth.shape
-    visibility = np.full(len(uv), VISIBLE, dtype=np.float64)
-    for k, ((u, v), point_depth) in enumerate(zip(uv, z)):
-        col0 = int(np.clip(np.floor(u - 0.5), 0, width - 2))
-        row0 = int(np.clip(np.floor(v - 0.5), 0, height - 2))
-        block = depth[row0:row0 + 2, col0:col0 + 2].astype(np.float64)
-        if np.any(block == 0):
-            # Next to empty background (the horizon, beyond the far plane) the point may
-            # lie in the gap between pixel centres: nothing is known to be in front of it.
-            continue
-        fx = float(np.clip(u - 0.5 - col0, 0.0, 1.0))
-        fy = float(np.clip(v - 0.5 - row0, 0.0, 1.0))
-        inverse = 1.0 / block
-        top = inverse[0, 0] * (1 - fx) + inverse[0, 1] * fx
-        bottom = inverse[1, 0] * (1 - fx) + inverse[1, 1] * fx
-        seen = 1.0 / (top * (1 - fy) + bottom * fy)
-        if seen < point_depth - tolerance - relative * point_depth:
-            visibility[k] = OCCLUDED
-    return visibility
+    col0 = np.clip(np.floor(uv[:, 0] - 0.5), 0, width - 2).astype(int)
+    row0 = np.clip(np.floor(uv[:, 1] - 0.5), 0, height - 2).astype(int)
+    fx = np.clip(uv[:, 0] - 0.5 - col0, 0.0, 1.0)
+    fy = np.clip(uv[:, 1] - 0.5 - row0, 0.0, 1.0)
+    corners = np.stack([depth[row0, col0], depth[row0, col0 + 1], depth[row0 + 1, col0], depth[row0 + 1, col0 + 1]])
+    corners = corners.astype(np.float64)
+    touches_background = np.any(corners == 0, axis=0)
+    inverse = 1.0 / np.where(corners == 0, 1.0, corners)
+    top = inverse[0] * (1 - fx) + inverse[1] * fx
+    bottom = inverse[2] * (1 - fx) + inverse[3] * fx
+    seen = 1.0 / (top * (1 - fy) + bottom * fy)
+    hidden = ~touches_background & (seen < z - tolerance - relative * z)
+    return np.where(hidden, OCCLUDED, VISIBLE).astype(np.float64)
 
 
 def polyline_labels(

@@ -90,6 +90,11 @@ class BackgroundRandomizer:
         else:
             texture_kind = self.textures[int(rng.integers(len(self.textures)))]
             colors = (random_color(rng), random_color(rng))
-            square = procedural_texture(texture_kind, rng, max(width, height), colors, rng.uniform(*self.repeats))
-            image = np.ascontiguousarray(square[:height, :width])
+            # Drawn at up to 256 pixels and scaled up: backgrounds are seen out of focus
+            # anyway, and a full-size pattern costs several times more than rendering.
+            size = min(max(width, height), 256)
+            square = procedural_texture(texture_kind, rng, size, colors, rng.uniform(*self.repeats))
+            scale = size / max(width, height)
+            crop = square[:max(int(round(height * scale)), 1), :max(int(round(width * scale)), 1)]
+            image = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
         return dataclasses.replace(spec, background_image=image)

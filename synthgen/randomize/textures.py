@@ -47,23 +47,24 @@ def _fractal_noise(rng: np.random.Generator, size: int, cells: int, octaves: int
 def _pattern(kind: str, rng: np.random.Generator, size: int, repeats: float) -> np.ndarray:
     """(size, size) float32 pattern in [0, 1]."""
     coords = (np.arange(size, dtype=np.float32) + 0.5) / size * repeats
-    x, y = np.meshgrid(coords, coords)
+    x, y = coords[None, :], coords[:, None]  # broadcast: rows vary in y, columns in x
     if kind == "noise":
         return _fractal_noise(rng, size, max(int(repeats), 1))
     if kind == "checker":
         return ((np.floor(x) + np.floor(y)) % 2).astype(np.float32)
     if kind == "stripes":
         angle = rng.uniform(0.0, np.pi)
-        phase = x * np.cos(angle) + y * np.sin(angle)
+        phase = x * np.float32(np.cos(angle)) + y * np.float32(np.sin(angle))
         return (np.sin(2 * np.pi * phase) > rng.uniform(-0.5, 0.5)).astype(np.float32)
     if kind == "marble":
-        turbulence = _fractal_noise(rng, size, 4) * rng.uniform(3.0, 8.0)
-        return (0.5 + 0.5 * np.sin(2 * np.pi * x / 2 + turbulence)) ** 0.5
-    # cloth: threads crossing in two directions, with slub noise along them.
-    threads = 8 * repeats
-    warp = 0.5 + 0.5 * np.cos(2 * np.pi * x * threads / repeats)
-    weft = 0.5 + 0.5 * np.cos(2 * np.pi * y * threads / repeats)
-    weave = np.where((np.floor(x * threads / repeats) + np.floor(y * threads / repeats)) % 2 == 0, warp, weft)
+        turbulence = _fractal_noise(rng, size, 4) * np.float32(rng.uniform(3.0, 8.0))
+        return np.sqrt(0.5 + 0.5 * np.sin(np.float32(np.pi) * x + turbulence))
+    # cloth: threads crossing in two directions (over-under), with slub noise along them.
+    threads = 8.0
+    warp = 0.5 + 0.5 * np.cos(2 * np.pi * x * threads)
+    weft = 0.5 + 0.5 * np.cos(2 * np.pi * y * threads)
+    over = (np.floor(x * threads) + np.floor(y * threads)) % 2 == 0
+    weave = np.where(over, warp, weft).astype(np.float32)
     return np.clip(0.75 * weave + 0.25 * _fractal_noise(rng, size, 16), 0.0, 1.0)
 
 
@@ -88,9 +89,12 @@ def procedural_texture(
     """
     if kind not in PROCEDURAL_TEXTURES:
         raise ValueError(f"unknown procedural texture {kind!r}; choose from {PROCEDURAL_TEXTURES}")
-    pattern = _pattern(kind, rng, size, repeats)[..., None]
-    first, second = (np.asarray(c, dtype=np.float32) for c in colors)
-    return np.clip(first * (1 - pattern) + second * pattern + 0.5, 0, 255).astype(np.uint8)
+    levels = np.rint(_pattern(kind, rng, size, repeats) * 255).astype(np.uint8)
+    # A 256-entry colour table: the pattern's levels index the blend of the two colours.
+    weights = np.linspace(0.0, 1.0, 256)[:, None]
+    first, second = (np.asarray(c, dtype=np.float64) for c in colors)
+    table = np.clip(first * (1 - weights) + second * weights + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(cv2.merge([levels, levels, levels]), table[:, None, :])
 
 
 _CACHE_IMAGES = 32

@@ -7,9 +7,9 @@ unused nodes are hidden instead of removed, because pyrender frees the GPU buffe
 meshes that leave the scene.
 
 Geometry made for one sample (``MeshGeometry.cacheable`` False) is added for that
-frame only. Textures are uploaded once per ``Texture.key`` while in use (a small LRU
-keeps recent ones); every pooled mesh carries texture coordinates so any object can
-take a texture.
+frame only. Textures are uploaded once per ``Texture.key`` while in use (a small LRU,
+at most 64 textures and 32 MiB, keeps recent ones); every pooled mesh carries texture
+coordinates so any object can take a texture.
 
 Passes per image: an anti-aliased RGB pass (RGBA against a transparent background
 when a background image is composited behind it); a flat-colour SEG pass (no MSAA) that
@@ -52,6 +52,7 @@ __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 _MAX_ID = 2**24 - 1
 _TEXTURE_CACHE_SIZE = 64
+_TEXTURE_CACHE_BYTES = 32 * 2**20
 
 _OFFSCREEN: pyrender.OffscreenRenderer | None = None
 
@@ -207,8 +208,13 @@ class PyrenderRenderer:
             # unpack alignment of 4, which skews RGB images whose width * 3 is not.
             rgba = np.concatenate([texture.image, np.full(texture.image.shape[:2] + (1,), 255, np.uint8)], axis=2)
             self._textures[texture.key] = pyrender.Texture(source=rgba, source_channels="RGBA")
-            if len(self._textures) > _TEXTURE_CACHE_SIZE:
-                self._textures.popitem(last=False)  # freed once no material uses it
+            # Bounded by count and bytes (per-sample textures are never reused); an
+            # evicted texture is freed once no material uses it.
+            while len(self._textures) > 1 and (
+                len(self._textures) > _TEXTURE_CACHE_SIZE
+                or sum(t.source.nbytes for t in self._textures.values()) > _TEXTURE_CACHE_BYTES
+            ):
+                self._textures.popitem(last=False)
         return self._textures[texture.key]
 
     def _add_camera(self, spec: SceneSpec) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import trimesh
 
+from synthgen.errors import ConfigError
 from synthgen.scene.assets import Asset, AssetDraw
 from synthgen.types import MeshGeometry, Texture
 from synthgen.validation import check_number
@@ -42,7 +43,6 @@ class Chessboard(Asset):
         pixels_per_square: int = 64,
     ):
         if isinstance(squares, (str, int)) or len(squares) != 2:
-            from synthgen.errors import ConfigError
             raise ConfigError(f"squares: must be [columns, rows], got {squares!r}")
         columns, rows = (check_number(f"squares[{i}]", n, minimum=2, maximum=64, integer=True) for i, n in enumerate(squares))
         self.square_size = check_number("square_size", square_size, minimum=1e-4, exclusive_minimum=True)

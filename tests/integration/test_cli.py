@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,24 +59,25 @@ def test_usage_and_unknown_command(tmp_path):
     assert result.returncode == 2 and "unknown command 'frobnicate'" in result.stderr
 
 
+def _readme_fruit_scene() -> str:
+    """The README's own-categories example, exactly as printed there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+    (block,) = [b for b in blocks if b.startswith("# myconf/scene/fruit.yaml")]
+    return block
+
+
 def test_user_defined_categories_from_a_config_dir(tmp_path):
-    """The README's recipe: a scene file in the user's own config folder, no code."""
+    """The README's recipe, copied from the README: a scene file in the user's own folder, no code."""
     scene_dir = tmp_path / "myconf" / "scene"
     scene_dir.mkdir(parents=True)
-    (scene_dir / "fruit.yaml").write_text(
-        "defaults:\n  - tabletop\n  - _self_\n"
-        "categories:\n"
-        "  - _target_: synthgen.scene.tabletop.Category\n    name: apple\n    color: [200, 30, 30]\n"
-        "    asset: {_target_: synthgen.scene.assets.Primitive, shape: sphere, size: [0.04]}\n"
-        "  - _target_: synthgen.scene.tabletop.Category\n    name: banana\n    color: [230, 210, 60]\n"
-        "    asset: {_target_: synthgen.scene.assets.Primitive, shape: capsule, size: [0.018, 0.12]}\n"
-    )
+    (scene_dir / "fruit.yaml").write_text(_readme_fruit_scene())
     result = _synthgen("generate", "--config-dir", "myconf", "scene=fruit", "out=ds", "n=2",
                        "render.width=96", "render.height=72", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     coco = json.loads((tmp_path / "ds" / "annotations" / "instances.json").read_text())
-    assert [c["name"] for c in coco["categories"]] == ["apple", "banana"]
-    assert {a["category_id"] for a in coco["annotations"]} <= {1, 2} and coco["annotations"]
+    assert [c["name"] for c in coco["categories"]] == ["apple", "banana", "orange"]
+    assert {a["category_id"] for a in coco["annotations"]} <= {1, 2, 3} and coco["annotations"]
 
 
 def test_ctrl_c_keeps_committed_samples_and_says_how_to_resume(tmp_path):

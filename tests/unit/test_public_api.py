@@ -4,6 +4,7 @@ EXPECTED = {
     "Camera", "CategoryInfo", "ConfigError", "Cuboid", "DatasetWriter", "GenerateSummary", "InputError",
     "Instance", "LabelDeriver", "Light", "MeshGeometry", "Sample", "SceneObject", "SceneSpec", "SynthgenError",
     "check_sample", "export_coco", "generate", "read_sample", "sample_rng", "__version__",
+    "Augmenter", "Polyline", "PolylineLabel", "Texture", "draw_sample",
 }
 
 
@@ -18,5 +19,6 @@ def test_importing_synthgen_loads_no_render_backend():
     import subprocess
     import sys
 
-    code = "import sys, synthgen; print(sorted(m for m in ('pyrender', 'OpenGL') if m in sys.modules))"
+    code = ("import sys, synthgen; "
+            "print(sorted(m for m in ('pyrender', 'OpenGL', 'albumentations') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
