@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from synthgen.errors import ConfigError
 
-__all__ = ["check_choice", "check_number", "check_range_pair", "check_vector"]
+__all__ = ["check_choice", "check_choices", "check_number", "check_range_pair", "check_vector"]
 
 
 def _is_number(value) -> bool:
@@ -50,6 +50,17 @@ def check_choice(name: str, value, choices: Iterable):
     if value not in allowed:
         raise ConfigError(f"{name}: must be one of {allowed}, got {value!r}")
     return value
+
+
+def check_choices(name: str, values, choices: Iterable, *, allow_empty: bool = False) -> tuple:
+    """Return ``values`` as a tuple if it is a list of items from ``choices``, else raise ``ConfigError``."""
+    allowed = list(choices)
+    if isinstance(values, str) or not isinstance(values, Sequence) or (not values and not allow_empty):
+        raise ConfigError(f"{name}: must be a {'' if allow_empty else 'non-empty '}list from {allowed}, got {values!r}")
+    for value in values:
+        if value not in allowed:
+            raise ConfigError(f"{name}: unknown value {value!r}; choose from {allowed}")
+    return tuple(values)
 
 
 def check_range_pair(

@@ -11,7 +11,7 @@ import numpy as np
 from synthgen.errors import ConfigError
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
 from synthgen.types import SceneSpec
-from synthgen.validation import check_range_pair
+from synthgen.validation import check_choices, check_range_pair
 
 __all__ = ["BackgroundRandomizer"]
 
@@ -65,14 +65,9 @@ class BackgroundRandomizer:
         zoom: Sequence[float] = (0.5, 1.0),
         repeats: Sequence[float] = (2.0, 12.0),
     ):
-        if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
-            raise ConfigError(f"kinds: must be a non-empty list from {list(KINDS)}, got {kinds!r}")
-        for kind in kinds:
-            if kind not in KINDS:
-                raise ConfigError(f"kinds: unknown kind {kind!r}; choose from {list(KINDS)}")
-        if "images" in kinds and image_folder is None:
+        self.kinds = check_choices("kinds", kinds, KINDS)
+        if "images" in self.kinds and image_folder is None:
             raise ConfigError("image_folder: needed for kinds: [images]; give a folder of background images")
-        self.kinds = tuple(kinds)
         self.folder = None if image_folder is None else ImageFolder(image_folder, "image_folder")
         self.textures = check_texture_kinds("textures", textures)
         if "procedural" in self.kinds and not self.textures:

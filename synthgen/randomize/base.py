@@ -9,6 +9,7 @@ import numpy as np
 
 from synthgen.errors import ConfigError
 from synthgen.types import SceneSpec
+from synthgen.validation import check_choices
 
 __all__ = ["ROLES", "SceneRandomizer", "apply_randomizers", "check_randomizers", "check_roles"]
 
@@ -46,9 +47,4 @@ def apply_randomizers(spec: SceneSpec, randomizers: Mapping[str, SceneRandomizer
 
 def check_roles(name: str, roles) -> tuple[str, ...]:
     """Validate a list of object roles."""
-    if isinstance(roles, str) or not isinstance(roles, (list, tuple)) or not roles:
-        raise ConfigError(f"{name}: must be a non-empty list of roles from {list(ROLES)}, got {roles!r}")
-    for role in roles:
-        if role not in ROLES:
-            raise ConfigError(f"{name}: unknown role {role!r}; choose from {list(ROLES)}")
-    return tuple(roles)
+    return check_choices(name, roles, ROLES)

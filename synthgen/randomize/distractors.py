@@ -13,13 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from synthgen.errors import ConfigError
 from synthgen.randomize.placement import Footprint, Placement
 from synthgen.randomize.textures import random_color
 from synthgen.scene.assets import PRIMITIVE_SHAPES, Primitive
 from synthgen.scene.color import srgb_to_linear
 from synthgen.types import MeshGeometry, SceneObject, SceneSpec
-from synthgen.validation import check_number, check_range_pair
+from synthgen.validation import check_choices, check_number, check_range_pair
 
 __all__ = ["DistractorRandomizer", "random_rotation"]
 
@@ -76,11 +75,7 @@ class DistractorRandomizer:
         max_attempts: int = 50,
     ):
         self.count = check_range_pair("count", count, minimum=0, maximum=100, integer=True)
-        if isinstance(shapes, str) or not isinstance(shapes, Sequence) or not shapes:
-            raise ConfigError(f"shapes: must be a non-empty list from {list(PRIMITIVE_SHAPES)}, got {shapes!r}")
-        for shape in shapes:
-            if shape not in PRIMITIVE_SHAPES:
-                raise ConfigError(f"shapes: unknown shape {shape!r}; choose from {list(PRIMITIVE_SHAPES)}")
+        shapes = check_choices("shapes", shapes, PRIMITIVE_SHAPES)
         self.size = check_range_pair("size", size, minimum=1e-3)
         self.floating_probability = check_number("floating_probability", floating_probability, minimum=0.0, maximum=1.0)
         self.floating_depth = check_range_pair("floating_depth", floating_depth, minimum=0.05, maximum=0.99)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import ConfigError, InputError
+from synthgen.validation import check_choices
 
 __all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
 
@@ -154,10 +155,5 @@ class ImageFolder:
 
 
 def check_texture_kinds(name: str, kinds: Sequence[str]) -> tuple[str, ...]:
-    """Validate a list of procedural texture names."""
-    if isinstance(kinds, str) or not isinstance(kinds, Sequence):
-        raise ConfigError(f"{name}: must be a list of texture kinds from {list(PROCEDURAL_TEXTURES)}, got {kinds!r}")
-    for kind in kinds:
-        if kind not in PROCEDURAL_TEXTURES:
-            raise ConfigError(f"{name}: unknown texture {kind!r}; choose from {list(PROCEDURAL_TEXTURES)}")
-    return tuple(kinds)
+    """Validate a (possibly empty) list of procedural texture names."""
+    return check_choices(name, kinds, PROCEDURAL_TEXTURES, allow_empty=True)

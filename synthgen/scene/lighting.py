@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from synthgen.errors import ConfigError
 from synthgen.scene.color import kelvin_to_linear_rgb
 from synthgen.types import Light
-from synthgen.validation import check_range_pair, check_vector
+from synthgen.validation import check_choices, check_range_pair, check_vector
 
 __all__ = ["Lighting"]
 
@@ -58,12 +57,7 @@ class Lighting:
     ):
         self.ambient = check_range_pair("ambient", ambient, minimum=0.0, maximum=1.0)
         self.num_lights = check_range_pair("num_lights", num_lights, minimum=0, maximum=8, integer=True)
-        if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
-            raise ConfigError(f"kinds: must be a non-empty list from {list(LIGHT_KINDS)}, got {kinds!r}")
-        for kind in kinds:
-            if kind not in LIGHT_KINDS:
-                raise ConfigError(f"kinds: unknown light kind {kind!r}; choose from {list(LIGHT_KINDS)}")
-        self.kinds = tuple(kinds)
+        self.kinds = check_choices("kinds", kinds, LIGHT_KINDS)
         self.intensity = check_range_pair("intensity", intensity, minimum=0.0)
         self.temperature_k = check_range_pair("temperature_k", temperature_k, minimum=1000.0, maximum=40000.0)
         self.elevation_deg = check_range_pair("elevation_deg", elevation_deg, minimum=0.0, maximum=90.0)

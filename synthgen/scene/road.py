@@ -10,6 +10,7 @@ instances with 3D cuboids; the camera is a ``ForwardCamera`` (KITTI-like by defa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import cv2
@@ -214,22 +215,15 @@ class RoadSampler:
         vehicles = []
         for _ in range(int(rng.integers(self.vehicles[0], self.vehicles[1] + 1))):
             index = int(rng.integers(len(self.category_list)))
-            category = self.category_list[index]
-            drawn = category.asset.draw(rng)
-            scale = rng.uniform(*category.scale)
+            vehicle = self.category_list[index].draw(rng, len(vehicles) + 1, index + 1)
             lane_y = lane_centres[int(rng.integers(len(lane_centres)))]
             x = rng.uniform(*self.ahead_m)
-            half = float(np.abs(drawn.geometry.vertices[:, :2]).max()) * scale + 1.0  # plus a safety metre
+            half = float(np.abs(vehicle.mesh.vertices[:, :2]).max()) * vehicle.scale + 1.0  # plus a safety metre
             if any(y == lane_y and abs(x - other) < half + other_half for y, other, other_half in occupied):
                 continue
             occupied.append((lane_y, x, half))
             pose = np.eye(4)
             pose[:3, :3] = rotation_z(np.deg2rad(rng.uniform(*self.heading_deg)))
             pose[:3, 3] = [x, lane_y + rng.uniform(-0.3, 0.3), 0.0]
-            color = srgb_to_linear(category.color + rng.uniform(-1, 1, size=3) * category.color_jitter)
-            vehicles.append(SceneObject(
-                drawn.geometry, pose, scale=scale, color=np.append(color, 1.0), instance_id=len(vehicles) + 1,
-                category_id=index + 1, keypoints=drawn.keypoints, metallic=rng.uniform(*category.metallic),
-                roughness=rng.uniform(*category.roughness),
-            ))
+            vehicles.append(dataclasses.replace(vehicle, pose=pose))
         return vehicles

@@ -7,6 +7,7 @@ table, a background behind it) and mannequins standing on a floor.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -63,24 +64,27 @@ class Category:
         self.metallic = check_range_pair("metallic", metallic, minimum=0.0, maximum=1.0)
         self.roughness = check_range_pair("roughness", roughness, minimum=0.0, maximum=1.0)
 
-    def instance(self, rng: np.random.Generator, placement: Placement, footprint: Footprint,
-                 instance_id: int, category_id: int) -> SceneObject | None:
-        """Draw one instance resting at a free spot, or None when no spot is free."""
+    def draw(self, rng: np.random.Generator, instance_id: int, category_id: int) -> SceneObject:
+        """One instance of this category at the origin: geometry, scale and surface drawn."""
         drawn = self.asset.draw(rng)
         scale = rng.uniform(*self.scale)
-        rotation = placement.rest_rotation(rng, drawn.geometry)
         color = srgb_to_linear(self.color + rng.uniform(-1, 1, size=3) * self.color_jitter)
         if drawn.texture is not None:
             color = np.ones(3)  # the asset's own texture carries its colours
-        metallic, roughness = rng.uniform(*self.metallic), rng.uniform(*self.roughness)
-        pose = placement.place(rng, drawn.geometry.vertices * scale, rotation, footprint)
-        if pose is None:
-            return None
         return SceneObject(
-            mesh=drawn.geometry, pose=pose, scale=scale, color=np.append(color, 1.0),
+            mesh=drawn.geometry, pose=np.eye(4), scale=scale, color=np.append(color, 1.0),
             instance_id=instance_id, category_id=category_id, keypoints=drawn.keypoints,
-            metallic=metallic, roughness=roughness, keypoint_slack=drawn.keypoint_slack, texture=drawn.texture,
+            metallic=rng.uniform(*self.metallic), roughness=rng.uniform(*self.roughness),
+            keypoint_slack=drawn.keypoint_slack, texture=drawn.texture,
         )
+
+    def instance(self, rng: np.random.Generator, placement: Placement, footprint: Footprint,
+                 instance_id: int, category_id: int) -> SceneObject | None:
+        """Draw one instance resting at a free spot, or None when no spot is free."""
+        obj = self.draw(rng, instance_id, category_id)
+        rotation = placement.rest_rotation(rng, obj.mesh)
+        pose = placement.place(rng, obj.mesh.vertices * obj.scale, rotation, footprint)
+        return None if pose is None else dataclasses.replace(obj, pose=pose)
 
 
 class TabletopSampler:

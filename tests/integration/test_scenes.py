@@ -12,7 +12,6 @@ from hydra import compose, initialize_config_dir
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
