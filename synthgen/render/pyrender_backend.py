@@ -97,15 +97,22 @@ class PyrenderRenderer:
         height: Image height in pixels.
         znear: Near clipping distance in metres.
         zfar: Far clipping distance in metres.
+        shadows: Cast shadows from directional and spot lights (shadow maps; slower).
     """
 
-    def __init__(self, width: int = 640, height: int = 480, znear: float = 0.01, zfar: float = 100.0):
+    def __init__(self, width: int = 640, height: int = 480, znear: float = 0.01, zfar: float = 100.0,
+                 shadows: bool = False):
         self.width = check_number("width", width, minimum=16, maximum=8192, integer=True)
         self.height = check_number("height", height, minimum=16, maximum=8192, integer=True)
         self.znear = check_number("znear", znear, minimum=0.0, exclusive_minimum=True)
         self.zfar = check_number("zfar", zfar, minimum=0.0, exclusive_minimum=True)
         if self.zfar <= self.znear:
             raise ConfigError(f"zfar: must be greater than znear ({self.znear}), got {self.zfar}")
+        if not isinstance(shadows, bool):
+            raise ConfigError(f"shadows: must be true or false, got {shadows!r}")
+        self._color_flags = pyrender.RenderFlags.NONE
+        if shadows:
+            self._color_flags |= pyrender.RenderFlags.SHADOWS_DIRECTIONAL | pyrender.RenderFlags.SHADOWS_SPOT
         self._scene = pyrender.Scene()
         self._pool: dict[tuple[str, int], pyrender.Node] = {}
         self._frame_nodes: list[pyrender.Node] = []
@@ -138,11 +145,11 @@ class PyrenderRenderer:
 
     def _render_color(self, renderer, spec: SceneSpec) -> np.ndarray:
         if spec.background_image is None:
-            return renderer.render(self._scene)[0]
+            return renderer.render(self._scene, flags=self._color_flags)[0]
         # Premultiplied colour over a transparent background, then "over" the image:
         # anti-aliased edges blend into the background as they would into a colour.
         self._scene.bg_color = np.zeros(4)
-        rgba, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.RGBA)
+        rgba, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.RGBA | self._color_flags)
         transparency = (255 - rgba[..., 3:].astype(np.uint16))
         composite = rgba[..., :3] + (spec.background_image * transparency + 127) // 255
         return np.minimum(composite, 255).astype(np.uint8)
