@@ -12,13 +12,14 @@ from hydra import compose, initialize_config_dir
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
 from synthgen.pipeline import generate
 from synthgen.registry import instantiate
 from synthgen.render.pyrender_backend import PyrenderRenderer
-from synthgen.rng import sample_rng
+from synthgen.rng import sample_rng, stream_seed
 from synthgen.scene.camera import intrinsics_from_fov, look_at
 from synthgen.scene.mannequin import COCO_KEYPOINTS, JOINT_LIMITS_DEG, Mannequin
 from synthgen.types import Camera, CategoryInfo, SceneObject, SceneSpec
@@ -204,3 +205,18 @@ def test_polylines_in_the_coco_export_and_object_metrics_still_run(tmp_path):
         evaluation.accumulate()
         evaluation.summarize()
     assert evaluation.stats[0] == pytest.approx(1.0)
+
+
+def test_polylines_and_augmentations_round_trip_through_the_store(tmp_path):
+    cfg = _scene_config("road", f"out={tmp_path}", "n=1", "seed=3", "render.width=160", "render.height=120",
+                        "progress=false", "augment=default")
+    generate(cfg)
+    stored = read_sample(tmp_path, 0)
+    sampler, renderer = instantiate(cfg.scene, "scene"), PyrenderRenderer(160, 120)
+    augmenter = instantiate(cfg.augment, "augment")
+    spec = sampler.sample(sample_rng(3, 0), 160, 120)
+    expected = augmenter(LabelDeriver()(renderer.render(spec), spec, 0), stream_seed(3, 0, 1))
+    assert stored.augmentations == expected.augmentations
+    assert len(stored.polylines) == len(expected.polylines) > 0
+    for a, b in zip(stored.polylines, expected.polylines):
+        assert a.category == b.category == "lane_marking" and np.array_equal(a.points, b.points)
