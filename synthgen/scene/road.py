@@ -205,7 +205,8 @@ class RoadSampler:
         surface = trimesh.creation.box(extents=[x_max - x_min, y_max - y_min, 0.02])
         surface.apply_translation([(x_min + x_max) / 2, (y_min + y_max) / 2, -0.01])
         uv = (surface.vertices[:, :2] - [x_min, y_min]) / [x_max - x_min, y_max - y_min]
-        geometry = MeshGeometry(surface.vertices, surface.faces, uv=uv, key=f"road:{x_min}:{y_min:.3f}:{y_max:.3f}")
+        # Its width changes with every scene: uploaded for this frame only, never pooled.
+        geometry = MeshGeometry(surface.vertices, surface.faces, uv=uv, cacheable=False)
         road = SceneObject(geometry, np.eye(4), color=np.ones(4), role="support", roughness=0.9, texture=Texture(image))
         return road, lines
 

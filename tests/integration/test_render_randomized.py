@@ -5,12 +5,15 @@ import dataclasses
 import numpy as np
 import pytest
 import trimesh
+from hydra import compose, initialize_config_dir
 
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.randomize.distractors import DistractorRandomizer
 from synthgen.randomize.materials import MaterialRandomizer
+from synthgen.paths import conf_dir
 from synthgen.randomize.placement import Placement
+from synthgen.registry import instantiate
 from synthgen.rng import sample_rng
 from synthgen.scene.assets import Primitive
 from synthgen.scene.lighting import Lighting
@@ -71,6 +74,19 @@ def test_per_sample_meshes_are_not_kept_by_the_renderer(renderer_64):
         renderer_64.render(spec)
         counts.append((len(renderer_64._pool), len(renderer_64._scene.nodes) - len(renderer_64._frame_nodes)))
     assert counts[1:] == counts[:-1]  # no growth from one sample to the next
+
+
+@pytest.mark.parametrize("scene", ["tabletop", "tabletop_fruits", "chessboard", "figures", "road"])
+def test_library_scenes_reuse_a_fixed_set_of_pooled_geometry(scene):
+    """Renderers keep cacheable geometry forever: a scene must draw it from a fixed set
+    (assets, variants, distractor shapes), never make a new one per sample."""
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        sampler = instantiate(compose(config_name="generate", overrides=[f"scene={scene}"]).scene, "scene")
+    keys = []
+    for index in range(60):
+        spec = sampler.sample(sample_rng(0, index), 32, 24)
+        keys.append({obj.mesh.key for obj in spec.objects if obj.mesh.cacheable})
+    assert set().union(*keys[:30]) == set().union(*keys)
 
 
 def test_textures_are_reused_by_key_and_the_cache_is_bounded(renderer_64, two_cubes):
