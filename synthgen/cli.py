@@ -22,9 +22,11 @@ _USAGE = """usage: synthgen <command> [key=value ...]
 
 commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
+  export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold (config: conf/export_command.yaml)
 
 examples:
   synthgen generate
+  synthgen export format=yolo in=synthgen_out out=synthgen_yolo task=segment
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
@@ -54,7 +56,17 @@ def _generate(cfg: DictConfig) -> None:
     _run_reporting_errors(generate, cfg)
 
 
-_COMMANDS = {"generate": _generate}
+@hydra.main(version_base="1.3", config_path=_CONF, config_name="export_command")
+def _export(cfg: DictConfig) -> None:
+    from synthgen.io.export import export_dataset
+
+    def run(config: DictConfig) -> None:
+        print(f"synthgen export: wrote {export_dataset(config)}", file=sys.stderr)
+
+    _run_reporting_errors(run, cfg)
+
+
+_COMMANDS = {"generate": _generate, "export": _export}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from synthgen.io.store import decode_rle, encode_rle, iter_records, read_manifest, write_json_atomic
 from synthgen.validation import check_choice
 
-__all__ = ["CocoExporter", "export_coco", "mask_to_polygons"]
+__all__ = ["CocoExporter", "export_coco", "mask_to_polygons", "outer_polygon"]
 
 
 def _xywh(box: list[float]) -> list[float]:
@@ -45,11 +45,27 @@ def mask_to_polygons(mask: np.ndarray) -> list[list[float]] | None:
         Flat ``[x0, y0, x1, y1, ...]`` lists in continuous pixel coordinates, one per
         connected part, or None.
     """
-    upsampled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))
-    contours, hierarchy = cv2.findContours(upsampled, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    contours, hierarchy = _edge_contours(mask, cv2.RETR_CCOMP)
     if hierarchy is not None and np.any(hierarchy[0][:, 3] >= 0):
         return None
     return [((contour.reshape(-1, 2) + 0.5) / 2.0).ravel().tolist() for contour in contours]
+
+
+def _edge_contours(mask: np.ndarray, mode: int):
+    upsampled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))
+    return cv2.findContours(upsampled, mode, cv2.CHAIN_APPROX_SIMPLE)
+
+
+def outer_polygon(mask: np.ndarray) -> list[float] | None:
+    """The pixel-edge outline of a mask's largest part (holes ignored), flat ``[x0, y0, ...]``, or None if empty.
+
+    For formats that take one polygon per object (YOLO segment, Label Studio).
+    """
+    contours, _ = _edge_contours(mask, cv2.RETR_EXTERNAL)
+    if not contours:
+        return None
+    largest = max(contours, key=cv2.contourArea)
+    return ((largest.reshape(-1, 2) + 0.5) / 2.0).ravel().tolist()
 
 
 def _segmentation(rle: dict, mode: str):
@@ -182,3 +198,12 @@ class CocoExporter:
 
     def __call__(self, root: str | Path) -> Path:
         return export_coco(root, self.segmentation)
+
+    def export_to(self, root: str | Path, out: Path) -> Path:
+        """COCO of the store at ``root`` in ``out``: ``annotations/instances.json`` and ``images/``."""
+        from synthgen.io.export_files import place_image  # export_files imports this module
+
+        for record in iter_records(root):
+            image = Path(root) / record["files"]["image"]
+            place_image(image, Path(out) / "images" / image.name)
+        return export_coco(root, self.segmentation, Path(out) / "annotations" / "instances.json")

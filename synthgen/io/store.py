@@ -10,6 +10,7 @@ Layout of a dataset folder::
     labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
     annotations/instances.json COCO export (derived; rebuilt at the end of every run)
+    exports/<format>/          other exports run by generate (derived; rebuilt likewise)
 
 Each file is written to a temporary name and renamed into place, so a reader never sees
 a partial file; a sample counts as committed only once its label record exists.
@@ -35,6 +36,7 @@ from synthgen.validation import check_choice, check_number
 __all__ = [
     "DatasetWriter",
     "MANIFEST",
+    "array_from_json",
     "clear_dataset",
     "encode_rle",
     "decode_rle",
@@ -92,7 +94,8 @@ def _json_array(array: np.ndarray) -> list:
     return np.where(np.isfinite(values), values, None).tolist()
 
 
-def _array(value) -> np.ndarray:
+def array_from_json(value) -> np.ndarray:
+    """Float64 array of JSON lists written by ``_json_array`` (null back to NaN)."""
     def restore(item):
         if isinstance(item, list):
             return [restore(x) for x in item]
@@ -321,7 +324,7 @@ def read_sample(root: str | Path, index: int) -> Sample:
     )
     instances = [_instance_from_record(item, ids) for item in record["instances"]]
     polylines = [
-        PolylineLabel(line["category_id"], line["category"], _array(line["points"]).reshape(-1, 3))
+        PolylineLabel(line["category_id"], line["category"], array_from_json(line["points"]).reshape(-1, 3))
         for line in record.get("polylines", [])
     ]
     return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]),
@@ -336,19 +339,20 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
         category=item["category"],
         mask=ids == item["instance_id"],
         amodal_mask=decode_rle(item["amodal_segmentation"]),
-        bbox=_array(item["bbox"]),
-        amodal_bbox=_array(item["amodal_bbox"]),
+        bbox=array_from_json(item["bbox"]),
+        amodal_bbox=array_from_json(item["amodal_bbox"]),
         area=item["area"],
         amodal_area=item["amodal_area"],
         occlusion=item["occlusion"],
         truncation=item["truncation"],
-        keypoints=_array(item["keypoints"]).reshape(-1, 3),
-        cuboid=Cuboid(*(_array(cuboid[key]) for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
-        pose=_array(item["pose"]),
+        keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
+        cuboid=Cuboid(*(array_from_json(cuboid[key]) for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
+        pose=array_from_json(item["pose"]),
     )
 
 
-STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations")
+STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
+                 "exports")
 
 
 def clear_dataset(root: Path) -> None:

@@ -1,0 +1,134 @@
+"""A format-neutral view of a labeled dataset: what exporters write and readers return.
+
+Synthetic stores and real datasets (COCO, YOLO, VOC, Label Studio) become the same
+``LabeledDataset``: categories, and per image its file, size and objects with boxes,
+optional masks (COCO RLE) and keypoints, plus whatever 3D labels the source has.
+Coordinates follow synthgen's conventions (continuous pixels, ``xyxy`` boxes with
+exclusive maxima, keypoints ``x, y, v`` with COCO visibility).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.io.store import array_from_json, iter_records, read_manifest
+from synthgen.types import CategoryInfo
+
+__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "open_store"]
+
+
+@dataclass
+class LabeledObject:
+    """One labeled object in one image.
+
+    Attributes:
+        category_id: Id of its category in the dataset's ``categories``.
+        bbox: (4,) float64 visible box, ``xyxy`` continuous pixels, exclusive maxima.
+        segmentation: Visible mask as COCO compressed RLE (``{"size", "counts"}``), or None.
+        keypoints: (K, 3) float64 ``x, y, v`` (K is 0 without keypoints).
+        area: Visible area in pixels (mask pixel count, else box area).
+        extra: Source labels without a common meaning across formats: ``amodal_bbox``,
+            ``occlusion``, ``truncation``, ``cuboid``, ``pose`` (synthetic stores).
+    """
+
+    category_id: int
+    bbox: np.ndarray
+    segmentation: dict | None = None
+    keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    area: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LabeledImage:
+    """One image and its labels.
+
+    Attributes:
+        index: Position-independent id of the image within its dataset.
+        path: Absolute path of the image file.
+        width: Image width in pixels.
+        height: Image height in pixels.
+        objects: Labeled objects.
+        polylines: ``{"category_id", "points": (M, 3) x, y, v}`` line labels.
+        camera: ``{"K", "world_to_camera"}`` for synthetic images, else None.
+        source: Provenance: ``{"kind": synthetic|real, "dataset": name, "original_id": ...}``.
+        split: ``train``, ``val`` or ``test``.
+        weight: Sample weight for training.
+    """
+
+    index: int
+    path: Path
+    width: int
+    height: int
+    objects: list[LabeledObject] = field(default_factory=list)
+    polylines: list[dict] = field(default_factory=list)
+    camera: dict | None = None
+    source: dict = field(default_factory=dict)
+    split: str = "train"
+    weight: float = 1.0
+
+
+@dataclass
+class LabeledDataset:
+    """Categories and images of a dataset, synthetic or real.
+
+    Attributes:
+        name: Dataset name (used in provenance).
+        categories: Categories, ids unique (any positive ints).
+        images: Images in order.
+    """
+
+    name: str
+    categories: tuple[CategoryInfo, ...]
+    images: list[LabeledImage]
+
+    def category(self, category_id: int) -> CategoryInfo:
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        raise KeyError(category_id)
+
+
+def _object_from_record(item: dict) -> LabeledObject:
+    return LabeledObject(
+        category_id=item["category_id"],
+        bbox=np.asarray(item["bbox"], dtype=np.float64),
+        segmentation=item["segmentation"],
+        keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
+        area=float(item["area"]),
+        extra={key: item[key] for key in ("amodal_bbox", "amodal_area", "occlusion", "truncation", "cuboid", "pose",
+                                          "instance_id", "amodal_segmentation")},
+    )
+
+
+def open_store(root: str | Path) -> LabeledDataset:
+    """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
+
+    Raises:
+        InputError: ``root`` is not a synthgen dataset (no manifest).
+    """
+    root = Path(root)
+    manifest = read_manifest(root)
+    categories = tuple(
+        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
+                     c.get("kind", "object"))
+        for c in manifest["categories"]
+    )
+    images = []
+    for record in iter_records(root):
+        images.append(LabeledImage(
+            index=record["index"],
+            path=(root / record["files"]["image"]).resolve(),
+            width=record["width"],
+            height=record["height"],
+            objects=[_object_from_record(item) for item in record["instances"]],
+            polylines=[{"category_id": line["category_id"],
+                        "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
+                       for line in record.get("polylines", [])],
+            camera=record["camera"],
+            source={"kind": "synthetic", "dataset": root.name, "original_id": record["index"]},
+        ))
+    return LabeledDataset(root.name, categories, images)

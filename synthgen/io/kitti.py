@@ -1,0 +1,100 @@
+"""KITTI object export: 2D boxes with 3D dimensions, location and yaw, plus calibration.
+
+Layout (KITTI's object benchmark)::
+
+    image_2/<stem>.png
+    label_2/<stem>.txt    type truncated occluded alpha left top right bottom h w l x y z rotation_y
+    calib/<stem>.txt      P0-P3 (P2 = [K | 0]), R0_rect (identity), Tr_velo_to_cam, Tr_imu_to_velo
+
+KITTI's frame is the camera's (x right, y down, z forward), as synthgen's. Objects are
+expected to be modelled with x forward, y left and z up (vehicles, people): ``l, w, h``
+are the cuboid's x, y, z extents; ``location`` is the bottom centre of the cuboid (the
+centre moved down by h/2 along the object's up axis); ``rotation_y`` is the yaw of the
+object's forward axis about the camera's y axis (0: facing the camera's x axis) and
+``alpha = rotation_y - atan2(x, z)``. ``occluded`` is KITTI's level from synthgen's
+occlusion ratio (0: < 10% hidden, 1: < 50%, 2: more); ``truncated`` is the ratio itself.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.errors import InputError
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+from synthgen.io.export_files import StoreExporter, place_image
+
+__all__ = ["KittiExporter", "export_kitti", "kitti_box_3d"]
+
+
+def kitti_box_3d(cuboid: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """KITTI's (h, w, l), bottom-centre location (3,) and rotation_y of a synthgen cuboid record."""
+    length, width, height = cuboid["dimensions"]
+    rotation = np.asarray(cuboid["rotation"], dtype=np.float64)
+    up = rotation[:, 2]  # the object's z axis in the camera frame
+    location = np.asarray(cuboid["center"], dtype=np.float64) - up * height / 2.0
+    forward = rotation[:, 0]
+    rotation_y = -math.atan2(forward[2], forward[0])
+    return np.array([height, width, length]), location, rotation_y
+
+
+def _occlusion_level(occlusion: float) -> int:
+    return 0 if occlusion < 0.1 else 1 if occlusion < 0.5 else 2
+
+
+def _label_line(obj: LabeledObject, name: str) -> str:
+    if obj.extra.get("cuboid") is None:
+        raise InputError(f"object of category {name!r} has no 3D cuboid; KITTI export needs synthetic 3D labels")
+    dimensions, location, rotation_y = kitti_box_3d(obj.extra["cuboid"])
+    alpha = rotation_y - math.atan2(location[0], location[2])
+    alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
+    values = [
+        name.replace(" ", "_"), f"{obj.extra.get('truncation', 0.0):.2f}",
+        str(_occlusion_level(obj.extra.get("occlusion", 0.0))), f"{alpha:.2f}",
+        *(f"{v:.2f}" for v in obj.bbox), *(f"{v:.2f}" for v in dimensions), *(f"{v:.2f}" for v in location),
+        f"{rotation_y:.2f}",
+    ]
+    return " ".join(values)
+
+
+def _calibration(image: LabeledImage) -> str:
+    projection = np.zeros((3, 4))
+    projection[:, :3] = np.asarray(image.camera["K"], dtype=np.float64)
+    flat = " ".join(f"{v:.12e}" for v in projection.ravel())
+    identity_3x4 = " ".join(f"{v:.12e}" for v in np.eye(3, 4).ravel())
+    identity_3x3 = " ".join(f"{v:.12e}" for v in np.eye(3).ravel())
+    lines = [f"P{i}: {flat}" for i in range(4)]
+    lines += [f"R0_rect: {identity_3x3}", f"Tr_velo_to_cam: {identity_3x4}", f"Tr_imu_to_velo: {identity_3x4}"]
+    return "\n".join(lines) + "\n"
+
+
+def export_kitti(dataset: LabeledDataset, out: str | Path) -> Path:
+    """Write a synthetic dataset in KITTI's object layout; returns the ``label_2`` folder.
+
+    Raises:
+        InputError: An image has no camera or an object no cuboid (real datasets).
+    """
+    out = Path(out)
+    for folder in ("image_2", "label_2", "calib"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for image in dataset.images:
+        if image.camera is None:
+            raise InputError(f"{image.path}: no camera; KITTI export needs synthetic images with 3D labels")
+        stem = f"{image.index:06d}"
+        lines = [_label_line(obj, dataset.category(obj.category_id).name) for obj in image.objects
+                 if dataset.category(obj.category_id).kind == "object"]
+        (out / "label_2" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+        (out / "calib" / f"{stem}.txt").write_text(_calibration(image))
+        place_image(image.path, out / "image_2" / f"{stem}{image.path.suffix}")
+    return out / "label_2"
+
+
+class KittiExporter(StoreExporter):
+    """Config node for the KITTI export (``export=[kitti]``; writes ``<out>/exports/kitti``)."""
+
+    folder = "kitti"
+
+    def write(self, dataset: LabeledDataset, out: Path) -> Path:
+        return export_kitti(dataset, out)

@@ -1,0 +1,86 @@
+"""Pascal VOC export: one XML per image.
+
+Layout::
+
+    JPEGImages/<stem>.<ext>          the images (as they are; the folder name is VOC's)
+    Annotations/<stem>.xml           size and objects: name, pose, truncated, occluded,
+                                     difficult, bndbox
+    ImageSets/Main/<split>.txt       stems per split
+
+Boxes use VOC's 1-based inclusive pixel indices: an object covering pixel columns
+10..19 (0-based) has ``xmin 11``, ``xmax 20``, i.e. ``xmin = x0 + 1``, ``xmax = x1`` of
+synthgen's continuous ``xyxy`` box, rounded to whole pixels. ``truncated`` is 1 when
+any of the object lies outside the image, ``occluded`` when any of it is hidden.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from synthgen.io.dataset import LabeledDataset, LabeledImage
+from synthgen.io.export_files import StoreExporter, place_image
+
+__all__ = ["VocExporter", "export_voc"]
+
+
+def _element(parent: ET.Element, tag: str, text) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    child.text = str(text)
+    return child
+
+
+def _annotation(image: LabeledImage, file_name: str, dataset: LabeledDataset) -> ET.ElementTree:
+    root = ET.Element("annotation")
+    _element(root, "folder", "JPEGImages")
+    _element(root, "filename", file_name)
+    source = ET.SubElement(root, "source")
+    _element(source, "database", dataset.name)
+    size = ET.SubElement(root, "size")
+    _element(size, "width", image.width)
+    _element(size, "height", image.height)
+    _element(size, "depth", 3)
+    _element(root, "segmented", 0)
+    for obj in image.objects:
+        category = dataset.category(obj.category_id)
+        if category.kind != "object":
+            continue
+        node = ET.SubElement(root, "object")
+        _element(node, "name", category.name)
+        _element(node, "pose", "Unspecified")
+        _element(node, "truncated", int(obj.extra.get("truncation", 0.0) > 0))
+        _element(node, "occluded", int(obj.extra.get("occlusion", 0.0) > 0))
+        _element(node, "difficult", 0)
+        x0, y0, x1, y1 = (int(round(v)) for v in obj.bbox)
+        box = ET.SubElement(node, "bndbox")
+        for tag, value in (("xmin", x0 + 1), ("ymin", y0 + 1), ("xmax", x1), ("ymax", y1)):
+            _element(box, tag, value)
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    return tree
+
+
+def export_voc(dataset: LabeledDataset, out: str | Path) -> Path:
+    """Write a dataset in the Pascal VOC layout; returns the ``Annotations`` folder."""
+    out = Path(out)
+    splits: dict[str, list[str]] = {}
+    (out / "Annotations").mkdir(parents=True, exist_ok=True)
+    for image in dataset.images:
+        stem = f"{image.index:06d}"
+        file_name = f"{stem}{image.path.suffix}"
+        place_image(image.path, out / "JPEGImages" / file_name)
+        _annotation(image, file_name, dataset).write(out / "Annotations" / f"{stem}.xml", encoding="unicode")
+        splits.setdefault(image.split, []).append(stem)
+    (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+    for split, stems in splits.items():
+        (out / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{stem}\n" for stem in stems))
+    return out / "Annotations"
+
+
+class VocExporter(StoreExporter):
+    """Config node for the Pascal VOC export (``export=[voc]``; writes ``<out>/exports/voc``)."""
+
+    folder = "voc"
+
+    def write(self, dataset: LabeledDataset, out: Path) -> Path:
+        return export_voc(dataset, out)

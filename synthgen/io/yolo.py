@@ -1,0 +1,123 @@
+"""YOLO export (ultralytics layout): detect, segment and pose.
+
+Layout::
+
+    data.yaml                  path, train/val/test image folders, names (+ kpt_shape, flip_idx)
+    images/<split>/<stem>.png
+    labels/<split>/<stem>.txt  one line per object, coordinates normalised to [0, 1]
+
+Lines: ``detect``: ``class cx cy w h``; ``segment``: ``class x1 y1 x2 y2 ...`` (the
+outline of the mask's largest part along pixel edges; the box's corners when there is
+no mask); ``pose``: ``class cx cy w h x1 y1 v1 ...`` with COCO visibility, every class
+padded to the largest keypoint count (ultralytics needs one ``kpt_shape``). Classes
+are the dataset's object categories in order, from 0; polyline categories are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.augment.augmenter import mirror_permutation
+from synthgen.errors import InputError
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
+from synthgen.validation import check_choice
+
+__all__ = ["YoloExporter", "export_yolo"]
+
+TASKS = ("detect", "segment", "pose")
+
+
+def _number(value: float) -> str:
+    return f"{min(max(value, 0.0), 1.0):.6f}"
+
+
+def _box(obj: LabeledObject, width: int, height: int) -> list[str]:
+    x0, y0, x1, y1 = obj.bbox
+    return [_number((x0 + x1) / 2 / width), _number((y0 + y1) / 2 / height),
+            _number((x1 - x0) / width), _number((y1 - y0) / height)]
+
+
+def _line(task: str, obj: LabeledObject, image: LabeledImage, class_index: int, keypoint_count: int) -> str:
+    width, height = image.width, image.height
+    if task == "detect":
+        return " ".join([str(class_index), *_box(obj, width, height)])
+    if task == "segment":
+        polygon = largest_polygon(obj.segmentation) if obj.segmentation else None
+        if polygon is None:
+            x0, y0, x1, y1 = obj.bbox
+            polygon = [x0, y0, x1, y0, x1, y1, x0, y1]
+        coordinates = [_number(v / (width if i % 2 == 0 else height)) for i, v in enumerate(polygon)]
+        return " ".join([str(class_index), *coordinates])
+    points = np.zeros((keypoint_count, 3))
+    points[:len(obj.keypoints)] = np.nan_to_num(obj.keypoints)
+    flat = []
+    for x, y, v in points:
+        flat += ["0", "0", "0"] if v == 0 else [_number(x / width), _number(y / height), str(int(v))]
+    return " ".join([str(class_index), *_box(obj, width, height), *flat])
+
+
+def export_yolo(dataset: LabeledDataset, out: str | Path, task: str = "detect") -> Path:
+    """Write a dataset in the ultralytics YOLO layout.
+
+    Args:
+        dataset: The dataset (splits from ``LabeledImage.split``).
+        out: An empty output folder.
+        task: ``detect``, ``segment`` or ``pose``.
+
+    Returns:
+        The path of ``data.yaml``.
+
+    Raises:
+        InputError: ``pose`` on a dataset whose categories have no keypoints.
+    """
+    check_choice("task", task, TASKS)
+    out = Path(out)
+    classes = [c for c in dataset.categories if c.kind == "object"]
+    index_of = {c.id: i for i, c in enumerate(classes)}
+    keypoint_count = max((len(c.keypoint_names) for c in classes), default=0)
+    if task == "pose" and keypoint_count == 0:
+        raise InputError(f"{dataset.name}: task=pose needs categories with keypoints; use task=detect or segment")
+    splits = set()
+    for image in dataset.images:
+        stem = f"{image.index:06d}"
+        place_image(image.path, out / "images" / image.split / f"{stem}{image.path.suffix}")
+        lines = [_line(task, obj, image, index_of[obj.category_id], keypoint_count)
+                 for obj in image.objects if obj.category_id in index_of]
+        label = out / "labels" / image.split / f"{stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("".join(line + "\n" for line in lines))
+        splits.add(image.split)
+    # ultralytics needs train and val; a dataset with one split uses it for both.
+    train = "train" if "train" in splits or not splits else sorted(splits)[0]
+    val = "val" if "val" in splits else train
+    yaml_lines = [f"path: {out.resolve()}", f"train: images/{train}", f"val: images/{val}"]
+    if "test" in splits:
+        yaml_lines.append("test: images/test")
+    yaml_lines.append("names:")
+    yaml_lines += [f"  {i}: {c.name}" for i, c in enumerate(classes)]
+    if task == "pose":
+        yaml_lines.append(f"kpt_shape: [{keypoint_count}, 3]")
+        flips = [c for c in classes if len(c.keypoint_names) == keypoint_count]
+        flip = mirror_permutation(flips[0]).tolist() if flips else list(range(keypoint_count))
+        yaml_lines.append(f"flip_idx: {flip}")
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text("\n".join(yaml_lines) + "\n")
+    return data_yaml
+
+
+class YoloExporter(StoreExporter):
+    """Config node for the YOLO export (``export=[yolo]``; writes ``<out>/exports/yolo_<task>``).
+
+    Args:
+        task: ``detect``, ``segment`` or ``pose``.
+    """
+
+    def __init__(self, task: str = "detect"):
+        self.task = check_choice("task", task, TASKS)
+        self.folder = f"yolo_{task}"
+
+    def write(self, dataset: LabeledDataset, out: Path) -> Path:
+        return export_yolo(dataset, out, self.task)
