@@ -16,15 +16,18 @@ so they are written as continuous coordinates minus 0.5; unlabeled ones are (0, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from synthgen.io.store import decode_rle, encode_rle, iter_records, read_manifest, write_json_atomic
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject, open_store
+from synthgen.io.store import decode_rle, encode_rle, write_json_atomic
+from synthgen.types import CategoryInfo
 from synthgen.validation import check_choice
 
-__all__ = ["CocoExporter", "export_coco", "mask_to_polygons", "outer_polygon"]
+__all__ = ["CocoExporter", "export_coco", "mask_to_polygons", "outer_polygon", "write_coco"]
 
 
 def _xywh(box: list[float]) -> list[float]:
@@ -75,13 +78,13 @@ def _segmentation(rle: dict, mode: str):
     return rle if polygons is None else polygons
 
 
-def _keypoints(keypoints: list, category: dict) -> dict:
-    if not category["keypoints"]:
+def _keypoints(keypoints: np.ndarray, category: CategoryInfo) -> dict:
+    if not category.keypoint_names:
         return {}
     flat = []
     for x, y, v in keypoints:
-        flat.extend([x - 0.5, y - 0.5, int(v)] if v > 0 else [0.0, 0.0, 0])
-    return {"keypoints": flat, "num_keypoints": sum(1 for *_, v in keypoints if v > 0)}
+        flat.extend([float(x) - 0.5, float(y) - 0.5, int(v)] if v > 0 else [0.0, 0.0, 0])
+    return {"keypoints": flat, "num_keypoints": int(sum(1 for *_, v in keypoints if v > 0))}
 
 
 def _polyline_annotation(line: dict, width: int, height: int) -> dict:
@@ -102,23 +105,89 @@ def _polyline_annotation(line: dict, width: int, height: int) -> dict:
     }
 
 
-def _categories(manifest: dict) -> list[dict]:
-    return [
-        {
-            "id": c["id"],
-            "name": c["name"],
-            "supercategory": c.get("supercategory", "object"),
-            "keypoints": list(c["keypoints"]),
-            # COCO skeletons are 1-based.
-            "skeleton": [[a + 1, b + 1] for a, b in c["skeleton"]],
-            "synthgen_kind": c.get("kind", "object"),
-        }
-        for c in manifest["categories"]
-    ]
+def _category_entry(category: CategoryInfo) -> dict:
+    return {
+        "id": category.id,
+        "name": category.name,
+        "supercategory": "object",
+        "keypoints": list(category.keypoint_names),
+        "skeleton": [[a + 1, b + 1] for a, b in category.skeleton],  # COCO skeletons are 1-based
+        "synthgen_kind": category.kind,
+    }
+
+
+def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation: str) -> dict:
+    annotation = {
+        "category_id": obj.category_id,
+        "bbox": _xywh([float(v) for v in obj.bbox]),
+        "area": obj.area,
+        "iscrowd": int(obj.extra.get("iscrowd", 0)),
+        **_keypoints(obj.keypoints, category),
+    }
+    if obj.segmentation is not None:
+        annotation["segmentation"] = _segmentation(obj.segmentation, segmentation)
+    extra = obj.extra
+    if "amodal_bbox" in extra:
+        annotation["amodal_bbox"] = _xywh(extra["amodal_bbox"])
+    if "amodal_area" in extra:
+        annotation["amodal_area"] = extra["amodal_area"]
+    if extra.get("amodal_segmentation") is not None:
+        annotation["amodal_segmentation"] = _segmentation(extra["amodal_segmentation"], segmentation)
+    for key in ("occlusion", "truncation", "cuboid", "pose"):
+        if key in extra:
+            annotation[key] = extra[key]
+    if "instance_id" in extra:
+        annotation["synthgen_instance_id"] = extra["instance_id"]
+    return annotation
+
+
+def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "rle",
+               file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> Path:
+    """Write a COCO instances file for a dataset.
+
+    Args:
+        dataset: The dataset.
+        path: The JSON file to write.
+        segmentation: ``rle`` or ``polygon`` (pixel-edge polygons; masks with holes keep RLE).
+        file_name: Each image's ``file_name`` (relative to the image root).
+
+    Returns:
+        ``path``. Image ids count from 1 in order; annotation ids count from 1.
+    """
+    check_choice("segmentation", segmentation, ["rle", "polygon"])
+    images, annotations = [], []
+    for position, image in enumerate(dataset.images):
+        image_id = position + 1
+        entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
+                 "synthgen_index": image.index, **image.extra}
+        if image.camera is not None:
+            entry["camera"] = image.camera
+        if image.source:
+            entry["source"] = image.source
+        if image.weight != 1.0:
+            entry["weight"] = image.weight
+        images.append(entry)
+        for obj in image.objects:
+            annotation = _object_annotation(obj, dataset.category(obj.category_id), segmentation)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **annotation})
+        for line in image.polylines:
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                **_polyline_annotation(line, image.width, image.height)})
+    coco = {
+        "info": {"description": "written by synthgen"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [_category_entry(c) for c in dataset.categories],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, coco, indent=None)
+    return path
 
 
 def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path | None = None) -> Path:
-    """Build a COCO instances file from a dataset's committed samples.
+    """Build a COCO instances file from a synthgen dataset's committed samples.
 
     Args:
         root: Dataset folder.
@@ -129,65 +198,13 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
     Returns:
         The written path. Image ids are sample index + 1; annotation ids count from 1.
     """
-    check_choice("segmentation", segmentation, ["rle", "polygon"])
     root = Path(root)
-    manifest = read_manifest(root)
-    categories = _categories(manifest)
-    by_id = {c["id"]: c for c in categories}
-    images, annotations = [], []
-    for record in iter_records(root):
-        image_id = record["index"] + 1
-        files = record["files"]
-        images.append({
-            "id": image_id,
-            "file_name": Path(files["image"]).name,
-            "width": record["width"],
-            "height": record["height"],
-            "synthgen_index": record["index"],
-            "depth_file": files["depth"],
-            "depth_unit_m": record["depth_unit_m"],
-            "instance_ids_file": files["instance_ids"],
-            "camera": record["camera"],
-        })
-        for item in record["instances"]:
-            annotations.append({
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": item["category_id"],
-                "bbox": _xywh(item["bbox"]),
-                "area": item["area"],
-                "iscrowd": 0,
-                "segmentation": _segmentation(item["segmentation"], segmentation),
-                **_keypoints(item["keypoints"], by_id[item["category_id"]]),
-                "amodal_bbox": _xywh(item["amodal_bbox"]),
-                "amodal_area": item["amodal_area"],
-                "amodal_segmentation": _segmentation(item["amodal_segmentation"], segmentation),
-                "occlusion": item["occlusion"],
-                "truncation": item["truncation"],
-                "cuboid": item["cuboid"],
-                "pose": item["pose"],
-                "synthgen_instance_id": item["instance_id"],
-            })
-        for line in record.get("polylines", []):
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id,
-                **_polyline_annotation(line, record["width"], record["height"]),
-            })
-    coco = {
-        "info": {"description": "synthgen synthetic dataset", "version": manifest.get("synthgen_version", "")},
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": categories,
-    }
-    path = Path(output) if output is not None else root / "annotations" / "instances.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, coco, indent=None)
-    return path
+    output = Path(output) if output is not None else root / "annotations" / "instances.json"
+    return write_coco(open_store(root), output, segmentation)
 
 
 class CocoExporter:
-    """Config node for the COCO export run at the end of ``generate``.
+    """Config node for the COCO export run at the end of ``generate`` (and by ``synthgen export``).
 
     Args:
         segmentation: ``rle`` or ``polygon`` (masks with holes keep RLE).
@@ -200,10 +217,25 @@ class CocoExporter:
         return export_coco(root, self.segmentation)
 
     def export_to(self, root: str | Path, out: Path) -> Path:
-        """COCO of the store at ``root`` in ``out``: ``annotations/instances.json`` and ``images/``."""
-        from synthgen.io.export_files import place_image  # export_files imports this module
+        """COCO of the store at ``root`` in ``out``."""
+        return self.write(open_store(root), out)
 
-        for record in iter_records(root):
-            image = Path(root) / record["files"]["image"]
-            place_image(image, Path(out) / "images" / image.name)
-        return export_coco(root, self.segmentation, Path(out) / "annotations" / "instances.json")
+    def write(self, dataset: LabeledDataset, out: Path) -> Path:
+        """``out/images/<split>/`` and ``out/annotations/instances_<split>.json`` (one split:
+        ``images/`` and ``instances.json``)."""
+        from synthgen.io.export_files import place_image  # export_files builds on this module
+
+        splits = sorted({image.split for image in dataset.images}) or ["train"]
+        written = None
+        for split in splits:
+            part = LabeledDataset(dataset.name, dataset.categories, [i for i in dataset.images if i.split == split])
+            folder = Path(out) / "images" / (split if len(splits) > 1 else "")
+            for image in part.images:
+                place_image(image.path, folder / _stem_name(image))
+            name = f"instances_{split}.json" if len(splits) > 1 else "instances.json"
+            written = write_coco(part, Path(out) / "annotations" / name, self.segmentation, _stem_name)
+        return written
+
+
+def _stem_name(image: LabeledImage) -> str:
+    return f"{image.index:06d}{image.path.suffix}"

@@ -57,6 +57,7 @@ class LabeledImage:
         source: Provenance: ``{"kind": synthetic|real, "dataset": name, "original_id": ...}``.
         split: ``train``, ``val`` or ``test``.
         weight: Sample weight for training.
+        extra: Per-image fields of the source (a store's depth and id-map files).
     """
 
     index: int
@@ -69,6 +70,7 @@ class LabeledImage:
     source: dict = field(default_factory=dict)
     split: str = "train"
     weight: float = 1.0
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +131,9 @@ def open_store(root: str | Path) -> LabeledDataset:
                         "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
                        for line in record.get("polylines", [])],
             camera=record["camera"],
-            source={"kind": "synthetic", "dataset": root.name, "original_id": record["index"]},
+            # No folder name here: the same dataset written anywhere has the same bytes.
+            source={"kind": "synthetic", "original_id": record["index"]},
+            extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
+                   "instance_ids_file": record["files"]["instance_ids"]},
         ))
     return LabeledDataset(root.name, categories, images)

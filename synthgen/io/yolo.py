@@ -103,6 +103,8 @@ def export_yolo(dataset: LabeledDataset, out: str | Path, task: str = "detect") 
         flips = [c for c in classes if len(c.keypoint_names) == keypoint_count]
         flip = mirror_permutation(flips[0]).tolist() if flips else list(range(keypoint_count))
         yaml_lines.append(f"flip_idx: {flip}")
+        if flips:
+            yaml_lines.append(f"kpt_names: [{', '.join(flips[0].keypoint_names)}]")
     data_yaml = out / "data.yaml"
     data_yaml.write_text("\n".join(yaml_lines) + "\n")
     return data_yaml
