@@ -23,10 +23,12 @@ _USAGE = """usage: synthgen <command> [key=value ...]
 commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
   export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold (config: conf/export_command.yaml)
+  mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
 
 examples:
   synthgen generate
   synthgen export format=yolo in=synthgen_out out=synthgen_yolo task=segment
+  synthgen mix synthetic=[synthgen_out] real=[path/to/coco] out=mixed synthetic_per_real=10
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
@@ -66,7 +68,17 @@ def _export(cfg: DictConfig) -> None:
     _run_reporting_errors(run, cfg)
 
 
-_COMMANDS = {"generate": _generate, "export": _export}
+@hydra.main(version_base="1.3", config_path=_CONF, config_name="mix")
+def _mix(cfg: DictConfig) -> None:
+    from synthgen.mix.mixer import mix
+
+    def run(config: DictConfig) -> None:
+        print(f"synthgen mix: wrote {mix(config)}", file=sys.stderr)
+
+    _run_reporting_errors(run, cfg)
+
+
+_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -92,7 +92,7 @@ def export_yolo(dataset: LabeledDataset, out: str | Path, task: str = "detect") 
         splits.add(image.split)
     # ultralytics needs train and val; a dataset with one split uses it for both.
     train = "train" if "train" in splits or not splits else sorted(splits)[0]
-    val = "val" if "val" in splits else train
+    val = "val" if "val" in splits else "test" if "test" in splits else train  # held-out data when there is some
     yaml_lines = [f"path: {out.resolve()}", f"train: images/{train}", f"val: images/{val}"]
     if "test" in splits:
         yaml_lines.append("test: images/test")

@@ -1,0 +1,1 @@
+"""Mixing synthetic with real labeled datasets (``synthgen mix``)."""
