@@ -24,11 +24,13 @@ commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
   export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold (config: conf/export_command.yaml)
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
+  preview    a labeled gallery (PNG + HTML) of any readable dataset (config: conf/preview.yaml)
 
 examples:
   synthgen generate
   synthgen export format=yolo in=synthgen_out out=synthgen_yolo task=segment
   synthgen mix synthetic=[synthgen_out] real=[path/to/coco] out=mixed synthetic_per_real=10
+  synthgen preview in=synthgen_out out=preview
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
@@ -78,7 +80,17 @@ def _mix(cfg: DictConfig) -> None:
     _run_reporting_errors(run, cfg)
 
 
-_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix}
+@hydra.main(version_base="1.3", config_path=_CONF, config_name="preview")
+def _preview(cfg: DictConfig) -> None:
+    from synthgen.preview import preview
+
+    def run(config: DictConfig) -> None:
+        print(f"synthgen preview: wrote {preview(config)}", file=sys.stderr)
+
+    _run_reporting_errors(run, cfg)
+
+
+_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix, "preview": _preview}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,17 +1,42 @@
-"""Draw a sample's labels over its image: masks, boxes, amodal boxes, keypoints, cuboids, polylines."""
+"""Draw labels over images, and galleries of any readable dataset (``synthgen preview``).
+
+Drawn: visible masks (tinted and outlined), boxes (solid), amodal boxes of occluded or
+truncated objects (dashed), keypoints (white dot: visible, red ring: occluded) with
+their skeleton, cuboids (12 edges) and polylines (thick where visible, thin grey where
+hidden).
+"""
 
 from __future__ import annotations
 
+import base64
 import colorsys
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
+from synthgen.errors import ConfigError, InputError
 from synthgen.labels.geometry import OCCLUDED, VISIBLE
 from synthgen.scene.assets import BOX_EDGES
 from synthgen.types import Sample
+from synthgen.validation import check_number
 
-__all__ = ["draw_sample"]
+__all__ = ["draw_labeled_image", "draw_sample", "preview"]
+
+
+@dataclass
+class _Item:
+    color_key: int
+    mask: np.ndarray | None
+    bbox: np.ndarray
+    amodal_bbox: np.ndarray | None
+    keypoints: np.ndarray
+    skeleton: tuple
+    corners_2d: np.ndarray | None
 
 
 def _color(key: int) -> tuple[int, int, int]:
@@ -25,7 +50,7 @@ def _point(xy) -> tuple[int, int]:
 
 
 def _dashed_rectangle(image: np.ndarray, box: np.ndarray, color, dash: int = 5) -> None:
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
     for start, end in (((x0, y0), (x1 - 1, y0)), ((x1 - 1, y0), (x1 - 1, y1 - 1)),
                        ((x1 - 1, y1 - 1), (x0, y1 - 1)), ((x0, y1 - 1), (x0, y0))):
         length = max(abs(end[0] - start[0]), abs(end[1] - start[1]), 1)
@@ -35,13 +60,48 @@ def _dashed_rectangle(image: np.ndarray, box: np.ndarray, color, dash: int = 5) 
             cv2.line(image, tuple(int(v) for v in a), tuple(int(v) for v in b), color, 1)
 
 
+def _draw(image: np.ndarray, items: list[_Item], polylines: list[tuple[int, np.ndarray]],
+          masks: bool, cuboids: bool) -> np.ndarray:
+    image = np.ascontiguousarray(image.copy())
+    if masks and any(item.mask is not None for item in items):
+        tint = image.copy()
+        for item in items:
+            if item.mask is not None:
+                tint[item.mask] = _color(item.color_key)
+        image = cv2.addWeighted(image, 0.65, tint, 0.35, 0)
+        for item in items:
+            if item.mask is not None:
+                contours, _ = cv2.findContours(item.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+                cv2.drawContours(image, contours, -1, _color(item.color_key), 1)
+    for item in items:
+        color = _color(item.color_key)
+        x0, y0, x1, y1 = (int(round(v)) for v in item.bbox)
+        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), color, 1)
+        if item.amodal_bbox is not None:
+            _dashed_rectangle(image, item.amodal_bbox, color)
+        if cuboids and item.corners_2d is not None and np.isfinite(item.corners_2d).all():
+            for a, b in BOX_EDGES:
+                cv2.line(image, _point(item.corners_2d[a]), _point(item.corners_2d[b]), (255, 255, 255), 1, cv2.LINE_AA)
+        keypoints = item.keypoints
+        for a, b in item.skeleton if len(keypoints) else ():
+            if keypoints[a, 2] > 0 and keypoints[b, 2] > 0:
+                cv2.line(image, _point(keypoints[a]), _point(keypoints[b]), color, 1, cv2.LINE_AA)
+        for x, y, v in keypoints:
+            if v == VISIBLE:
+                cv2.circle(image, _point((x, y)), 2, (255, 255, 255), -1, cv2.LINE_AA)
+            elif v == OCCLUDED:
+                cv2.circle(image, _point((x, y)), 3, (255, 60, 60), 1, cv2.LINE_AA)
+    for category_id, points in polylines:
+        color = _color(1000 + category_id)
+        for (xa, ya, va), (xb, yb, vb) in zip(points[:-1], points[1:]):
+            visible = va == VISIBLE and vb == VISIBLE
+            cv2.line(image, _point((xa, ya)), _point((xb, yb)), color if visible else (128, 128, 128),
+                     2 if visible else 1, cv2.LINE_AA)
+    return image
+
+
 def draw_sample(sample: Sample, masks: bool = True, cuboids: bool = True) -> np.ndarray:
     """The sample's image with its labels drawn on it.
-
-    Visible masks are tinted and outlined; boxes are solid, amodal boxes dashed; keypoints visible
-    (v=2) are filled dots, occluded (v=1) hollow rings, with the category's skeleton;
-    cuboids are drawn as their 12 edges; polylines solid where visible and thin where
-    hidden.
 
     Args:
         sample: The sample.
@@ -51,40 +111,106 @@ def draw_sample(sample: Sample, masks: bool = True, cuboids: bool = True) -> np.
     Returns:
         (H, W, 3) uint8 RGB.
     """
-    image = sample.image.copy()
-    categories = {c.id: c for c in sample.categories}
-    if masks:
-        tint = image.copy()
-        for instance in sample.instances:
-            tint[instance.mask] = _color(instance.instance_id)
-        image = cv2.addWeighted(image, 0.65, tint, 0.35, 0)
-        for instance in sample.instances:
-            contours, _ = cv2.findContours(instance.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(image, contours, -1, _color(instance.instance_id), 1)
-    for instance in sample.instances:
-        color = _color(instance.instance_id)
-        x0, y0, x1, y1 = (int(v) for v in instance.bbox)
-        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), color, 1)
-        if instance.occlusion > 0 or instance.truncation > 0:
-            _dashed_rectangle(image, instance.amodal_bbox, color)
-        if cuboids and np.isfinite(instance.cuboid.corners_2d).all():
-            corners = instance.cuboid.corners_2d
-            for a, b in BOX_EDGES:
-                cv2.line(image, _point(corners[a]), _point(corners[b]), (255, 255, 255), 1, cv2.LINE_AA)
-        keypoints = instance.keypoints
-        for a, b in categories[instance.category_id].skeleton if len(keypoints) else ():
-            if keypoints[a, 2] > 0 and keypoints[b, 2] > 0:
-                cv2.line(image, _point(keypoints[a]), _point(keypoints[b]), color, 1, cv2.LINE_AA)
-        for x, y, v in keypoints:
-            if v == VISIBLE:
-                cv2.circle(image, _point((x, y)), 2, (255, 255, 255), -1, cv2.LINE_AA)
-            elif v == OCCLUDED:
-                cv2.circle(image, _point((x, y)), 3, (255, 60, 60), 1, cv2.LINE_AA)
-    for line in sample.polylines:
-        color = _color(1000 + line.category_id)
-        points = line.points
-        for (xa, ya, va), (xb, yb, vb) in zip(points[:-1], points[1:]):
-            visible = va == VISIBLE and vb == VISIBLE
-            cv2.line(image, _point((xa, ya)), _point((xb, yb)), color if visible else (128, 128, 128),
-                     2 if visible else 1, cv2.LINE_AA)
-    return image
+    skeletons = {c.id: c.skeleton for c in sample.categories}
+    items = [
+        _Item(instance.instance_id, instance.mask, instance.bbox,
+              instance.amodal_bbox if instance.occlusion > 0 or instance.truncation > 0 else None,
+              instance.keypoints, skeletons[instance.category_id], instance.cuboid.corners_2d)
+        for instance in sample.instances
+    ]
+    lines = [(line.category_id, line.points) for line in sample.polylines]
+    return _draw(sample.image, items, lines, masks, cuboids)
+
+
+def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True) -> np.ndarray:
+    """An image of a ``LabeledDataset`` (synthetic or real) with its labels drawn on it.
+
+    Args:
+        image: A ``LabeledImage`` of ``dataset``.
+        dataset: Its ``LabeledDataset``.
+        masks: Tint and outline masks (where the format has them).
+        cuboids: Draw 3D boxes (synthetic datasets).
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+
+    Raises:
+        InputError: The image file cannot be read.
+    """
+    from synthgen.io.store import decode_rle
+
+    pixels = cv2.imread(str(image.path), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise InputError(f"{image.path}: missing or unreadable image")
+    items = []
+    for k, obj in enumerate(image.objects):
+        extra = obj.extra
+        hidden = extra.get("occlusion", 0) or extra.get("truncation", 0)
+        cuboid = extra.get("cuboid")
+        items.append(_Item(
+            k + 1, decode_rle(obj.segmentation) if obj.segmentation else None, obj.bbox,
+            np.asarray(extra["amodal_bbox"], dtype=np.float64) if hidden and "amodal_bbox" in extra else None,
+            obj.keypoints, dataset.category(obj.category_id).skeleton,
+            None if cuboid is None else np.array([[np.nan if v is None else v for v in row]
+                                                  for row in cuboid["corners_2d"]], dtype=np.float64),
+        ))
+    lines = [(line["category_id"], np.asarray(line["points"])) for line in image.polylines]
+    return _draw(pixels[..., ::-1], items, lines, masks, cuboids)
+
+
+def _thumbnail(image: np.ndarray, size: int) -> np.ndarray:
+    scale = size / max(image.shape[:2])
+    thumb = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((size, size, 3), 32, np.uint8)
+    y, x = (size - thumb.shape[0]) // 2, (size - thumb.shape[1]) // 2
+    canvas[y:y + thumb.shape[0], x:x + thumb.shape[1]] = thumb
+    return canvas
+
+
+_KEYS = ("in", "out", "format", "n", "columns", "size", "masks", "cuboids", "overwrite")
+
+
+def preview(cfg: DictConfig | Mapping) -> Path:
+    """Write ``gallery.png`` (a grid) and ``index.html`` (self-contained) for the first ``n`` images.
+
+    Returns:
+        The output folder.
+    """
+    from synthgen.io.export_files import prepare_export_folder
+    from synthgen.io.readers import read_dataset
+
+    settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    unknown = sorted(set(settings) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {list(_KEYS)}")
+    count = check_number("n", settings["n"], minimum=1, maximum=10000, integer=True)
+    columns = check_number("columns", settings["columns"], minimum=1, maximum=64, integer=True)
+    size = check_number("size", settings["size"], minimum=32, maximum=4096, integer=True)
+    dataset = read_dataset(str(settings["in"]), settings["format"])
+    if not dataset.images:
+        raise InputError(f"in={settings['in']}: the dataset has no images")
+    out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
+    tiles, cards = [], []
+    for image in dataset.images[:count]:
+        drawn = draw_labeled_image(image, dataset, bool(settings["masks"]), bool(settings["cuboids"]))
+        tile = _thumbnail(drawn, size)
+        tiles.append(tile)
+        ok, png = cv2.imencode(".png", tile[..., ::-1])
+        names = sorted({dataset.category(o.category_id).name for o in image.objects})
+        caption = f"{image.path.name}: {len(image.objects)} objects ({', '.join(names)})"
+        cards.append(f'<figure><img src="data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}" '
+                     f'alt="{html.escape(image.path.name)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    rows = [np.concatenate(tiles[i:i + columns] + [np.full_like(tiles[0], 32)] * (columns - len(tiles[i:i + columns])),
+                           axis=1) for i in range(0, len(tiles), columns)]
+    cv2.imwrite(str(out / "gallery.png"), np.concatenate(rows, axis=0)[..., ::-1])
+    legend = ", ".join(html.escape(c.name) for c in dataset.categories)
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>synthgen preview</title><style>"
+        "body{font-family:sans-serif;background:#202020;color:#ddd}figure{display:inline-block;margin:6px}"
+        "figcaption{font-size:12px;max-width:" + str(size) + "px}</style></head><body>"
+        f"<h1>{html.escape(dataset.name)}</h1><p>{len(dataset.images)} images; categories: {legend}. "
+        "Solid boxes: visible extent; dashed: amodal; white dots: visible keypoints; red rings: occluded.</p>"
+        + "".join(cards) + "</body></html>\n"
+    )
+    (out / "index.html").write_text(page)
+    return out
