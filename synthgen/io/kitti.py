@@ -13,6 +13,8 @@ centre moved down by h/2 along the object's up axis); ``rotation_y`` is the yaw 
 object's forward axis about the camera's y axis (0: facing the camera's x axis) and
 ``alpha = rotation_y - atan2(x, z)``. ``occluded`` is KITTI's level from synthgen's
 occlusion ratio (0: < 10% hidden, 1: < 50%, 2: more); ``truncated`` is the ratio itself.
+KITTI boxes turn about the camera's y axis only: with a level camera (as KITTI's) they
+are exact; a camera pitched or rolled by t tilts the true box by t relative to them.
 """
 
 from __future__ import annotations
