@@ -1,4 +1,4 @@
-"""``synthgen export``: write a synthgen dataset in another format."""
+"""``synthgen export``: write a dataset (synthgen, or any readable real one) in another format."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ _KEYS = ("format", "in", "out", "overwrite", *_OPTIONS)
 def export_dataset(cfg: DictConfig | Mapping) -> Path:
     """Export the dataset ``cfg.in`` as ``cfg.format`` into the empty folder ``cfg.out``.
 
+    ``in`` is a synthgen dataset (every label) or any dataset ``read_dataset`` reads
+    (COCO, YOLO, VOC, Label Studio), which converts it between formats.
+
     Format options left null take the format's defaults (conf/export/<format>.yaml); an
     option the format does not take is an error naming it.
 
@@ -32,7 +35,7 @@ def export_dataset(cfg: DictConfig | Mapping) -> Path:
         InputError: ``in`` is not a synthgen dataset, or ``out`` cannot be used.
     """
     from synthgen.io.export_files import prepare_export_folder
-    from synthgen.io.store import read_manifest
+    from synthgen.io.readers import detect_format, read_dataset
 
     settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     unknown = sorted(set(settings) - set(_KEYS))
@@ -45,8 +48,13 @@ def export_dataset(cfg: DictConfig | Mapping) -> Path:
     node.update({key: settings[key] for key in _OPTIONS if settings.get(key) is not None})
     exporter = instantiate(node, f"export.{name}")
     source = Path(str(settings["in"])).expanduser()
-    read_manifest(source)  # a clear error before anything is written when `in` is not a dataset
+    if not source.exists():
+        raise InputError(f"in={source}: not found")
     if Path(str(settings["out"])).expanduser().resolve() == source.resolve():
         raise InputError(f"out={settings['out']}: is the input dataset; choose another folder")
+    if detect_format(source) == "synthgen":
+        out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
+        return exporter.export_to(source, out)
+    dataset = read_dataset(source)  # validated before anything is written
     out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
-    return exporter.export_to(source, out)
+    return exporter.write(dataset, out)

@@ -96,3 +96,24 @@ def test_ctrl_c_keeps_committed_samples_and_says_how_to_resume(tmp_path):
     assert not list((tmp_path / "ds").rglob(".*tmp-*"))
     result = _synthgen("generate", "out=ds", "n=5", "render.width=96", "render.height=72", "resume=true", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_export_mix_and_preview_commands(tmp_path):
+    assert _synthgen("generate", "out=ds", "n=3", "render.width=96", "render.height=72", cwd=tmp_path).returncode == 0
+    result = _synthgen("export", "format=yolo", "in=ds", "out=yolo", "task=segment", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote yolo/data.yaml" in result.stderr and len(list((tmp_path / "yolo" / "labels" / "train").iterdir())) == 3
+    result = _synthgen("export", "format=voc", "in=yolo", "out=voc", cwd=tmp_path)  # real formats convert too
+    assert result.returncode == 0, result.stderr
+    result = _synthgen("export", "format=kitti", "in=yolo", "out=kitti", cwd=tmp_path)
+    assert result.returncode == 2 and "KITTI export needs synthetic images with 3D labels" in result.stderr
+    result = _synthgen("export", "format=voc", "task=pose", "in=ds", "out=x", cwd=tmp_path)
+    assert result.returncode == 2 and "export.voc.task: unknown key" in result.stderr
+    result = _synthgen("mix", "synthetic=[ds]", "real=[voc]", "out=mixed", "unmatched=merge", "test_fraction=0.34",
+                       cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads((tmp_path / "mixed" / "mix_manifest.json").read_text())["counts"]
+    assert counts["test"] == {"synthetic": 0, "real": 1} and counts["train"] == {"synthetic": 3, "real": 2}
+    result = _synthgen("preview", "in=ds", "out=preview", "n=3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "preview" / "gallery.png").is_file() and (tmp_path / "preview" / "index.html").is_file()
