@@ -60,34 +60,34 @@ def _generate(cfg: DictConfig) -> None:
     _run_reporting_errors(generate, cfg)
 
 
+def _reporting_written(command: str, function):
+    """Run ``function(cfg)`` and report the path it returns."""
+
+    def run(cfg: DictConfig) -> None:
+        print(f"synthgen {command}: wrote {function(cfg)}", file=sys.stderr)
+
+    return run
+
+
 @hydra.main(version_base="1.3", config_path=_CONF, config_name="export_command")
 def _export(cfg: DictConfig) -> None:
     from synthgen.io.export import export_dataset
 
-    def run(config: DictConfig) -> None:
-        print(f"synthgen export: wrote {export_dataset(config)}", file=sys.stderr)
-
-    _run_reporting_errors(run, cfg)
+    _run_reporting_errors(_reporting_written("export", export_dataset), cfg)
 
 
 @hydra.main(version_base="1.3", config_path=_CONF, config_name="mix")
 def _mix(cfg: DictConfig) -> None:
     from synthgen.mix.mixer import mix
 
-    def run(config: DictConfig) -> None:
-        print(f"synthgen mix: wrote {mix(config)}", file=sys.stderr)
-
-    _run_reporting_errors(run, cfg)
+    _run_reporting_errors(_reporting_written("mix", mix), cfg)
 
 
 @hydra.main(version_base="1.3", config_path=_CONF, config_name="preview")
 def _preview(cfg: DictConfig) -> None:
     from synthgen.preview import preview
 
-    def run(config: DictConfig) -> None:
-        print(f"synthgen preview: wrote {preview(config)}", file=sys.stderr)
-
-    _run_reporting_errors(run, cfg)
+    _run_reporting_errors(_reporting_written("preview", preview), cfg)
 
 
 _COMMANDS = {"generate": _generate, "export": _export, "mix": _mix, "preview": _preview}

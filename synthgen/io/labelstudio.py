@@ -29,6 +29,7 @@ import numpy as np
 from synthgen.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
+from synthgen.io.readers import load_json
 from synthgen.validation import check_number
 
 __all__ = ["GoldExporter", "LabelStudioExporter", "export_gold", "export_labelstudio", "labeling_config"]
@@ -117,12 +118,7 @@ def export_labelstudio(dataset: LabeledDataset, out: str | Path) -> Path:
 
 def _read_queue(queue: str | Path) -> list[dict]:
     path = Path(queue).expanduser()
-    try:
-        tasks = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"queue={path}: not found; give the Label Studio tasks JSON of the human queue") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"queue={path}: malformed JSON ({error})") from error
+    tasks = load_json(path)
     if not isinstance(tasks, list) or not all(isinstance(t, dict) and "data" in t for t in tasks):
         raise InputError(f"queue={path}: must be a list of Label Studio tasks, each with a 'data' field")
     return tasks

@@ -25,7 +25,7 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject, ope
 from synthgen.io.store import MANIFEST
 from synthgen.types import CategoryInfo
 
-__all__ = ["detect_format", "read_coco", "read_dataset", "read_labelstudio", "read_voc", "read_yolo"]
+__all__ = ["detect_format", "load_json", "read_coco", "read_dataset", "read_labelstudio", "read_voc", "read_yolo"]
 
 _BOX_TOLERANCE = 1e-6
 READ_FORMATS = ("synthgen", "coco", "yolo", "voc", "labelstudio")
@@ -49,7 +49,8 @@ def _existing_image(root: Path, relative: str, where: str) -> Path:
     return path
 
 
-def _load_json(path: Path):
+def load_json(path: Path):
+    """Parsed JSON of ``path``; a missing or malformed file is one InputError naming it."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -101,7 +102,7 @@ def read_coco(annotations: str | Path, image_root: str | Path | None = None, nam
         name: Dataset name (default: the image root's parent folder name).
     """
     path = Path(annotations)
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise InputError(f"{path}: not a COCO instances file (needs lists 'images', 'annotations', 'categories')")
     root = Path(image_root) if image_root is not None else _coco_image_root(path)
@@ -360,7 +361,7 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
     paths are relative to the tasks file's folder (``/data/local-files/?d=...`` too).
     """
     path = Path(tasks_json)
-    tasks = _load_json(path)
+    tasks = load_json(path)
     if not isinstance(tasks, list):
         raise InputError(f"{path}: must be a list of Label Studio tasks")
     root = path.parent
@@ -478,7 +479,7 @@ def detect_format(path: str | Path) -> str:
     elif path.suffix in (".yaml", ".yml"):
         return "yolo"
     elif path.suffix == ".json":
-        data = _load_json(path)
+        data = load_json(path)
         return "labelstudio" if isinstance(data, list) else "coco"
     raise InputError(f"{path}: not a dataset synthgen can read (synthgen, COCO, YOLO, VOC, Label Studio); "
                      "pass format= explicitly")
