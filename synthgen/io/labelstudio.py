@@ -90,7 +90,7 @@ def labeling_config(dataset: LabeledDataset) -> str:
 def _task(image: LabeledImage, dataset: LabeledDataset, file_name: str, gold: bool) -> dict:
     regions = _regions(image, dataset)
     task = {"data": {"image": f"/data/local-files/?d=images/{file_name}", "synthgen_index": image.index,
-                     "source": image.source}}
+                     "split": image.split, "source": image.source}}
     if gold:
         task["annotations"] = [{"result": regions, "ground_truth": True}]
     else:

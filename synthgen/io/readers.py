@@ -377,6 +377,7 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
         width, height = _image_size(file, where)
         results = (task.get("annotations") or task.get("predictions") or [{}])[0].get("result", [])
         image = LabeledImage(index=position, path=file.resolve(), width=width, height=height,
+                             split=str(task["data"].get("split", "train")),
                              source={"kind": "real", "dataset": name or root.name,
                                      "original_id": task.get("id", position)})
         image.objects = _labelstudio_objects(results, image, labels, keypoint_labels, where)
