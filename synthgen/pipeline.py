@@ -26,7 +26,15 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from synthgen.errors import ConfigError, InputError
-from synthgen.io.store import MANIFEST, DatasetWriter, clear_dataset, iter_records, read_manifest, write_json_atomic
+from synthgen.io.store import (
+    MANIFEST,
+    DatasetWriter,
+    clear_dataset,
+    iter_records,
+    read_manifest,
+    remove_partial_files,
+    write_json_atomic,
+)
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.registry import instantiate
@@ -37,11 +45,11 @@ from synthgen.scene.base import SceneSampler
 from synthgen.types import SceneSpec
 from synthgen.validation import check_number
 
-__all__ = ["GenerateSummary", "generate", "prepare_output"]
+__all__ = ["GenerateSummary", "generate", "prepare_output", "stop_on_interrupt"]
 
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
-RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads")
+RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after")
 TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + (
     "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export"
 )
@@ -151,6 +159,7 @@ def prepare_output(root: Path, config: dict, *, resume: bool, overwrite: bool) -
         if overwrite:
             clear_dataset(root)
         elif resume:
+            remove_partial_files(root)  # writes cut short by a crash or kill -9
             previous = read_manifest(root).get("config", {})
             differences = _config_diff(previous, config)
             if differences:
@@ -211,6 +220,10 @@ def _settings(cfg: Mapping) -> dict:
     check_number("n", cfg["n"], minimum=1, integer=True)
     check_number("seed", cfg["seed"], minimum=0, integer=True)
     check_number("threads", cfg["threads"], minimum=1, maximum=64, integer=True)
+    check_number("workers", cfg["workers"], minimum=1, maximum=256, integer=True)
+    check_number("recycle_after", cfg["recycle_after"], minimum=0, integer=True)
+    if cfg["recycle_after"] and sys.version_info < (3, 11):
+        raise ConfigError("recycle_after: needs Python >= 3.11 (max_tasks_per_child); set 0")
     for key in ("resume", "overwrite", "progress"):
         if not isinstance(cfg[key], bool):
             raise ConfigError(f"{key}: must be true or false, got {cfg[key]!r}")
@@ -300,7 +313,12 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
         todo = [i for i in range(settings["n"]) if i not in done]
         start = time.perf_counter()
         stages = _Stages(deriver, augmenter, writer, settings["seed"])
-        _render_loop(todo, settings, sampler, renderer, stages, stage_totals)
+        if settings["workers"] > 1:
+            from synthgen.workers import render_in_processes
+
+            render_in_processes(todo, settings, stage_totals)
+        else:
+            _render_loop(todo, settings, sampler, renderer, stages, stage_totals)
         seconds = time.perf_counter() - start
 
     counts = _count(root, sampler.categories)
@@ -325,8 +343,8 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
 
 
 @contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """An event set by the first Ctrl-C (SIGINT); a second one interrupts at once.
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C (SIGINT) or SIGTERM; a second one interrupts at once.
 
     Raising KeyboardInterrupt at an arbitrary point can land inside a finalizer or a
     GL callback, where Python only prints it and carries on; a flag checked between
@@ -339,13 +357,15 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
 
     def request_stop(signum, frame):
         stop.set()
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
-    previous = signal.signal(signal.SIGINT, request_stop)
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _render_loop(todo, settings, sampler, renderer, stages: _Stages, stage_totals) -> None:
@@ -369,7 +389,7 @@ def _render_loop(todo, settings, sampler, renderer, stages: _Stages, stage_total
 
     # Scenes are drawn one ahead on their own thread (textures, placement and randomizers
     # overlap rendering); one thread keeps the sampler's caches single-threaded.
-    with (_stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool,
+    with (stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool,
           ThreadPoolExecutor(1, "synthgen-scene") as scenes):
         upcoming = scenes.submit(draw_scene, todo[0]) if todo else None
         for position, index in enumerate(todo):

@@ -43,6 +43,7 @@ __all__ = [
     "iter_records",
     "read_manifest",
     "read_sample",
+    "remove_partial_files",
     "write_json_atomic",
 ]
 
@@ -353,6 +354,16 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
 
 STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
                  "exports")
+
+
+def remove_partial_files(root: Path) -> list[Path]:
+    """Delete temporary files a killed run left behind (never a committed file); returns them."""
+    leftovers = [path for folder in STORE_ENTRIES if (root / folder).is_dir()
+                 for path in (root / folder).rglob(".*.tmp-*") if path.is_file()]
+    leftovers += [path for path in root.glob(".*.tmp-*") if path.is_file()]
+    for path in leftovers:
+        path.unlink()
+    return leftovers
 
 
 def clear_dataset(root: Path) -> None:
