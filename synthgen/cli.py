@@ -25,6 +25,7 @@ commands:
   export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold (config: conf/export_command.yaml)
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
   preview    a labeled gallery (PNG + HTML) of any readable dataset (config: conf/preview.yaml)
+  merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
 
 examples:
   synthgen generate
@@ -90,7 +91,14 @@ def _preview(cfg: DictConfig) -> None:
     _run_reporting_errors(_reporting_written("preview", preview), cfg)
 
 
-_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix, "preview": _preview}
+@hydra.main(version_base="1.3", config_path=_CONF, config_name="merge")
+def _merge(cfg: DictConfig) -> None:
+    from synthgen.merge import merge_shards
+
+    _run_reporting_errors(_reporting_written("merge", merge_shards), cfg)
+
+
+_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix, "preview": _preview, "merge": _merge}
 
 
 def main(argv: list[str] | None = None) -> None:

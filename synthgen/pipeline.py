@@ -49,7 +49,8 @@ __all__ = ["GenerateSummary", "generate", "prepare_output", "stop_on_interrupt"]
 
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
-RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after")
+RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after",
+                    "shard", "num_shards")
 TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + (
     "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export"
 )
@@ -176,8 +177,10 @@ def prepare_output(root: Path, config: dict, *, resume: bool, overwrite: bool) -
     root.mkdir(parents=True, exist_ok=True)
 
 
-def _manifest(config: dict, categories, counts: dict | None) -> dict:
+def _manifest(config: dict, categories, counts: dict | None, shard: tuple[int, int] = (0, 1)) -> dict:
+    extra = {"shard": {"index": shard[0], "count": shard[1]}} if shard[1] > 1 else {}
     return {
+        **extra,
         "format": MANIFEST_FORMAT,
         "status": "complete" if counts is not None else "incomplete",
         "seed": config["seed"],
@@ -222,6 +225,8 @@ def _settings(cfg: Mapping) -> dict:
     check_number("threads", cfg["threads"], minimum=1, maximum=64, integer=True)
     check_number("workers", cfg["workers"], minimum=1, maximum=256, integer=True)
     check_number("recycle_after", cfg["recycle_after"], minimum=0, integer=True)
+    check_number("num_shards", cfg["num_shards"], minimum=1, integer=True)
+    check_number("shard", cfg["shard"], minimum=0, maximum=cfg["num_shards"] - 1, integer=True)
     if cfg["recycle_after"] and sys.version_info < (3, 11):
         raise ConfigError("recycle_after: needs Python >= 3.11 (max_tasks_per_child); set 0")
     for key in ("resume", "overwrite", "progress"):
@@ -305,12 +310,14 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     writer = make_writer(root=root)  # validates writer settings before anything touches disk
     prepare_output(root, config, resume=settings["resume"], overwrite=settings["overwrite"])
     # Incomplete until this run finishes (a resumed dataset's config is the same).
-    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None))
+    shard = (settings["shard"], settings["num_shards"])
+    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, None, shard))
 
     stage_totals = collections.Counter()
     with writer:
         done = writer.committed_indices()
-        todo = [i for i in range(settings["n"]) if i not in done]
+        # A shard takes every num_shards-th index: stable as n grows, merged by index.
+        todo = [i for i in range(settings["n"]) if i % shard[1] == shard[0] and i not in done]
         start = time.perf_counter()
         stages = _Stages(deriver, augmenter, writer, settings["seed"])
         if settings["workers"] > 1:
@@ -323,11 +330,11 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
 
     counts = _count(root, sampler.categories)
     written = {name: exporter(root) for name, exporter in exporters.items()}
-    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, counts))
+    write_json_atomic(root / MANIFEST, _manifest(config, sampler.categories, counts, shard))
     summary = GenerateSummary(
         out=root,
         rendered=len(todo),
-        skipped=settings["n"] - len(todo),
+        skipped=len(range(shard[0], settings["n"], shard[1])) - len(todo),
         images=counts["images"],
         instances=counts["instances"],
         instances_per_category=counts["instances_per_category"],

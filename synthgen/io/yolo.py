@@ -2,7 +2,7 @@
 
 Layout::
 
-    data.yaml                  path, train/val/test image folders, names (+ kpt_shape, flip_idx)
+    data.yaml                  train/val/test image folders (relative to it), names (+ kpt_shape, flip_idx)
     images/<split>/<stem>.png
     labels/<split>/<stem>.txt  one line per object, coordinates normalised to [0, 1]
 
@@ -93,7 +93,9 @@ def export_yolo(dataset: LabeledDataset, out: str | Path, task: str = "detect") 
     # ultralytics needs train and val; a dataset with one split uses it for both.
     train = "train" if "train" in splits or not splits else sorted(splits)[0]
     val = "val" if "val" in splits else "test" if "test" in splits else train  # held-out data when there is some
-    yaml_lines = [f"path: {out.resolve()}", f"train: images/{train}", f"val: images/{val}"]
+    # No `path:`: ultralytics then resolves the folders against data.yaml's own folder, so
+    # the export can move (and is byte-identical wherever it is written).
+    yaml_lines = [f"train: images/{train}", f"val: images/{val}"]
     if "test" in splits:
         yaml_lines.append("test: images/test")
     yaml_lines.append("names:")

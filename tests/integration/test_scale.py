@@ -61,3 +61,41 @@ def test_sigterm_finishes_samples_in_flight_and_says_how_to_resume(tmp_path):
     assert process.returncode == 130 and "resume=true" in stderr and "Traceback" not in stderr
     assert not list((tmp_path / "ds").rglob(".*tmp-*"))
     assert 3 <= len(list((tmp_path / "ds" / "labels").glob("*.json"))) < 500
+
+
+def _merge(*overrides):
+    from hydra import compose, initialize_config_dir
+
+    from synthgen.merge import merge_shards
+    from synthgen.paths import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return merge_shards(compose(config_name="merge", overrides=list(overrides)))
+
+
+def test_shards_merged_equal_a_single_run(generate_cfg, tmp_path):
+    common = (*SMALL_RUN, "n=7", "seed=2", "export=[coco,yolo]")
+    generate(generate_cfg(*common, f"out={tmp_path / 'single'}"))
+    for shard in (0, 1, 2):
+        generate(generate_cfg(*common, f"out={tmp_path / 'shards' / str(shard)}", f"shard={shard}", "num_shards=3"))
+    assert len(list((tmp_path / "shards" / "1" / "labels").glob("*.json"))) == 2  # indices 1 and 4
+    shards = ",".join(str(tmp_path / "shards" / str(i)) for i in (2, 0, 1))
+    merged = _merge(f"in=[{shards}]", f"out={tmp_path / 'merged'}", "n=7")
+    assert _hashes(merged) == _hashes(tmp_path / "single")
+
+
+def test_merge_refuses_missing_duplicate_and_foreign_shards(generate_cfg, tmp_path):
+    import pytest
+
+    from synthgen.errors import InputError
+
+    for shard in (0, 1):
+        generate(generate_cfg(*SMALL_RUN, "n=4", f"out={tmp_path / str(shard)}", f"shard={shard}", "num_shards=2"))
+    generate(generate_cfg(*SMALL_RUN, "n=4", "seed=9", f"out={tmp_path / 'other'}", "shard=1", "num_shards=2"))
+    with pytest.raises(InputError, match=r"indices missing from the shards: \[1, 3\]"):
+        _merge(f"in=[{tmp_path / '0'}]", f"out={tmp_path / 'm1'}", "n=4")
+    with pytest.raises(InputError, match=r"indices committed by more than one shard: 0 "):
+        _merge(f"in=[{tmp_path / '0'},{tmp_path / '0'},{tmp_path / '1'}]", f"out={tmp_path / 'm2'}")
+    with pytest.raises(InputError, match=r"made with another config .*\n  seed: 0 -> 9"):
+        _merge(f"in=[{tmp_path / '0'},{tmp_path / 'other'}]", f"out={tmp_path / 'm3'}")
+    assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
