@@ -99,3 +99,32 @@ def test_merge_refuses_missing_duplicate_and_foreign_shards(generate_cfg, tmp_pa
     with pytest.raises(InputError, match=r"made with another config .*\n  seed: 0 -> 9"):
         _merge(f"in=[{tmp_path / '0'},{tmp_path / 'other'}]", f"out={tmp_path / 'm3'}")
     assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
+
+
+def test_joblib_multirun_shards_merge_into_the_single_run(tmp_path):
+    executable = os.path.join(os.path.dirname(sys.executable), "synthgen")
+    size = ("render.width=96", "render.height=72", "n=6", "seed=4")
+    result = subprocess.run([executable, "generate", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                             "shard=0,1", "num_shards=2", "out=shards/${shard}", *size],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([executable, "generate", "out=single", *size], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    merged = _merge(f"in=[{tmp_path / 'shards' / '0'},{tmp_path / 'shards' / '1'}]", f"out={tmp_path / 'merged'}")
+    assert _hashes(merged) == _hashes(tmp_path / "single")
+
+
+def test_slurm_launcher_config_composes_for_a_sharded_sweep():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from synthgen.paths import conf_dir
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="generate", return_hydra_config=True,
+                      overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "num_shards=64"])
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert launcher.partition == "gpu" and launcher.array_parallelism == 64 and launcher.cpus_per_task == 4
