@@ -1,0 +1,104 @@
+"""Benchmark: throughput for 1 and 2 workers, and the memory curve of a long run.
+
+Usage:
+    python scripts/bench_scale.py [n=120] [long=5000] [lp_threads=auto] [any generate override ...]
+
+Part 1 runs ``generate`` with workers=1 and workers=2 on the same config (each in a fresh
+process, with the llvmpipe thread count given by ``lp_threads``: ``auto`` leaves Mesa's
+default, a number sets ``LP_NUM_THREADS``) and prints images/s and their ratio. Part 2
+runs ``long`` images in one process and samples its resident memory (RSS) as samples are
+committed, printing the curve and the growth between image 500 and the last.
+The last lines are ``workers_2_vs_1 = X.XX`` and ``rss_growth_500_to_end = X.X%``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+DEFAULTS = ["render.width=320", "render.height=240", "progress=false"]
+
+
+def _arguments(argv: list[str]) -> tuple[dict, list[str]]:
+    options = {"n": "120", "long": "5000", "lp_threads": "auto"}
+    rest = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key in options:
+            options[key] = value
+        else:
+            rest.append(arg)
+    return options, rest
+
+
+def _throughput(workers: int, n: int, overrides: list[str], lp_threads: str) -> float:
+    environment = dict(os.environ)
+    if lp_threads != "auto":
+        environment["LP_NUM_THREADS"] = lp_threads
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "synthgen.cli", "generate", f"out={tmp}/ds", f"n={n}", f"workers={workers}",
+                   *DEFAULTS, *overrides]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, env=environment, capture_output=True)
+        return n / (time.perf_counter() - start)
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def _memory_curve(n: int, overrides: list[str]) -> list[tuple[int, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        labels = Path(tmp) / "ds" / "labels"
+        process = subprocess.Popen([sys.executable, "-m", "synthgen.cli", "generate", f"out={tmp}/ds", f"n={n}",
+                                    *DEFAULTS, *overrides], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        curve: list[tuple[int, float]] = []
+
+        def watch() -> None:
+            while process.poll() is None:
+                try:
+                    done = sum(1 for _ in labels.glob("*.json")) if labels.is_dir() else 0
+                    curve.append((done, _rss_mib(process.pid)))
+                except (FileNotFoundError, IndexError):
+                    pass
+                time.sleep(1.0)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        process.wait()
+        watcher.join()
+        if process.returncode:
+            raise SystemExit(process.stderr.read().decode())
+        return curve
+
+
+def main(argv: list[str]) -> None:
+    options, overrides = _arguments(argv)
+    n, long_n = int(options["n"]), int(options["long"])
+    print(f"cores: {os.cpu_count()}, LP_NUM_THREADS: {options['lp_threads']}, n={n}, {' '.join(DEFAULTS + overrides)}")
+    one = _throughput(1, n, overrides, options["lp_threads"])
+    two = _throughput(2, n, overrides, options["lp_threads"])
+    print(f"workers=1: {one:.1f} images/s (including process start-up)")
+    print(f"workers=2: {two:.1f} images/s")
+    if long_n:
+        curve = _memory_curve(long_n, overrides)
+        marks = [m for m in (100, 250, 500, 1000, 2000, 3000, 4000, 5000, long_n) if m <= long_n]
+        print("RSS curve (images committed: MiB):")
+        for mark in sorted(set(marks)):
+            reached = [rss for done, rss in curve if done >= mark]
+            if reached:
+                print(f"  {mark}: {reached[0]:.0f}")
+        at_500 = next((rss for done, rss in curve if done >= min(500, long_n)), curve[0][1])
+        final = curve[-1][1]
+        print(f"rss_growth_500_to_end = {100 * (final - at_500) / at_500:.1f}%")
+    print(f"workers_2_vs_1 = {two / one:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
