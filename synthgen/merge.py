@@ -78,6 +78,9 @@ def merge_shards(cfg: DictConfig | Mapping) -> Path:
         raise InputError(f"n={n}: the shards hold indices beyond it: {extra[:20]}")
     out = Path(str(settings["out"])).expanduser()
     config = manifests[0]["config"]
+    # Built before anything is written: a foreign _target_ in a manifest is refused here.
+    exporters = [instantiate(node, f"export.{name}", config.get("allowed_target_prefixes", []))
+                 for name, node in (config.get("export") or {}).items()]
     prepare_output(out, config, resume=False, overwrite=bool(settings["overwrite"]))
     for folder in STORE_ENTRIES[1:]:
         if folder not in ("annotations", "exports"):
@@ -90,6 +93,6 @@ def merge_shards(cfg: DictConfig | Mapping) -> Path:
     manifest = _manifest(config, categories, _count(out, categories))
     manifest["versions"] = manifests[0]["versions"]  # the versions that made the samples
     write_json_atomic(out / MANIFEST, manifest)
-    for name, node in (config.get("export") or {}).items():
-        instantiate(node, f"export.{name}", config.get("allowed_target_prefixes", []))(out)
+    for exporter in exporters:
+        exporter(out)
     return out

@@ -174,7 +174,10 @@ def prepare_output(root: Path, config: dict, *, resume: bool, overwrite: bool) -
                 f"out={root}: folder is not empty; pass resume=true to complete the dataset there, "
                 "overwrite=true to replace it, or choose another out="
             )
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"out={root}: cannot create the folder ({error.strerror or error}); choose another out=") from error
 
 
 def _manifest(config: dict, categories, counts: dict | None, shard: tuple[int, int] = (0, 1)) -> dict:

@@ -18,9 +18,11 @@ a partial file; a sample counts as committed only once its label record exists.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import threading
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,11 +60,24 @@ def _name(index: int) -> str:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename.
+
+    Raises:
+        InputError: The file cannot be written (disk full, permissions, file size
+            limit); the temporary is removed and nothing committed is touched.
+    """
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise InputError(
+            f"{path}: cannot write ({error.strerror or error}); free disk space or fix permissions, "
+            "then run the same command with resume=true (committed samples are intact)"
+        ) from error
 
 
 def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:

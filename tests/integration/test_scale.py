@@ -128,3 +128,46 @@ def test_slurm_launcher_config_composes_for_a_sharded_sweep():
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert launcher.partition == "gpu" and launcher.array_parallelism == 64 and launcher.cpus_per_task == 4
+
+
+def test_a_full_disk_is_one_clear_error_and_committed_samples_survive(tmp_path):
+    import resource
+
+    executable = os.path.join(os.path.dirname(sys.executable), "synthgen")
+    size = ("render.width=160", "render.height=120", "seed=6")
+    first = subprocess.run([executable, "generate", "out=ds", "n=2", *size], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = _hashes(tmp_path / "ds")
+
+    def small_files():  # every file larger than 8 KiB fails to write, as on a full disk (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    result = subprocess.run([executable, "generate", "out=ds", "n=4", "resume=true", *size], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot write (File too large); free disk space or fix permissions" in result.stderr
+    after = _hashes(tmp_path / "ds")
+    assert {name: after[name] for name in before if name != "manifest.json"} == {
+        name: before[name] for name in before if name != "manifest.json"}
+    assert not list((tmp_path / "ds").rglob(".*tmp-*"))
+    done = subprocess.run([executable, "generate", "out=ds", "n=4", "resume=true", *size], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "ds" / "labels").glob("*.json"))) == 4
+
+
+def test_merge_refuses_a_foreign_target_in_a_shard_manifest(generate_cfg, tmp_path):
+    import json
+
+    import pytest
+
+    from synthgen.errors import ConfigError
+
+    generate(generate_cfg(*SMALL_RUN, "n=2", f"out={tmp_path / 'a'}"))
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    manifest["config"]["export"] = {"evil": {"_target_": "os.system", "command": "true"}}
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"export.evil._target_: 'os.system' is not allowed"):
+        _merge(f"in=[{tmp_path / 'a'}]", f"out={tmp_path / 'merged'}")
+    assert not (tmp_path / "merged").exists()
