@@ -171,3 +171,20 @@ def test_merge_refuses_a_foreign_target_in_a_shard_manifest(generate_cfg, tmp_pa
     with pytest.raises(ConfigError, match=r"export.evil._target_: 'os.system' is not allowed"):
         _merge(f"in=[{tmp_path / 'a'}]", f"out={tmp_path / 'merged'}")
     assert not (tmp_path / "merged").exists()
+
+
+def test_ray_tasks_shards_merge_into_the_single_run(generate_cfg, tmp_path):
+    import ray
+
+    from synthgen.cluster.ray_tasks import generate_shards_on_ray
+
+    common = ["render.width=96", "render.height=72", "n=5", "seed=8"]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a local Ray, for this test only
+    try:
+        shards = generate_shards_on_ray(common, 2, str(tmp_path / "shards" / "{shard}"))
+    finally:
+        ray.shutdown()
+    assert [p.name for p in shards] == ["0", "1"]
+    generate(generate_cfg(*common, f"out={tmp_path / 'single'}", "progress=false"))
+    merged = _merge(f"in=[{shards[0]},{shards[1]}]", f"out={tmp_path / 'merged'}")
+    assert _hashes(merged) == _hashes(tmp_path / "single")
