@@ -214,3 +214,10 @@ def test_distractors_are_unlabeled_and_never_intersect_objects():
 
 def _xy_radius(vertices, centre):
     return np.linalg.norm(vertices[:, :2] - centre[:2], axis=1).max()
+
+
+def test_a_corrupt_background_image_is_named(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    randomizer = BackgroundRandomizer(kinds=["images"], image_folder=str(tmp_path))
+    with pytest.raises(InputError, match=r"broken.jpg' could not be read; remove or replace it"):
+        randomizer(_scene(), sample_rng(0, 0))
