@@ -7,6 +7,7 @@ values, unusable paths) print one line and exit with status 2.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import hydra
@@ -61,44 +62,31 @@ def _generate(cfg: DictConfig) -> None:
     _run_reporting_errors(generate, cfg)
 
 
-def _reporting_written(command: str, function):
-    """Run ``function(cfg)`` and report the path it returns."""
+def _reporting_command(command: str, config_name: str, module: str, function: str):
+    """A ``@hydra.main`` entry point that runs ``module.function(cfg)`` and reports the path it wrote.
 
+    The module is imported when the command runs, so ``synthgen generate`` loads nothing else.
+    """
+
+    @hydra.main(version_base="1.3", config_path=_CONF, config_name=config_name)
     def run(cfg: DictConfig) -> None:
-        print(f"synthgen {command}: wrote {function(cfg)}", file=sys.stderr)
+        implementation = getattr(importlib.import_module(module), function)
+
+        def report(config: DictConfig) -> None:
+            print(f"synthgen {command}: wrote {implementation(config)}", file=sys.stderr)
+
+        _run_reporting_errors(report, cfg)
 
     return run
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="export_command")
-def _export(cfg: DictConfig) -> None:
-    from synthgen.io.export import export_dataset
-
-    _run_reporting_errors(_reporting_written("export", export_dataset), cfg)
-
-
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="mix")
-def _mix(cfg: DictConfig) -> None:
-    from synthgen.mix.mixer import mix
-
-    _run_reporting_errors(_reporting_written("mix", mix), cfg)
-
-
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="preview")
-def _preview(cfg: DictConfig) -> None:
-    from synthgen.preview import preview
-
-    _run_reporting_errors(_reporting_written("preview", preview), cfg)
-
-
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="merge")
-def _merge(cfg: DictConfig) -> None:
-    from synthgen.merge import merge_shards
-
-    _run_reporting_errors(_reporting_written("merge", merge_shards), cfg)
-
-
-_COMMANDS = {"generate": _generate, "export": _export, "mix": _mix, "preview": _preview, "merge": _merge}
+_COMMANDS = {
+    "generate": _generate,
+    "export": _reporting_command("export", "export_command", "synthgen.io.export", "export_dataset"),
+    "mix": _reporting_command("mix", "mix", "synthgen.mix.mixer", "mix"),
+    "preview": _reporting_command("preview", "preview", "synthgen.preview", "preview"),
+    "merge": _reporting_command("merge", "merge", "synthgen.merge", "merge_shards"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
