@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,8 @@ _PROBE = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
 
 
 def _import_albumentations():
+    # albumentations checks PyPI for a newer version at import unless told not to (offline machines).
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     try:
         import albumentations
     except ImportError as error:  # a dependency, but say what to do if it was removed

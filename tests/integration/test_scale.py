@@ -2,9 +2,11 @@
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from synthgen.pipeline import generate
@@ -179,11 +181,15 @@ def test_ray_tasks_shards_merge_into_the_single_run(generate_cfg, tmp_path):
     from synthgen.cluster.ray_tasks import generate_shards_on_ray
 
     common = ["render.width=96", "render.height=72", "n=5", "seed=8"]
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a local Ray, for this test only
+    # A local Ray for this test only, with its session files in a short temporary folder
+    # (Ray's socket paths have a length limit), removed afterwards.
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_dir)
     try:
         shards = generate_shards_on_ray(common, 2, str(tmp_path / "shards" / "{shard}"))
     finally:
         ray.shutdown()
+        shutil.rmtree(ray_dir, ignore_errors=True)
     assert [p.name for p in shards] == ["0", "1"]
     generate(generate_cfg(*common, f"out={tmp_path / 'single'}", "progress=false"))
     merged = _merge(f"in=[{shards[0]},{shards[1]}]", f"out={tmp_path / 'merged'}")
