@@ -27,6 +27,7 @@ commands:
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
   preview    a labeled gallery (PNG + HTML) of any readable dataset (config: conf/preview.yaml)
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
+  validate   sim-to-real gap of a synthetic vs a real dataset: metrics.json + report.html (conf/validate.yaml)
 
 examples:
   synthgen generate
@@ -86,6 +87,7 @@ _COMMANDS = {
     "mix": _reporting_command("mix", "mix", "synthgen.mix.mixer", "mix"),
     "preview": _reporting_command("preview", "preview", "synthgen.preview", "preview"),
     "merge": _reporting_command("merge", "merge", "synthgen.merge", "merge_shards"),
+    "validate": _reporting_command("validate", "validate", "synthgen.validate.report", "validate"),
 }
 
 

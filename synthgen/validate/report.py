@@ -1,0 +1,229 @@
+"""``synthgen validate``: measure the gap between a synthetic and a real dataset and report it.
+
+Writes ``metrics.json`` (every number with its N, the extractor, its weights and the
+preprocessing) and ``report.html`` (one self-contained page: findings, tables, plots,
+and galleries of the synthetic images a classifier finds most synthetic and of the real
+images no synthetic image comes close to). Image-distribution metrics need the
+``validate`` extra (torch, torchvision); label statistics need nothing more.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from synthgen.errors import ConfigError, InputError
+from synthgen.io.dataset import LabeledDataset
+from synthgen.io.export_files import prepare_export_folder
+from synthgen.io.readers import read_dataset
+from synthgen.registry import instantiate
+from synthgen.validate.distribution import (
+    classifier_two_sample_test,
+    frechet_distance,
+    kid,
+    mmd_rbf,
+    precision_recall_density_coverage,
+)
+from synthgen.validate.label_stats import label_gap, label_statistics
+from synthgen.validation import check_number
+
+__all__ = ["validate"]
+
+_KEYS = ("synthetic", "real", "out", "overwrite", "features", "max_images", "kid_subsets", "permutations", "seed",
+         "gallery", "progress")
+
+
+def _subset(dataset: LabeledDataset, limit: int, rng: np.random.Generator) -> list:
+    images = dataset.images
+    if len(images) > limit:
+        images = [images[i] for i in sorted(rng.choice(len(images), limit, replace=False))]
+    return images
+
+
+def _check_inputs(synthetic: LabeledDataset, real: LabeledDataset) -> None:
+    for name, dataset in (("synthetic", synthetic), ("real", real)):
+        if len(dataset.images) < 2:
+            raise InputError(f"{name}={dataset.name}: needs at least 2 images, has {len(dataset.images)}")
+    shared = {c.name for c in synthetic.categories} & {c.name for c in real.categories}
+    if not shared:
+        raise InputError(
+            f"synthetic and real share no category names ({sorted(c.name for c in synthetic.categories)} vs "
+            f"{sorted(c.name for c in real.categories)}); rename with synthgen mix's category_map first"
+        )
+
+
+def _image_gap(synthetic_features, real_features, settings, rng) -> dict:
+    return {
+        "kid": kid(synthetic_features, real_features, rng, subsets=settings["kid_subsets"]),
+        "frechet_distance": frechet_distance(synthetic_features, real_features),
+        "mmd_rbf": mmd_rbf(synthetic_features, real_features),
+        "precision_recall_density_coverage": precision_recall_density_coverage(synthetic_features, real_features),
+        "classifier_two_sample": classifier_two_sample_test(synthetic_features, real_features, rng,
+                                                            permutations=settings["permutations"]),
+    }
+
+
+def _figure_png(draw) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=(5, 3.2), dpi=100)
+    draw(figure)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _plots(synthetic: LabeledDataset, real: LabeledDataset, gap: dict) -> list[tuple[str, str]]:
+    s, r = label_statistics(synthetic), label_statistics(real)
+    plots = []
+    for key, title in (("size", "relative box size sqrt(box/image area)"), ("objects_per_image", "objects per image"),
+                       ("aspect", "box aspect log2(w/h)")):
+        def draw(figure, key=key, title=title):
+            axes = figure.add_subplot(111)
+            values = np.concatenate([s[key], r[key]]) if len(s[key]) + len(r[key]) else np.zeros(1)
+            bins = np.linspace(values.min(), values.max() + 1e-9, 20)
+            axes.hist(s[key], bins=bins, alpha=0.6, density=True, label=f"synthetic (N={len(s[key])})")
+            axes.hist(r[key], bins=bins, alpha=0.6, density=True, label=f"real (N={len(r[key])})")
+            axes.set_title(title)
+            axes.legend()
+        plots.append((title, _figure_png(draw)))
+
+    def heatmaps(figure):
+        for position, side in enumerate(("synthetic", "real")):
+            axes = figure.add_subplot(1, 2, position + 1)
+            axes.imshow(np.asarray(gap["center_heatmap"][side]), extent=(0, 1, 1, 0), cmap="viridis")
+            axes.set_title(f"box centres: {side}")
+    plots.append(("box centre heatmaps", _figure_png(heatmaps)))
+
+    def classes(figure):
+        axes = figure.add_subplot(111)
+        frequencies = gap["class_frequencies"]["frequencies"]
+        names = list(frequencies)
+        x = np.arange(len(names))
+        axes.bar(x - 0.2, [frequencies[n]["synthetic"] for n in names], 0.4, label="synthetic")
+        axes.bar(x + 0.2, [frequencies[n]["real"] for n in names], 0.4, label="real")
+        axes.set_xticks(x, names, rotation=30)
+        axes.set_title(f"class frequencies (JS distance {gap['class_frequencies']['jensen_shannon']:.3f})")
+        axes.legend()
+    plots.append(("class frequencies", _figure_png(classes)))
+    return plots
+
+
+def _thumbnail_html(path: Path, caption: str) -> str:
+    image = cv2.imread(str(path))
+    if image is None:
+        return ""
+    scale = 160 / max(image.shape[:2])
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    data = base64.b64encode(cv2.imencode(".jpg", image)[1].tobytes()).decode()
+    return (f'<figure><img src="data:image/jpeg;base64,{data}" alt="{html.escape(path.name)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _report(metrics: dict, plots, galleries) -> str:
+    rows = []
+    image_gap = metrics.get("image_gap")
+    if image_gap:
+        k, c = image_gap["kid"], image_gap["classifier_two_sample"]
+        prdc = image_gap["precision_recall_density_coverage"]
+        extractor = metrics["extractor"]["name"]
+        rows += [
+            (f"KID-{extractor}", f"{k['mean']:.4f} ± {k['std']:.4f}", f"{k['n_synthetic']} / {k['n_real']}"),
+            (f"FD-{extractor}", f"{image_gap['frechet_distance']['value']:.2f}",
+             f"{image_gap['frechet_distance']['n_synthetic']} / {image_gap['frechet_distance']['n_real']}"),
+            ("MMD² (RBF, median bandwidth)", f"{image_gap['mmd_rbf']['value']:.4f}", ""),
+            ("precision / recall", f"{prdc['precision']:.2f} / {prdc['recall']:.2f}", f"k={prdc['k']}"),
+            ("density / coverage", f"{prdc['density']:.2f} / {prdc['coverage']:.2f}", ""),
+            ("classifier AUC (0.5 = indistinguishable)", f"{c['auc']:.3f} (p={c['p_value']:.3g})",
+             f"{c['folds']}-fold, {c['permutations']} permutations"),
+        ]
+    gap = metrics["label_gap"]
+    for key in ("objects_per_image", "size", "aspect", "mask_fill", "occlusion"):
+        entry = gap[key]
+        if entry.get("available"):
+            rows.append((f"{key}: mean synthetic vs real", f"{entry['mean_synthetic']:.3f} vs {entry['mean_real']:.3f}",
+                         f"W={entry['wasserstein']:.3f}, KS={entry['ks_statistic']:.2f}, N={entry['n_synthetic']}/"
+                         f"{entry['n_real']}"))
+    table = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
+                    for a, b, c in rows)
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in gap["findings"]) or "<li>no large label differences</li>"
+    figures = "".join(f'<figure><img src="data:image/png;base64,{png}" alt="{html.escape(title)}"></figure>'
+                      for title, png in plots)
+    gallery_html = "".join(f"<h2>{html.escape(title)}</h2>{''.join(items)}" for title, items in galleries if items)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>synthgen validation report</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td{border:1px solid #ccc;padding:4px 8px}"
+        "figure{display:inline-block;margin:4px}figcaption{font-size:11px;max-width:160px}</style></head><body>"
+        f"<h1>Synthetic vs real: {html.escape(metrics['synthetic']['name'])} vs {html.escape(metrics['real']['name'])}</h1>"
+        f"<p>{metrics['synthetic']['images']} synthetic and {metrics['real']['images']} real images."
+        + (f" Features: {html.escape(metrics['extractor']['name'])} ({html.escape(metrics['extractor']['preprocessing'])})."
+           if image_gap else "")
+        + f"</p><h2>Findings</h2><ul>{findings}</ul><h2>Metrics</h2><table>{table}</table>"
+        f"<h2>Plots</h2>{figures}{gallery_html}</body></html>\n"
+    )
+
+
+def validate(cfg: DictConfig | Mapping) -> Path:
+    """Run ``synthgen validate`` as configured (conf/validate.yaml); returns the output folder."""
+    settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    unknown = sorted(set(settings) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {list(_KEYS)}")
+    for key, minimum in (("max_images", 2), ("kid_subsets", 1), ("permutations", 0), ("seed", 0), ("gallery", 0)):
+        check_number(key, settings[key], minimum=minimum, integer=True)
+    synthetic = read_dataset(str(settings["synthetic"]), name=Path(str(settings["synthetic"])).name)
+    real = read_dataset(str(settings["real"]), name=Path(str(settings["real"])).name)
+    _check_inputs(synthetic, real)
+    extractor = instantiate(settings["features"], "features") if settings["features"] else None
+    out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
+    rng = np.random.default_rng(settings["seed"])
+    synthetic_images = _subset(synthetic, settings["max_images"], rng)
+    real_images = _subset(real, settings["max_images"], rng)
+    metrics = {
+        "synthetic": {"name": synthetic.name, "images": len(synthetic_images)},
+        "real": {"name": real.name, "images": len(real_images)},
+        "label_gap": label_gap(LabeledDataset(synthetic.name, synthetic.categories, synthetic_images),
+                               LabeledDataset(real.name, real.categories, real_images)),
+        "seed": settings["seed"],
+    }
+    galleries = []
+    if extractor is not None:
+        with tqdm(total=2, desc="features", unit="set", disable=not settings["progress"]) as bar:
+            synthetic_features = extractor([image.path for image in synthetic_images])
+            bar.update(1)
+            real_features = extractor([image.path for image in real_images])
+            bar.update(1)
+        metrics["extractor"] = {"name": extractor.name, "weights": extractor.weights,
+                                "preprocessing": extractor.preprocessing, "dimensions": int(synthetic_features.shape[1])}
+        metrics["image_gap"] = _image_gap(synthetic_features, real_features, settings, rng)
+        scores = metrics["image_gap"]["classifier_two_sample"]["synthetic_scores"]
+        uncovered = metrics["image_gap"]["precision_recall_density_coverage"]["real_uncovered_ratio"]
+        count = settings["gallery"]
+        galleries = [
+            ("synthetic images that look most synthetic", [
+                _thumbnail_html(synthetic_images[i].path, f"{synthetic_images[i].path.name}: score {scores[i]:.2f}")
+                for i in np.argsort(scores)[::-1][:count]]),
+            ("real images least covered by synthetic ones", [
+                _thumbnail_html(real_images[i].path, f"{real_images[i].path.name}: {uncovered[i]:.2f}x its k-NN radius")
+                for i in np.argsort(uncovered)[::-1][:count]]),
+        ]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (out / "report.html").write_text(_report(metrics, _plots(LabeledDataset(synthetic.name, synthetic.categories,
+                                                                             synthetic_images),
+                                                              LabeledDataset(real.name, real.categories, real_images),
+                                                              metrics["label_gap"]), galleries))
+    return out
