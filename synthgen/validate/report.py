@@ -10,6 +10,7 @@ images no synthetic image comes close to). Image-distribution metrics need the
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -23,7 +24,8 @@ from tqdm import tqdm
 
 from synthgen.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset
-from synthgen.io.export_files import prepare_export_folder
+from synthgen.io.export_files import EXPORT_MARKER, prepare_export_folder
+from synthgen.io.store import write_bytes_atomic
 from synthgen.io.readers import read_dataset
 from synthgen.registry import instantiate
 from synthgen.validate.distribution import (
@@ -34,12 +36,14 @@ from synthgen.validate.distribution import (
     precision_recall_density_coverage,
 )
 from synthgen.validate.label_stats import label_gap, label_statistics
+from synthgen.validate.tstr import TstrSettings, run_tstr
 from synthgen.validation import check_number
 
 __all__ = ["validate"]
 
 _KEYS = ("synthetic", "real", "out", "overwrite", "features", "max_images", "kid_subsets", "permutations", "seed",
-         "gallery", "progress")
+         "gallery", "progress", "tstr")
+_SWEEP_KEY_FILE = ".synthgen-validate-key.json"
 
 
 def _subset(dataset: LabeledDataset, limit: int, rng: np.random.Generator) -> list:
@@ -123,6 +127,74 @@ def _plots(synthetic: LabeledDataset, real: LabeledDataset, gap: dict) -> list[t
     return plots
 
 
+def _tstr_plot(runs: list[dict]) -> tuple[str, str]:
+    def draw(figure):
+        axes = figure.add_subplot(111)
+        mixes = [run for run in runs if run["kind"] == "synthetic_plus_real"]
+        for metric, style in (("map50", "o-"), ("map", "s--")):
+            if mixes:
+                x = [run["real_fraction"] for run in mixes]
+                y = [run["bbox"][metric] for run in mixes]
+                errors = None
+                if all("ci95" in run["bbox"] for run in mixes):
+                    errors = np.array([[y_ - run["bbox"]["ci95"][metric][0], run["bbox"]["ci95"][metric][1] - y_]
+                                       for y_, run in zip(y, mixes)]).T.clip(0)
+                axes.errorbar(x, y, yerr=errors, fmt=style, capsize=3, label=f"synthetic + real: {metric}")
+            for run in runs:
+                if run["kind"] == "real_only":
+                    axes.axhline(run["bbox"][metric], linestyle=":", color="gray" if metric == "map" else "black",
+                                 label=f"real only ({run['train_images']['real']} images): {metric}")
+        axes.set_xlabel("fraction of the real training images added to the synthetic ones")
+        axes.set_ylabel("box AP on the real test split")
+        axes.set_xlim(-0.05, 1.05)
+        axes.set_ylim(0, 1)
+        axes.set_title("train on synthetic (+ real), test on real")
+        axes.legend(fontsize=7)
+    return "TSTR curve", _figure_png(draw)
+
+
+def _tstr_findings(runs: list[dict]) -> list[str]:
+    """Plain sentences: how synthetic training compares with training on the real images."""
+    real = next((run for run in runs if run["kind"] == "real_only"), None)
+    sentences = []
+    for run in runs:
+        if run["kind"] == "real_only":
+            continue
+        score, line = run["bbox"]["map50"], f"trained on {run['name']}, the detector reaches box mAP50 {run['bbox']['map50']:.2f}"
+        if real is not None and real["bbox"]["map50"] > 0:
+            line += (f", {score / real['bbox']['map50']:.0%} of training on the {real['train_images']['real']} real "
+                     f"training images ({real['bbox']['map50']:.2f})")
+        sentences.append(line + " on the real test split")
+    return sentences
+
+
+def _tstr_table(runs: list[dict]) -> str:
+    def cell(scores: dict, metric: str) -> str:
+        text = f"{scores[metric]:.3f}"
+        if "ci95" in scores:
+            low, high = scores["ci95"][metric]
+            text += f" [{low:.3f}, {high:.3f}]"
+        return text
+
+    rows = []
+    for run in runs:
+        segm = run.get("segm")
+        per_class = ", ".join(f"{name} {ap:.2f}" if ap is not None else f"{name} -"
+                              for name, ap in run["bbox"]["per_class"].items())
+        rows.append([run["name"], f"{run['train_images']['synthetic']} / {run['train_images']['real']}",
+                     cell(run["bbox"], "map50"), cell(run["bbox"], "map"),
+                     cell(segm, "map") if segm else "-", per_class])
+    head = ["training set", "train images synthetic / real", "box mAP50 [95% CI]", "box mAP [95% CI]",
+            "mask mAP", "box AP per class"]
+    first = runs[0]
+    note = (f"{first['model']}; scored with pycocotools on {first['bbox']['n_images']} real test images "
+            f"({first['bbox']['n_objects']} objects), the same for every row; intervals: percentile bootstrap over "
+            f"test images ({first['bbox']['bootstrap']} resamples).")
+    return ("<h2>Train on synthetic, test on real</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + f"</table><p>{html.escape(note)}</p>")
+
+
 def _thumbnail_html(path: Path, caption: str) -> str:
     image = cv2.imread(str(path))
     if image is None:
@@ -160,7 +232,8 @@ def _report(metrics: dict, plots, galleries) -> str:
                          f"{entry['n_real']}"))
     table = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
                     for a, b, c in rows)
-    findings = "".join(f"<li>{html.escape(f)}</li>" for f in gap["findings"]) or "<li>no large label differences</li>"
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in _tstr_findings(metrics.get("tstr") or []) + gap["findings"])
+    findings = findings or "<li>no large label differences</li>"
     figures = "".join(f'<figure><img src="data:image/png;base64,{png}" alt="{html.escape(title)}"></figure>'
                       for title, png in plots)
     gallery_html = "".join(f"<h2>{html.escape(title)}</h2>{''.join(items)}" for title, items in galleries if items)
@@ -173,8 +246,63 @@ def _report(metrics: dict, plots, galleries) -> str:
         + (f" Features: {html.escape(metrics['extractor']['name'])} ({html.escape(metrics['extractor']['preprocessing'])})."
            if image_gap else "")
         + f"</p><h2>Findings</h2><ul>{findings}</ul><h2>Metrics</h2><table>{table}</table>"
-        f"<h2>Plots</h2>{figures}{gallery_html}</body></html>\n"
+        + (_tstr_table(metrics["tstr"]) if metrics.get("tstr") else "")
+        + f"<h2>Plots</h2>{figures}{gallery_html}</body></html>\n"
     )
+
+
+def _tstr_settings(block) -> TstrSettings:
+    block = dict(block or {})
+    fields = {f.name for f in dataclasses.fields(TstrSettings)}
+    unknown = sorted(set(block) - fields)
+    if unknown:
+        raise ConfigError(f"tstr.{unknown[0]}: unknown key; allowed keys: {sorted(fields)}")
+    return TstrSettings(**block)
+
+
+def _sweep_key(settings: dict, tstr: TstrSettings) -> dict:
+    """What the jobs of one sweep share: everything but which TSTR points each one trains."""
+    return {"synthetic": str(Path(str(settings["synthetic"])).resolve()), "real": str(Path(str(settings["real"])).resolve()),
+            "seed": settings["seed"], "max_images": settings["max_images"], "tstr": tstr.comparison_key()}
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _output_folder(settings: dict, tstr: TstrSettings) -> Path:
+    """The output folder; an earlier run of the same sweep there is kept so its TSTR points add up."""
+    out = Path(str(settings["out"])).expanduser()
+    if settings["overwrite"] and _in_multirun():
+        raise ConfigError("overwrite=true in a multirun: the jobs would erase each other's results; "
+                          "remove the old folder (or choose a new out=) and sweep without overwrite")
+    key = _sweep_key(settings, tstr)
+    try:
+        earlier = json.loads((out / _SWEEP_KEY_FILE).read_text())
+    except (OSError, ValueError):
+        earlier = None
+    if earlier == key and (out / EXPORT_MARKER).is_file() and not settings["overwrite"]:
+        return out  # an earlier job of the same sweep (same inputs and TSTR settings): add to its points
+    out = prepare_export_folder(out, bool(settings["overwrite"]))
+    _write_json(out / _SWEEP_KEY_FILE, key)
+    return out
+
+
+def _write_json(path: Path, value: dict) -> None:
+    write_bytes_atomic(path, json.dumps(value, indent=1).encode())  # NaN allowed: e.g. a KS test of empty sets
+
+
+def _slug(run: dict) -> str:
+    return "real_only" if run["real_fraction"] is None else f"real_fraction_{run['real_fraction']:.4f}"
+
+
+def _tstr_runs(out: Path) -> list[dict]:
+    """Every TSTR result in ``out/tstr``: synthetic + real points by fraction, then real only."""
+    runs = [json.loads(path.read_text()) for path in sorted((out / "tstr").glob("*.json"))]
+    return sorted(runs, key=lambda run: (run["real_fraction"] is None, run["real_fraction"] or 0.0))
 
 
 def validate(cfg: DictConfig | Mapping) -> Path:
@@ -189,7 +317,8 @@ def validate(cfg: DictConfig | Mapping) -> Path:
     real = read_dataset(str(settings["real"]), name=Path(str(settings["real"])).name)
     _check_inputs(synthetic, real)
     extractor = instantiate(settings["features"], "features") if settings["features"] else None
-    out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
+    tstr = _tstr_settings(settings.get("tstr"))
+    out = _output_folder(settings, tstr)
     rng = np.random.default_rng(settings["seed"])
     synthetic_images = _subset(synthetic, settings["max_images"], rng)
     real_images = _subset(real, settings["max_images"], rng)
@@ -221,9 +350,20 @@ def validate(cfg: DictConfig | Mapping) -> Path:
                 _thumbnail_html(real_images[i].path, f"{real_images[i].path.name}: {uncovered[i]:.2f}x its k-NN radius")
                 for i in np.argsort(uncovered)[::-1][:count]]),
         ]
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    (out / "report.html").write_text(_report(metrics, _plots(LabeledDataset(synthetic.name, synthetic.categories,
-                                                                             synthetic_images),
-                                                              LabeledDataset(real.name, real.categories, real_images),
-                                                              metrics["label_gap"]), galleries))
+    if tstr.enabled:
+        (out / "tstr").mkdir(exist_ok=True)
+        # Points already in the folder come from identical settings (_output_folder checked): keep them.
+        done = [run["real_fraction"] for run in _tstr_runs(out)]
+        for run in run_tstr(synthetic, real, tstr, progress=settings["progress"], skip=done):
+            _write_json(out / "tstr" / f"{_slug(run)}.json", run)
+    metrics["tstr"] = _tstr_runs(out)
+    if metrics["tstr"]:
+        metrics["tstr_settings"] = tstr.comparison_key()
+    _write_json(out / "metrics.json", metrics)
+    plots = _plots(LabeledDataset(synthetic.name, synthetic.categories, synthetic_images),
+                   LabeledDataset(real.name, real.categories, real_images), metrics["label_gap"])
+    if metrics["tstr"]:
+        plots.insert(0, _tstr_plot(metrics["tstr"]))
+    # Atomic writes: jobs of one sweep may finish together, and none may leave a half-written file.
+    write_bytes_atomic(out / "report.html", _report(metrics, plots, galleries).encode())
     return out
