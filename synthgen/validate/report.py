@@ -36,7 +36,7 @@ from synthgen.validate.distribution import (
     precision_recall_density_coverage,
 )
 from synthgen.validate.label_stats import label_gap, label_statistics
-from synthgen.validate.tstr import TstrSettings, run_tstr
+from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr
 from synthgen.validation import check_number
 
 __all__ = ["validate"]
@@ -318,6 +318,8 @@ def validate(cfg: DictConfig | Mapping) -> Path:
     _check_inputs(synthetic, real)
     extractor = instantiate(settings["features"], "features") if settings["features"] else None
     tstr = _tstr_settings(settings.get("tstr"))
+    if tstr.enabled:
+        check_tstr_inputs(synthetic, real, tstr)
     out = _output_folder(settings, tstr)
     rng = np.random.default_rng(settings["seed"])
     synthetic_images = _subset(synthetic, settings["max_images"], rng)

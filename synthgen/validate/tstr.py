@@ -27,7 +27,7 @@ from synthgen.io.dataset import LabeledDataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
 from synthgen.validation import check_choice, check_number
 
-__all__ = ["TstrSettings", "run_tstr"]
+__all__ = ["TstrSettings", "check_tstr_inputs", "run_tstr"]
 
 
 @dataclasses.dataclass
@@ -123,9 +123,6 @@ def _one_run(synthetic, real, settings: TstrSettings, real_fraction: float | Non
 
     categories, train, test = _splits(synthetic, real, settings, real_fraction)
     objects = [c for c in categories if c.kind == "object"]
-    if not test or not any(image.objects for image in test):
-        raise InputError(f"real={real.name}: the real test split ({len(test)} images at tstr.test_fraction="
-                         f"{settings.test_fraction}) has no labeled objects; use more real images or raise it")
     masks = {"true": True, "false": False, "auto": _has_masks(train) and _has_masks(test)}[settings.masks]
     detector = MobileNetV2Detector([c.id for c in objects], masks, settings.image_size, settings.steps,
                                    settings.batch_size, settings.learning_rate, settings.trainable_blocks,
@@ -154,6 +151,25 @@ def _one_run(synthetic, real, settings: TstrSettings, real_fraction: float | Non
     if masks:
         run["segm"] = coco_scores(test_set, results, "segm", settings.bootstrap, rng)
     return run
+
+
+def check_tstr_inputs(synthetic: LabeledDataset, real: LabeledDataset, settings: TstrSettings) -> None:
+    """Raise the errors a run would raise, before anything is written or trained.
+
+    Raises:
+        InputError: The real test split has no labeled objects, or a training set has none.
+        ConfigError: ``tstr.device=cuda`` without a CUDA device.
+    """
+    _device(settings.device)
+    fractions: list[float | None] = list(settings.real_fractions) + ([None] if settings.real_only else [])
+    for fraction in fractions:
+        _, train, test = _splits(synthetic, real, settings, fraction)
+        if not any(image.objects for image in test):
+            raise InputError(f"real={real.name}: the real test split ({len(test)} images at tstr.test_fraction="
+                             f"{settings.test_fraction}) has no labeled objects; use more real images or raise it")
+        if not any(image.objects for image in train):
+            raise InputError(f"the training set of run {_run_name(fraction)!r} ({len(train)} images) has no labeled "
+                             "objects; add labeled images or change tstr.real_fractions")
 
 
 def run_tstr(synthetic: LabeledDataset, real: LabeledDataset, settings: TstrSettings, progress: bool = True,

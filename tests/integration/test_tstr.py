@@ -119,6 +119,7 @@ def test_bad_tstr_settings_and_unusable_real_sets_are_clear_errors(shapes, tmp_p
     (unlabeled / "annotations.json").write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"real test split \(10 images at tstr.test_fraction=0.5\) has no labeled"):
         _validate(synthetic, unlabeled, tmp_path / "c", *QUICK)
+    assert not any((tmp_path / name).exists() for name in "abc")  # nothing written
 
 
 def test_coco_scores_are_one_for_the_truth_and_zero_for_a_missed_class(shapes):
