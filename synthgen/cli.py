@@ -27,7 +27,7 @@ commands:
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
   preview    a labeled gallery (PNG + HTML) of any readable dataset (config: conf/preview.yaml)
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
-  validate   sim-to-real gap of a synthetic vs a real dataset: metrics.json + report.html (conf/validate.yaml)
+  validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors): metrics.json + report.html (conf/validate.yaml)
 
 examples:
   synthgen generate
