@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import trimesh
 
+from synthgen.errors import InputError
+from synthgen.io.flow_files import read_kitti_flow, write_kitti_flow
 from synthgen.labels.flow import optical_flow
 from synthgen.types import MeshGeometry, SceneObject, Texture
 from tests.conftest import camera_at, spec_of, translation
@@ -73,3 +75,25 @@ def test_a_static_scene_seen_by_a_static_camera_has_zero_flow(renderer):
                                          {1: np.eye(4)}, next_depth=frame.depth)
     assert np.array_equal(valid, frame.depth > 0) and valid.mean() > 0.5 and not occluded.any()
     assert np.abs(flow[valid]).max() < 1e-3 and np.isnan(flow[~valid]).all()
+
+
+def test_kitti_flow_png_round_trips_as_the_devkit_reads_it(renderer, tmp_path):
+    spec_t = _scene(translation(0, 0, 0.1), [0.5, -0.8, 0.9])
+    spec_next = _scene(translation(0.05, 0, 0.1), [0.52, -0.8, 0.9])
+    frame = renderer.render(spec_t, amodal=False)
+    flow, valid, _ = optical_flow(frame.depth, frame.instance_ids, spec_t.camera, spec_next.camera,
+                                  {1: translation(0.05, 0, 0)})
+    path = tmp_path / "000000_10.png"
+    write_kitti_flow(path, flow)
+    # The KITTI devkit's reader: BGR 16-bit -> (R - 2^15) / 64 where B is set.
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert raw.dtype == np.uint16 and raw.shape == (SIZE, SIZE, 3) and np.array_equal(raw[..., 0] > 0, valid)
+    raw = raw.astype(np.float64)
+    devkit_u = (raw[..., 2] - 2**15) / 64.0
+    np.testing.assert_allclose(devkit_u[valid], flow[valid][:, 0], atol=1 / 128)
+    back = read_kitti_flow(path)
+    np.testing.assert_allclose(back[valid], flow[valid], atol=1 / 128)
+    assert np.isnan(back[~valid]).all()
+    with pytest.raises(InputError, match="not a KITTI flow PNG"):
+        cv2.imwrite(str(tmp_path / "rgb.png"), frame.image)
+        read_kitti_flow(tmp_path / "rgb.png")
