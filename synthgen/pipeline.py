@@ -37,12 +37,14 @@ from synthgen.io.store import (
 )
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
+from synthgen.labels.tracks import add_sequence_labels
 from synthgen.registry import instantiate
-from synthgen.render.base import Renderer, RenderOutput
+from synthgen.render.base import Renderer
 from synthgen.augment.augmenter import Augmenter
-from synthgen.rng import sample_rng, stream_seed
+from synthgen.rng import stream_seed
 from synthgen.scene.base import SceneSampler
-from synthgen.types import SceneSpec
+from synthgen.scene.motion import MotionModel
+from synthgen.sequence import FrameJob, FrameSource, SequenceSettings, finish_order, render_groups
 from synthgen.validation import check_number
 
 __all__ = ["GenerateSummary", "generate", "prepare_output", "stop_on_interrupt"]
@@ -52,7 +54,8 @@ __all__ = ["GenerateSummary", "generate", "prepare_output", "stop_on_interrupt"]
 RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after",
                     "shard", "num_shards")
 TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + (
-    "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export"
+    "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export", "sequence",
+    "motion",
 )
 _AUGMENT_STREAM = 1  # sample_rng is stream 0 (the scene); augmentation draws from its own
 MANIFEST_FORMAT = "synthgen-dataset/1"
@@ -230,6 +233,10 @@ def _settings(cfg: Mapping) -> dict:
     check_number("recycle_after", cfg["recycle_after"], minimum=0, integer=True)
     check_number("num_shards", cfg["num_shards"], minimum=1, integer=True)
     check_number("shard", cfg["shard"], minimum=0, maximum=cfg["num_shards"] - 1, integer=True)
+    sequence = SequenceSettings.from_config(cfg["sequence"])
+    if sequence.is_video and cfg["augment"]:
+        raise ConfigError("augment: 2D augmentation is not supported with sequence.frames > 1 (it would draw "
+                          "differently per frame and break flow and tracks); use augment=none")
     if cfg["recycle_after"] and sys.version_info < (3, 11):
         raise ConfigError("recycle_after: needs Python >= 3.11 (max_tasks_per_child); set 0")
     for key in ("resume", "overwrite", "progress"):
@@ -243,6 +250,10 @@ def _settings(cfg: Mapping) -> dict:
 
 def _build(cfg: dict):
     allowed = cfg["allowed_target_prefixes"]
+    sequence = SequenceSettings.from_config(cfg["sequence"])
+    motion = instantiate(cfg["motion"], "motion", allowed) if sequence.is_video else None
+    if motion is not None and not isinstance(motion, MotionModel):
+        raise ConfigError(f"motion._target_: must build a MotionModel, got {type(motion).__name__}")
     sampler = instantiate(cfg["scene"], "scene", allowed)
     renderer = instantiate(cfg["render"], "render", allowed)
     deriver = instantiate(cfg["labels"], "labels", allowed)
@@ -258,7 +269,8 @@ def _build(cfg: dict):
         raise ConfigError(f"labels._target_: must build a LabelDeriver, got {type(deriver).__name__}")
     if not callable(make_writer):
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
-    return sampler, renderer, deriver, augmenter, make_writer, exporters
+    frames = FrameSource(sampler, motion, sequence, cfg["seed"], renderer.width, renderer.height)
+    return frames, renderer, deriver, augmenter, make_writer, exporters
 
 
 @dataclass
@@ -269,12 +281,18 @@ class _Stages:
     augmenter: Augmenter | None
     writer: DatasetWriter
     seed: int
+    sequence: SequenceSettings
 
 
-def _finish(index: int, spec: SceneSpec, render: RenderOutput, stages: _Stages) -> dict[str, float]:
+def _finish(job: FrameJob, stages: _Stages) -> dict[str, float]:
     """Derive, augment, check and commit (or quarantine) one sample; this thread's CPU seconds per stage."""
     start = time.thread_time()
-    sample = stages.deriver(render, spec, index)
+    index = job.index
+    sample = stages.deriver(job.render, job.spec, index)
+    if job.clip is not None:
+        frame = index - job.clip.number * stages.sequence.frames
+        sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
+                                     previous_depth=job.previous_depth, next_depth=job.next_depth)
     labeled = time.thread_time()
     if stages.augmenter is not None:
         sample = stages.augmenter(sample, stream_seed(stages.seed, index, _AUGMENT_STREAM))
@@ -307,10 +325,12 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     """
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     settings = _settings(plain)
-    sampler, renderer, deriver, augmenter, make_writer, exporters = _build(settings)
+    frames, renderer, deriver, augmenter, make_writer, exporters = _build(settings)
+    sampler, sequence = frames.sampler, frames.settings
     root = Path(settings["out"]).expanduser()
     config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
-    writer = make_writer(root=root)  # validates writer settings before anything touches disk
+    # Validates writer settings before anything touches disk.
+    writer = make_writer(root=root, flow_format=sequence.flow_format)
     prepare_output(root, config, resume=settings["resume"], overwrite=settings["overwrite"])
     # Incomplete until this run finishes (a resumed dataset's config is the same).
     shard = (settings["shard"], settings["num_shards"])
@@ -319,16 +339,18 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     stage_totals = collections.Counter()
     with writer:
         done = writer.committed_indices()
-        # A shard takes every num_shards-th index: stable as n grows, merged by index.
-        todo = [i for i in range(settings["n"]) if i % shard[1] == shard[0] and i not in done]
+        # A shard takes every num_shards-th clip (still image): stable as n grows, merged by index.
+        shard_indices = [i for i in range(settings["n"] * sequence.frames) if i // sequence.frames % shard[1] == shard[0]]
+        todo = [i for i in shard_indices if i not in done]
         start = time.perf_counter()
-        stages = _Stages(deriver, augmenter, writer, settings["seed"])
+        stages = _Stages(deriver, augmenter, writer, settings["seed"], sequence)
+        groups = render_groups(todo, sequence)
         if settings["workers"] > 1:
             from synthgen.workers import render_in_processes
 
-            render_in_processes(todo, settings, stage_totals)
+            render_in_processes(groups, settings, stage_totals)
         else:
-            _render_loop(todo, settings, sampler, renderer, stages, stage_totals)
+            _render_loop(groups, settings, frames, renderer, stages, stage_totals)
         seconds = time.perf_counter() - start
 
     counts = _count(root, sampler.categories)
@@ -337,7 +359,7 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     summary = GenerateSummary(
         out=root,
         rendered=len(todo),
-        skipped=len(range(shard[0], settings["n"], shard[1])) - len(todo),
+        skipped=len(shard_indices) - len(todo),
         images=counts["images"],
         instances=counts["instances"],
         instances_per_category=counts["instances_per_category"],
@@ -378,43 +400,49 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
             signal.signal(number, handler)
 
 
-def _render_loop(todo, settings, sampler, renderer, stages: _Stages, stage_totals) -> None:
-    """Render ``todo`` and commit each sample.
+def _render_loop(groups, settings, frames: FrameSource, renderer, stages: _Stages, stage_totals) -> None:
+    """Render the ``render_groups`` and commit each committed sample.
 
     Raises:
         KeyboardInterrupt: After Ctrl-C, once the samples in flight are committed.
     """
     threads = settings["threads"]
+    plan = [item for group in groups for item in group]
     pending: collections.deque[Future] = collections.deque()
-    bar = tqdm(total=len(todo), unit="img", desc="generate", disable=not settings["progress"])
+    bar = tqdm(total=sum(commit for _, commit in plan), unit="img", desc="generate", disable=not settings["progress"])
 
     def collect_oldest() -> None:
         stage_totals.update(pending.popleft().result())
         bar.update(1)
 
-    def draw_scene(index: int) -> tuple[SceneSpec, float]:
+    def draw_scene(index: int):
         start = time.thread_time()
-        spec = sampler.sample(sample_rng(settings["seed"], index), renderer.width, renderer.height)
-        return spec, time.thread_time() - start
+        spec, clip = frames.scene(index)
+        return spec, clip, time.thread_time() - start
 
     # Scenes are drawn one ahead on their own thread (textures, placement and randomizers
     # overlap rendering); one thread keeps the sampler's caches single-threaded.
     with (stop_on_interrupt() as stop, bar, ThreadPoolExecutor(threads, "synthgen-write") as pool,
           ThreadPoolExecutor(1, "synthgen-scene") as scenes):
-        upcoming = scenes.submit(draw_scene, todo[0]) if todo else None
-        for position, index in enumerate(todo):
-            if stop.is_set():
-                break
-            began = time.perf_counter()
-            spec, sample_cpu = upcoming.result()
-            if position + 1 < len(todo):
-                upcoming = scenes.submit(draw_scene, todo[position + 1])
-            sampled = time.perf_counter()
-            render = renderer.render(spec)
-            stage_totals["sample (cpu)"] += sample_cpu
-            stage_totals["wait for scene"] += sampled - began
-            stage_totals["render"] += time.perf_counter() - sampled
-            pending.append(pool.submit(_finish, index, spec, render, stages))
+
+        def renders():
+            upcoming = scenes.submit(draw_scene, plan[0][0]) if plan else None
+            for position, (index, commit) in enumerate(plan):
+                if stop.is_set():
+                    return
+                began = time.perf_counter()
+                spec, clip, sample_cpu = upcoming.result()
+                if position + 1 < len(plan):
+                    upcoming = scenes.submit(draw_scene, plan[position + 1][0])
+                sampled = time.perf_counter()
+                render = renderer.render(spec, amodal=commit)  # neighbours only lend their depth
+                stage_totals["sample (cpu)"] += sample_cpu
+                stage_totals["wait for scene"] += sampled - began
+                stage_totals["render"] += time.perf_counter() - sampled
+                yield index, commit, spec, render, clip
+
+        for job in finish_order(renders()):
+            pending.append(pool.submit(_finish, job, stages))
             # Bound memory: at most two samples per thread in flight.
             while len(pending) > 2 * threads or (pending and pending[0].done()):
                 collect_oldest()

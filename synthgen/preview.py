@@ -4,6 +4,8 @@ Drawn: visible masks (tinted and outlined), boxes (solid), amodal boxes of occlu
 truncated objects (dashed), keypoints (white dot: visible, red ring: occluded) with
 their skeleton, cuboids (12 edges) and polylines (thick where visible, thin grey where
 hidden).
+Sequence datasets also get an animation per clip (GIF or MP4) with every track's id
+drawn, also where the object is hidden (dashed box, id in brackets).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from synthgen.errors import ConfigError, InputError
 from synthgen.labels.geometry import OCCLUDED, VISIBLE
 from synthgen.scene.assets import BOX_EDGES
 from synthgen.types import Sample
-from synthgen.validation import check_number
+from synthgen.validation import check_choice, check_number
 
-__all__ = ["draw_labeled_image", "draw_sample", "preview"]
+__all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "preview", "write_clip_animation"]
 
 
 @dataclass
@@ -148,7 +150,7 @@ def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True)
         hidden = extra.get("occlusion", 0) or extra.get("truncation", 0)
         cuboid = extra.get("cuboid")
         items.append(_Item(
-            k + 1, decode_rle(obj.segmentation) if obj.segmentation else None, obj.bbox,
+            extra.get("track_id", k + 1), decode_rle(obj.segmentation) if obj.segmentation else None, obj.bbox,
             np.asarray(extra["amodal_bbox"], dtype=np.float64) if hidden and "amodal_bbox" in extra else None,
             obj.keypoints, dataset.category(obj.category_id).skeleton,
             None if cuboid is None else np.array([[np.nan if v is None else v for v in row]
@@ -156,6 +158,50 @@ def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True)
         ))
     lines = [(line["category_id"], np.asarray(line["points"])) for line in image.polylines]
     return _draw(pixels[..., ::-1], items, lines, masks, cuboids)
+
+
+def draw_tracks(pixels: np.ndarray, image) -> np.ndarray:
+    """Track ids over a drawn sequence frame (in place); hidden tracks get a dashed box and ``(id)``.
+
+    Args:
+        pixels: (H, W, 3) uint8 RGB, usually ``draw_labeled_image``'s output.
+        image: The frame's ``LabeledImage`` (its ``tracks``).
+    """
+    for track in image.tracks:
+        if track["state"] == "out_of_view":
+            continue
+        color = _color(track["track_id"])
+        x0, y0 = (int(round(v)) for v in track["amodal_bbox"][:2])
+        text = str(track["track_id"]) if track["state"] in ("visible", "too_small") else f"({track['track_id']})"
+        if track["state"] == "occluded":
+            _dashed_rectangle(pixels, np.asarray(track["amodal_bbox"]), color)
+        cv2.putText(pixels, text, (x0 + 1, max(y0 - 2, 9)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(pixels, text, (x0 + 1, max(y0 - 2, 9)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
+    return pixels
+
+
+def write_clip_animation(images, dataset, path: Path, masks: bool = True, cuboids: bool = False) -> Path:
+    """Write one clip's frames (in order) with labels and track ids as ``.gif`` or ``.mp4`` (by suffix).
+
+    Raises:
+        InputError: The MP4 encoder is not available.
+    """
+    fps = float(images[0].frame["fps"])
+    frames = [draw_tracks(draw_labeled_image(image, dataset, masks, cuboids), image) for image in images]
+    if path.suffix == ".gif":
+        from PIL import Image
+
+        pictures = [Image.fromarray(frame) for frame in frames]
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+        return path
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise InputError(f"{path}: this OpenCV build cannot write MP4; use animation=gif")
+    for frame in frames:
+        writer.write(frame[..., ::-1])
+    writer.release()
+    return path
 
 
 def _thumbnail(image: np.ndarray, size: int) -> np.ndarray:
@@ -167,15 +213,17 @@ def _thumbnail(image: np.ndarray, size: int) -> np.ndarray:
     return canvas
 
 
-_KEYS = ("in", "out", "format", "n", "columns", "size", "masks", "cuboids", "overwrite")
+_KEYS = ("in", "out", "format", "n", "columns", "size", "masks", "cuboids", "overwrite", "clips", "animation")
 
 
 def preview(cfg: DictConfig | Mapping) -> Path:
-    """Write ``gallery.png`` (a grid) and ``index.html`` (self-contained) for the first ``n`` images.
+    """Write ``gallery.png`` (a grid) and ``index.html`` (self-contained) for the first ``n`` images,
+    and for a sequence dataset ``clip_XXXXXX.gif`` (or ``.mp4``) for each of the first ``clips`` clips.
 
     Returns:
         The output folder.
     """
+    from synthgen.io.dataset import clips_of
     from synthgen.io.export_files import prepare_export_folder
     from synthgen.io.readers import read_dataset
 
@@ -186,6 +234,8 @@ def preview(cfg: DictConfig | Mapping) -> Path:
     count = check_number("n", settings["n"], minimum=1, maximum=10000, integer=True)
     columns = check_number("columns", settings["columns"], minimum=1, maximum=64, integer=True)
     size = check_number("size", settings["size"], minimum=32, maximum=4096, integer=True)
+    clip_count = check_number("clips", settings.get("clips", 2), minimum=0, maximum=10000, integer=True)
+    animation = check_choice("animation", settings.get("animation", "gif"), ["gif", "mp4"])
     dataset = read_dataset(str(settings["in"]), settings["format"])
     if not dataset.images:
         raise InputError(f"in={settings['in']}: the dataset has no images")
@@ -213,4 +263,7 @@ def preview(cfg: DictConfig | Mapping) -> Path:
         + "".join(cards) + "</body></html>\n"
     )
     (out / "index.html").write_text(page)
+    for clip, images in list(clips_of(dataset).items())[:clip_count]:
+        write_clip_animation(images, dataset, out / f"clip_{clip:06d}.{animation}", bool(settings["masks"]),
+                             bool(settings["cuboids"]))
     return out

@@ -23,6 +23,8 @@ __all__ = [
     "Camera",
     "CategoryInfo",
     "Cuboid",
+    "FlowField",
+    "FrameInfo",
     "Instance",
     "Light",
     "MeshGeometry",
@@ -32,6 +34,8 @@ __all__ = [
     "SceneObject",
     "SceneSpec",
     "Texture",
+    "Track",
+    "TRACK_STATES",
     "default_uv",
 ]
 
@@ -497,6 +501,75 @@ class PolylineLabel:
     points: np.ndarray
 
 
+@dataclass(frozen=True)
+class FrameInfo:
+    """Where a frame sits in its clip (sequences only).
+
+    Attributes:
+        clip: Clip number (0-based; ``n`` clips per run).
+        frame: Frame number in the clip (0-based).
+        frames: Frames per clip.
+        fps: Frames per second; frame ``f`` is at ``f / fps`` seconds.
+    """
+
+    clip: int
+    frame: int
+    frames: int
+    fps: float
+
+    @property
+    def time(self) -> float:
+        """Seconds since the clip's first frame."""
+        return self.frame / self.fps
+
+
+# A track's state in one frame: labeled; visible but under ``min_visible_pixels``;
+# inside the view but hidden behind other objects; outside the view (or behind the camera).
+TRACK_STATES = ("visible", "too_small", "occluded", "out_of_view")
+
+
+@dataclass
+class Track:
+    """One object's track state in one frame; every object of a clip has one in every frame.
+
+    Attributes:
+        track_id: Stable id for the whole clip (the object's instance id).
+        category_id: Category id.
+        category: Category name.
+        state: One of ``TRACK_STATES``.
+        visibility: Visible pixels / amodal pixels inside the image (0 when none).
+        amodal_bbox: (4,) float64 xyxy extent of the amodal mask in the image
+            (zeros when out of view).
+        position: (3,) float64 object origin in the camera frame (metres, OpenCV axes).
+        velocity: (3,) float64 d(position)/dt in the camera frame (m/s): object and
+            camera motion together, as a tracker on the camera would see it.
+    """
+
+    track_id: int
+    category_id: int
+    category: str
+    state: str
+    visibility: float
+    amodal_bbox: np.ndarray
+    position: np.ndarray
+    velocity: np.ndarray
+
+
+@dataclass
+class FlowField:
+    """Optical flow from this frame to a neighbouring one.
+
+    Attributes:
+        flow: (H, W, 2) float32 ``(du, dv)`` pixels to where each pixel's surface point
+            is in the other frame; NaN where nothing was hit (no surface).
+        occluded: (H, W) bool pixels whose point has no visible match in the other
+            frame: hidden behind another surface there, or outside its image.
+    """
+
+    flow: np.ndarray
+    occluded: np.ndarray
+
+
 @dataclass
 class Sample:
     """One rendered image with all of its labels.
@@ -514,6 +587,10 @@ class Sample:
             to be labeled (fewer visible pixels than the configured minimum).
         polylines: Polyline labels (lane markings).
         augmentations: Names of the 2D augmentations applied to this sample, in order.
+        frame: Clip and frame number (sequences), else None.
+        tracks: Every object's track state in this frame, ordered by track id (sequences).
+        flow_forward: Flow to the next frame (sequences; None on a clip's last frame).
+        flow_backward: Flow to the previous frame (sequences; None on a clip's first frame).
     """
 
     index: int
@@ -526,6 +603,10 @@ class Sample:
     dropped_instance_ids: tuple[int, ...] = ()
     polylines: list[PolylineLabel] = field(default_factory=list)
     augmentations: tuple[str, ...] = ()
+    frame: FrameInfo | None = None
+    tracks: list[Track] = field(default_factory=list)
+    flow_forward: FlowField | None = None
+    flow_backward: FlowField | None = None
 
     def semantic_mask(self) -> np.ndarray:
         """(H, W) uint16 category id per pixel (0: background, occluders, dropped)."""

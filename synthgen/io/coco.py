@@ -138,12 +138,47 @@ def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation:
             annotation[key] = extra[key]
     if "instance_id" in extra:
         annotation["synthgen_instance_id"] = extra["instance_id"]
+    if "track_id" in extra:
+        annotation["synthgen_track_id"] = extra["track_id"]
     return annotation
+
+
+def _video_fields(dataset: LabeledDataset, images: list[dict], annotations: list[dict]) -> dict:
+    """Add the video fields (CocoVID / TAO convention) of a sequence dataset in place.
+
+    Videos are clips (``id`` = clip + 1); images get ``video_id`` and ``frame_id``
+    (0-based); annotations get ``video_id`` and a dataset-wide ``track_id`` (also as
+    ``instance_id``, the name CocoVID readers use); ``tracks`` lists every track.
+    """
+    frames = {entry["id"]: image.frame for entry, image in zip(images, dataset.images)}
+    videos = {}
+    for entry, image in zip(images, dataset.images):
+        frame = image.frame
+        entry.update(video_id=frame["clip"] + 1, frame_id=frame["frame"], time=frame["time"])
+        videos.setdefault(frame["clip"], {"id": frame["clip"] + 1, "name": f"clip_{frame['clip']:06d}",
+                                          "width": image.width, "height": image.height, "fps": frame["fps"],
+                                          "length": frame["frames"]})
+    track_ids: dict[tuple[int, int], int] = {}
+    tracks = []
+    for annotation in annotations:
+        if "synthgen_track_id" not in annotation:
+            continue  # polylines have no track
+        clip = frames[annotation["image_id"]]["clip"]
+        key = (clip, annotation["synthgen_track_id"])
+        if key not in track_ids:
+            track_ids[key] = len(track_ids) + 1
+            tracks.append({"id": track_ids[key], "category_id": annotation["category_id"], "video_id": clip + 1,
+                           "synthgen_track_id": key[1]})
+        annotation.update(video_id=clip + 1, track_id=track_ids[key], instance_id=track_ids[key])
+    return {"videos": list(videos.values()), "tracks": tracks}
 
 
 def coco_dict(dataset: LabeledDataset, segmentation: str = "rle",
               file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> dict:
     """A dataset as a COCO instances dictionary (image and annotation ids count from 1 in order).
+
+    Sequence datasets also get the video fields of CocoVID / TAO: ``videos``, ``tracks``,
+    ``video_id`` + ``frame_id`` per image, ``video_id`` + ``track_id`` per annotation.
 
     Args:
         dataset: The dataset.
@@ -169,9 +204,11 @@ def coco_dict(dataset: LabeledDataset, segmentation: str = "rle",
         for line in image.polylines:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id,
                                 **_polyline_annotation(line, image.width, image.height)})
+    video = _video_fields(dataset, images, annotations) if any(i.frame for i in dataset.images) else {}
     return {
         "info": {"description": "written by synthgen"},
         "licenses": [],
+        **video,
         "images": images,
         "annotations": annotations,
         "categories": [_category_entry(c) for c in dataset.categories],

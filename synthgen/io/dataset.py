@@ -17,7 +17,7 @@ import numpy as np
 from synthgen.io.store import array_from_json, iter_records, read_manifest
 from synthgen.types import CategoryInfo
 
-__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "open_store"]
+__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "clips_of", "open_store"]
 
 
 @dataclass
@@ -58,6 +58,10 @@ class LabeledImage:
         split: ``train``, ``val`` or ``test``.
         weight: Sample weight for training.
         extra: Per-image fields of the source (a store's depth and id-map files).
+        frame: Sequences: ``{"clip", "frame", "frames", "fps", "time"}``, else None.
+        tracks: Sequences: every object's track state in this frame (store ``tracks``
+            records: ``track_id``, ``category_id``, ``state``, ``visibility``,
+            ``amodal_bbox`` xyxy, ``position``, ``velocity``).
     """
 
     index: int
@@ -71,6 +75,8 @@ class LabeledImage:
     split: str = "train"
     weight: float = 1.0
     extra: dict = field(default_factory=dict)
+    frame: dict | None = None
+    tracks: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -102,8 +108,18 @@ def _object_from_record(item: dict) -> LabeledObject:
         keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
         area=float(item["area"]),
         extra={key: item[key] for key in ("amodal_bbox", "amodal_area", "occlusion", "truncation", "cuboid", "pose",
-                                          "instance_id", "amodal_segmentation")},
+                                          "instance_id", "amodal_segmentation")}
+        | ({"track_id": item["track_id"]} if "track_id" in item else {}),
     )
+
+
+def clips_of(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
+    """Clip number -> its images in frame order (sequence datasets; empty for still images)."""
+    clips: dict[int, list[LabeledImage]] = {}
+    for image in dataset.images:
+        if image.frame is not None:
+            clips.setdefault(image.frame["clip"], []).append(image)
+    return {clip: sorted(images, key=lambda image: image.frame["frame"]) for clip, images in sorted(clips.items())}
 
 
 def open_store(root: str | Path) -> LabeledDataset:
@@ -135,5 +151,7 @@ def open_store(root: str | Path) -> LabeledDataset:
             source={"kind": "synthetic", "original_id": record["index"]},
             extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
                    "instance_ids_file": record["files"]["instance_ids"]},
+            frame=record.get("frame"),
+            tracks=record.get("tracks", []),
         ))
     return LabeledDataset(root.name, categories, images)

@@ -13,7 +13,7 @@ from synthgen.registry import instantiate
 
 __all__ = ["FORMATS", "export_dataset"]
 
-FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold")
+FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold", "mot", "cvat")
 _OPTIONS = ("task", "segmentation", "rate", "queue", "seed")
 _KEYS = ("format", "in", "out", "overwrite", *_OPTIONS)
 

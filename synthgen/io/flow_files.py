@@ -15,20 +15,25 @@ import numpy as np
 
 from synthgen.errors import InputError
 
-__all__ = ["read_kitti_flow", "write_kitti_flow"]
+__all__ = ["kitti_flow_image", "read_kitti_flow", "write_kitti_flow"]
 
 _OFFSET = 2.0**15
 _SCALE = 64.0
 
 
-def write_kitti_flow(path: str | Path, flow: np.ndarray) -> None:
-    """Write (H, W, 2) float flow in pixels (NaN: invalid) as a KITTI flow PNG."""
+def kitti_flow_image(flow: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint16 BGR image (as OpenCV writes it) of (H, W, 2) flow in pixels (NaN: invalid)."""
     flow = np.asarray(flow, dtype=np.float64)
     valid = np.isfinite(flow).all(axis=-1)
     encoded = np.clip(np.nan_to_num(flow) * _SCALE + _OFFSET, 0, 65535).round().astype(np.uint16)
     rgb = np.dstack([encoded[..., 0], encoded[..., 1], valid.astype(np.uint16)])
     rgb[~valid, :2] = 0
-    if not cv2.imwrite(str(path), rgb[..., ::-1]):  # OpenCV writes BGR
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def write_kitti_flow(path: str | Path, flow: np.ndarray) -> None:
+    """Write (H, W, 2) float flow in pixels (NaN: invalid) as a KITTI flow PNG."""
+    if not cv2.imwrite(str(path), kitti_flow_image(flow)):
         raise InputError(f"{path}: could not write the flow PNG; check the folder exists and is writable")
 
 

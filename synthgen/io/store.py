@@ -7,6 +7,10 @@ Layout of a dataset folder::
     depth/000000.png           uint16 millimetres, 0 = no surface (or .npz float32 metres)
     instance_ids/000000.png    visible instance id per pixel (uint8, or uint16 above 255)
     semantic/000000.png        category id per pixel (uint8, or uint16 above 255)
+    flow_forward/000000.npy    sequences: flow to the next frame (.npy float32 px, or KITTI .png)
+    flow_backward/000000.npy   sequences: flow to the previous frame
+    occlusion_forward/000000.png  sequences: 255 where the flow's target is hidden or off-image
+    occlusion_backward/000000.png
     labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
     annotations/instances.json COCO export (derived; rebuilt at the end of every run)
@@ -32,7 +36,18 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from synthgen.errors import InputError
-from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, PolylineLabel, Sample
+from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
+from synthgen.types import (
+    Camera,
+    CategoryInfo,
+    Cuboid,
+    FlowField,
+    FrameInfo,
+    Instance,
+    PolylineLabel,
+    Sample,
+    Track,
+)
 from synthgen.validation import check_choice, check_number
 
 __all__ = [
@@ -120,7 +135,7 @@ def array_from_json(value) -> np.ndarray:
     return np.asarray(restore(value), dtype=np.float64)
 
 
-def _instance_record(instance: Instance) -> dict:
+def _instance_record(instance: Instance, tracked: bool = False) -> dict:
     cuboid = instance.cuboid
     segmentation = encode_rle(instance.mask)
     # Unoccluded objects have amodal == visible; comparing is ~6x cheaper than encoding. Compared,
@@ -148,6 +163,7 @@ def _instance_record(instance: Instance) -> dict:
         "pose": _json_array(instance.pose),
         "segmentation": segmentation,
         "amodal_segmentation": amodal,
+        **({"track_id": instance.instance_id} if tracked else {}),
     }
 
 
@@ -187,6 +203,9 @@ class DatasetWriter:
             (float32 metres, exact).
         png_compression: zlib level 0..9 for every PNG (1 is fast and nearly as small).
         semantic: Also write the semantic (category id) mask.
+        flow_format: How sequences' optical flow is written: ``npy`` ((H, W, 2) float32
+            pixels, NaN where no surface) or ``kitti_png`` (KITTI 16-bit flow PNG);
+            ``generate`` passes ``sequence.flow_format``.
     """
 
     def __init__(
@@ -197,6 +216,7 @@ class DatasetWriter:
         depth_format: str = "png16",
         png_compression: int = 1,
         semantic: bool = True,
+        flow_format: str = "npy",
     ):
         self.root = Path(root)
         self.image_format = check_choice("image_format", image_format, ["png", "jpg"])
@@ -204,6 +224,7 @@ class DatasetWriter:
         self.depth_format = check_choice("depth_format", depth_format, ["png16", "npz"])
         self.png_compression = check_number("png_compression", png_compression, minimum=0, maximum=9, integer=True)
         self.semantic = bool(semantic)
+        self.flow_format = check_choice("flow_format", flow_format, ["npy", "kitti_png"])
 
     def __enter__(self) -> DatasetWriter:
         for folder in ("images", "depth", "instance_ids", "labels", "quarantine") + (("semantic",) if self.semantic else ()):
@@ -230,6 +251,9 @@ class DatasetWriter:
             files["semantic"] = f"semantic/{name}.png"
             semantic = _label_map(sample.semantic_mask())
             write_bytes_atomic(self.root / files["semantic"], _encode_png(semantic, self.png_compression))
+        for direction, field in (("forward", sample.flow_forward), ("backward", sample.flow_backward)):
+            if field is not None:
+                files.update(self._write_flow(name, direction, field))
         record = self._record(sample, files)
         # Compact JSON uses the C encoder (an indented dump is ~10x slower).
         write_json_atomic(self.root / "labels" / f"{name}.json", record, indent=None)
@@ -255,14 +279,33 @@ class DatasetWriter:
             "files": files,
             "depth_unit_m": _DEPTH_MM if self.depth_format == "png16" else 1.0,
             "camera": {"K": _json_array(sample.camera.K), "world_to_camera": _json_array(sample.camera.world_to_camera)},
-            "instances": [_instance_record(instance) for instance in sample.instances],
+            "instances": [_instance_record(instance, sample.frame is not None) for instance in sample.instances],
             "dropped_instance_ids": list(sample.dropped_instance_ids),
             "polylines": [
                 {"category_id": line.category_id, "category": line.category, "points": _json_array(line.points)}
                 for line in sample.polylines
             ],
             "augmentations": list(sample.augmentations),
+            **(_sequence_fields(sample) if sample.frame is not None else {}),
         }
+
+    def _write_flow(self, name: str, direction: str, field: FlowField) -> dict[str, str]:
+        files = {}
+        if self.flow_format == "npy":
+            files[f"flow_{direction}"] = f"flow_{direction}/{name}.npy"
+            buffer = io.BytesIO()
+            np.save(buffer, field.flow.astype(np.float32))
+            data = buffer.getvalue()
+        else:
+            files[f"flow_{direction}"] = f"flow_{direction}/{name}.png"
+            data = _encode_png(kitti_flow_image(field.flow), self.png_compression)
+        files[f"occlusion_{direction}"] = f"occlusion_{direction}/{name}.png"
+        for folder in (f"flow_{direction}", f"occlusion_{direction}"):
+            (self.root / folder).mkdir(exist_ok=True)
+        write_bytes_atomic(self.root / files[f"flow_{direction}"], data)
+        occlusion = field.occluded.astype(np.uint8) * 255
+        write_bytes_atomic(self.root / files[f"occlusion_{direction}"], _encode_png(occlusion, self.png_compression))
+        return files
 
     def _write_image(self, path: Path, image: np.ndarray) -> None:
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -284,6 +327,29 @@ class DatasetWriter:
         millimetres = np.clip(np.rint(depth / _DEPTH_MM), 0, _UINT16_MAX).astype(np.uint16)
         write_bytes_atomic(self.root / relative, _encode_png(millimetres, self.png_compression))
         return relative
+
+
+def _sequence_fields(sample: Sample) -> dict:
+    frame = sample.frame
+    return {
+        "frame": {"clip": frame.clip, "frame": frame.frame, "frames": frame.frames, "fps": frame.fps,
+                  "time": frame.time},
+        "tracks": [
+            {"track_id": track.track_id, "category_id": track.category_id, "category": track.category,
+             "state": track.state, "visibility": track.visibility, "amodal_bbox": _json_array(track.amodal_bbox),
+             "position": _json_array(track.position), "velocity": _json_array(track.velocity)}
+            for track in sample.tracks
+        ],
+    }
+
+
+def _read_flow(root: Path, files: dict, direction: str) -> FlowField | None:
+    name = files.get(f"flow_{direction}")
+    if name is None:
+        return None
+    flow = np.load(root / name) if name.endswith(".npy") else read_kitti_flow(root / name)
+    occluded = _read_image(root / files[f"occlusion_{direction}"], cv2.IMREAD_UNCHANGED) > 0
+    return FlowField(flow, occluded)
 
 
 def read_manifest(root: str | Path) -> dict:
@@ -343,8 +409,15 @@ def read_sample(root: str | Path, index: int) -> Sample:
         PolylineLabel(line["category_id"], line["category"], array_from_json(line["points"]).reshape(-1, 3))
         for line in record.get("polylines", [])
     ]
+    frame = record.get("frame")
+    tracks = [Track(t["track_id"], t["category_id"], t["category"], t["state"], t["visibility"],
+                    array_from_json(t["amodal_bbox"]), array_from_json(t["position"]), array_from_json(t["velocity"]))
+              for t in record.get("tracks", [])]
     return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]),
-                  polylines, tuple(record.get("augmentations", [])))
+                  polylines, tuple(record.get("augmentations", [])),
+                  frame=FrameInfo(frame["clip"], frame["frame"], frame["frames"], frame["fps"]) if frame else None,
+                  tracks=tracks, flow_forward=_read_flow(root, files, "forward"),
+                  flow_backward=_read_flow(root, files, "backward"))
 
 
 def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
@@ -368,7 +441,7 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
 
 
 STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
-                 "exports")
+                 "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward")
 
 
 def remove_partial_files(root: Path) -> list[Path]:
