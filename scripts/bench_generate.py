@@ -12,6 +12,14 @@ mean is the reference. Prints images/s of both, per-stage milliseconds, the shar
 time spent in randomization (scene randomizers, plus 2D augmentation when configured)
 and peak RSS; the last line is `end_to_end_vs_raw_render = X.XX`. With ``scenes=``
 it runs each scene in turn and ends with a table of images/s per scene.
+
+    python scripts/bench_generate.py sequence.frames=24 [n=4] [motion=...] [...]
+
+With ``sequence.frames=F > 1`` it measures sequences against still images instead, in
+one process on the same settings: ``n * F`` still images, ``n`` clips of F frames with
+tracks only (``sequence.flow=false``), and the same clips with forward/backward flow and
+occlusion masks; the still run is repeated at the end and averaged. Prints frames/s of
+each and ends with ``sequence_vs_still = X.XX`` (frames/s of full sequences over stills).
 """
 
 from __future__ import annotations
@@ -111,7 +119,45 @@ def bench(argv: list[str]) -> dict:
             "randomization_share": randomization_share}
 
 
+def _frames_per_second(overrides: list[str]) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _compose([*overrides, f"out={Path(tmp) / 'ds'}", "progress=false"])
+        start = time.perf_counter()
+        summary = generate(cfg)
+        return summary.images / (time.perf_counter() - start), summary.stage_ms
+
+
+def bench_sequence(argv: list[str]) -> float:
+    """Frames/s of clips (tracks, and tracks + flow) against still images; returns the ratio."""
+    frames = int(next(arg.split("=", 1)[1] for arg in argv if arg.startswith("sequence.frames=")))
+    clips = int(next((arg.split("=", 1)[1] for arg in argv if arg.startswith("n=")), "4"))
+    keys = {arg.split("=", 1)[0] for arg in argv}
+    scene = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("scene=")), "tabletop")
+    defaults = [d for d in DEFAULTS + (TABLETOP_DEFAULTS if scene == "tabletop" else [])
+                if d.split("=", 1)[0] not in keys | {"n"}]
+    rest = [arg for arg in argv if not arg.startswith(("sequence.frames=", "n="))]
+    base = [*defaults, *rest]
+    _frames_per_second([*base, "n=3"])  # warm-up: imports, GL context, shaders
+    still_before, _ = _frames_per_second([*base, f"n={clips * frames}"])
+    tracks_only, _ = _frames_per_second([*base, f"n={clips}", f"sequence.frames={frames}", "sequence.flow=false"])
+    with_flow, stage_ms = _frames_per_second([*base, f"n={clips}", f"sequence.frames={frames}"])
+    still_after, _ = _frames_per_second([*base, f"n={clips * frames}"])
+    still = (still_before + still_after) / 2
+    print(f"{clips} clips x {frames} frames vs {clips * frames} still images ({' '.join(base)})")
+    print(f"still images:          {still:.1f} frames/s (before {still_before:.1f}, after {still_after:.1f})")
+    print(f"clips, tracks only:    {tracks_only:.1f} frames/s ({tracks_only / still:.2f}x stills)")
+    print(f"clips, tracks + flow:  {with_flow:.1f} frames/s ({with_flow / still:.2f}x stills; "
+          f"flow + tracks cost {100 * (still / with_flow - 1):+.0f}% time per frame)")
+    print("per-stage ms/frame with flow: " + ", ".join(f"{k} {v:.1f}" for k, v in stage_ms.items()))
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"sequence_vs_still = {with_flow / still:.2f}")
+    return with_flow / still
+
+
 def main(argv: list[str]) -> None:
+    if any(arg.startswith("sequence.frames=") and int(arg.split("=", 1)[1]) > 1 for arg in argv):
+        bench_sequence(argv)
+        return
     scenes = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("scenes=")), None)
     if scenes is None:
         bench(argv)

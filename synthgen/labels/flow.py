@@ -22,11 +22,14 @@ from synthgen.types import Camera
 __all__ = ["optical_flow"]
 
 
-def _pixel_rays(camera: Camera) -> np.ndarray:
-    """(H, W, 3) camera-frame directions with z = 1 through every pixel centre."""
-    cols, rows = np.meshgrid(np.arange(camera.width) + 0.5, np.arange(camera.height) + 0.5)
-    pixels = np.stack([cols, rows, np.ones_like(cols)], axis=-1)
-    return pixels @ np.linalg.inv(camera.K).T
+def _pixel_transforms(camera: Camera, next_camera: Camera, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(A, b)`` with ``next homogeneous pixel = depth * A @ [u, v, 1] + b`` for a point moved by ``motion``.
+
+    Back-projection, world motion, the change of camera and projection compose into one
+    3x3 matrix and one offset, so a whole image maps with a few multiply-adds per pixel.
+    """
+    to_next = next_camera.world_to_camera @ motion @ np.linalg.inv(camera.world_to_camera)
+    return next_camera.K @ to_next[:3, :3] @ np.linalg.inv(camera.K), next_camera.K @ to_next[:3, 3]
 
 
 def optical_flow(
@@ -37,6 +40,7 @@ def optical_flow(
     motions: Mapping[int, np.ndarray],
     next_depth: np.ndarray | None = None,
     depth_tolerance: float = 0.01,
+    count_leaving: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flow from one frame to the next.
 
@@ -49,35 +53,49 @@ def optical_flow(
             ids not listed (and id 0) are static.
         next_depth: (H, W) depth of frame t+1, to flag occluded pixels; None skips it.
         depth_tolerance: Relative depth difference still counted as the same surface.
+        count_leaving: Also flag valid pixels that land outside frame t+1 as occluded.
 
     Returns:
         ``flow`` (H, W, 2) float32 ``(du, dv)`` in pixels (NaN where invalid), ``valid``
         (H, W) bool (a surface was hit and lands in front of the next camera), and
-        ``occluded`` (H, W) bool (valid, inside frame t+1, but hidden there).
+        ``occluded`` (H, W) bool (valid, inside frame t+1, but hidden there; with
+        ``count_leaving`` also valid and outside frame t+1).
     """
     height, width = depth.shape
-    points = _pixel_rays(camera) * depth[..., None]  # camera t frame
-    to_world = np.linalg.inv(camera.world_to_camera)
-    world = points @ to_world[:3, :3].T + to_world[:3, 3]
-    for instance_id, motion in motions.items():
-        selected = instance_ids == instance_id
-        if instance_id and selected.any():
-            motion = np.asarray(motion, dtype=np.float64)
-            world[selected] = world[selected] @ motion[:3, :3].T + motion[:3, 3]
-    moved = world @ next_camera.world_to_camera[:3, :3].T + next_camera.world_to_camera[:3, 3]
-    valid = (depth > 0) & (moved[..., 2] > 1e-9)
-    projected = moved @ next_camera.K.T
+    u = np.arange(width, dtype=np.float32) + np.float32(0.5)
+    v = np.arange(height, dtype=np.float32)[:, None] + np.float32(0.5)
+    depth = depth.astype(np.float32, copy=False)
+    matrix, offset = (x.astype(np.float32) for x in _pixel_transforms(camera, next_camera, np.eye(4)))
+    # (3, H, W) next-frame homogeneous pixels of the static world, row by row of A.
+    projected = np.stack([depth * (row[0] * u + row[1] * v + row[2]) + shift for row, shift in zip(matrix, offset)])
+    moving = [(instance_id, motion) for instance_id, motion in motions.items() if instance_id]
+    if moving:
+        # One pass over the moving objects' pixels: each gathers its object's transform.
+        lookup = np.zeros(max(int(instance_ids.max()), max(i for i, _ in moving)) + 1, dtype=np.intp)
+        transforms = [_pixel_transforms(camera, next_camera, np.asarray(m, dtype=np.float64)) for _, m in moving]
+        lookup[[i for i, _ in moving]] = np.arange(1, len(moving) + 1)
+        which = lookup[instance_ids]
+        rows, cols = np.nonzero(which)
+        chosen = which[rows, cols] - 1
+        matrices = np.stack([t[0] for t in transforms])[chosen]
+        offsets = np.stack([t[1] for t in transforms])[chosen]
+        pixels = np.stack([cols + 0.5, rows + 0.5, np.ones(rows.size)], axis=1)
+        moved = depth[rows, cols, None] * np.einsum("nij,nj->ni", matrices, pixels) + offsets
+        projected[:, rows, cols] = moved.T
+    moved_z = projected[2]  # the camera frame's z: K's last row is (0, 0, 1)
+    valid = (depth > 0) & (moved_z > 1e-9)
     with np.errstate(divide="ignore", invalid="ignore"):
-        uv = projected[..., :2] / projected[..., 2:3]
-    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    flow = (uv - np.stack([cols, rows], axis=-1)).astype(np.float32)
+        inverse_z = np.float32(1.0) / moved_z
+    next_u, next_v = projected[0] * inverse_z, projected[1] * inverse_z
+    flow = np.empty((height, width, 2), dtype=np.float32)
+    np.subtract(next_u, u, out=flow[..., 0])
+    np.subtract(next_v, v, out=flow[..., 1])
     flow[~valid] = np.nan
-    occluded = np.zeros((height, width), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        inside = valid & (next_u >= 0) & (next_u < width) & (next_v >= 0) & (next_v < height)
+    occluded = valid & ~inside if count_leaving else np.zeros((height, width), dtype=bool)
     if next_depth is not None:
-        inside = valid & (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
-        col = np.floor(np.clip(np.nan_to_num(uv[..., 0]), 0, width - 1)).astype(int)
-        row = np.floor(np.clip(np.nan_to_num(uv[..., 1]), 0, height - 1)).astype(int)
-        seen = next_depth[row, col]
-        hidden = (seen <= 0) | (moved[..., 2] > seen * (1.0 + depth_tolerance))
-        occluded = inside & hidden
+        # Coordinates inside the image are non-negative: truncation is the floor.
+        seen = next_depth[next_v[inside].astype(np.intp), next_u[inside].astype(np.intp)]
+        occluded[inside] = (seen <= 0) | (moved_z[inside] > seen * (1.0 + depth_tolerance))
     return flow, valid, occluded

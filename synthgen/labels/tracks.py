@@ -93,13 +93,9 @@ def flow_between(render: RenderOutput, clip: Clip, frame: int, other: int,
     camera = clip.trajectory.camera(clip.spec.camera, t0)
     other_camera = clip.trajectory.camera(clip.spec.camera, t1)
     motions = clip.trajectory.motions(clip.spec, t0, t1)
-    flow, valid, hidden = optical_flow(render.depth, render.instance_ids, camera, other_camera, motions, other_depth)
-    height, width = render.depth.shape
-    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    with np.errstate(invalid="ignore"):
-        u, v = cols + flow[..., 0], rows + flow[..., 1]
-        outside = valid & ~((u >= 0) & (u < width) & (v >= 0) & (v < height))
-    return FlowField(flow, hidden | outside)
+    flow, _, occluded = optical_flow(render.depth, render.instance_ids, camera, other_camera, motions, other_depth,
+                                     count_leaving=True)
+    return FlowField(flow, occluded)
 
 
 def add_sequence_labels(sample: Sample, render: RenderOutput, clip: Clip, frame: int, *, flow: bool,
