@@ -16,6 +16,8 @@ from synthgen.types import (
     Camera,
     CategoryInfo,
     Cuboid,
+    FlowField,
+    FrameInfo,
     Instance,
     Light,
     MeshGeometry,
@@ -25,6 +27,7 @@ from synthgen.types import (
     SceneObject,
     SceneSpec,
     Texture,
+    Track,
 )
 
 __version__ = "0.1.0"
@@ -36,6 +39,8 @@ __all__ = [
     "ConfigError",
     "Cuboid",
     "DatasetWriter",
+    "FlowField",
+    "FrameInfo",
     "GenerateSummary",
     "InputError",
     "Instance",
@@ -49,6 +54,7 @@ __all__ = [
     "SceneSpec",
     "SynthgenError",
     "Texture",
+    "Track",
     "__version__",
     "check_sample",
     "draw_sample",

@@ -23,9 +23,9 @@ _USAGE = """usage: synthgen <command> [key=value ...]
 
 commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
-  export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold (config: conf/export_command.yaml)
+  export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold|mot|cvat (config: conf/export_command.yaml)
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
-  preview    a labeled gallery (PNG + HTML) of any readable dataset (config: conf/preview.yaml)
+  preview    a labeled gallery (PNG + HTML; GIF per clip of a sequence) of any readable dataset (config: conf/preview.yaml)
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
   validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors): metrics.json + report.html (conf/validate.yaml)
 
@@ -35,6 +35,7 @@ examples:
   synthgen mix synthetic=[synthgen_out] real=[path/to/coco] out=mixed synthetic_per_real=10
   synthgen preview in=synthgen_out out=preview
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
+  synthgen generate sequence.frames=24 sequence.fps=12 n=10 out=clips export=[coco,mot,cvat]
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
