@@ -107,6 +107,25 @@ def _polyline_problems(sample: Sample) -> list[str]:
     return problems
 
 
+def _sequence_problems(sample: Sample, id_counts: np.ndarray) -> list[str]:
+    """Tracks agree with the frame's instances and id map; flow fields have the image's size."""
+    problems = []
+    labeled = {instance.instance_id for instance in sample.instances}
+    visible = {track.track_id for track in sample.tracks if track.state == "visible"}
+    if labeled != visible:
+        problems.append(f"tracks: visible tracks {sorted(visible)} differ from labeled instances {sorted(labeled)}")
+    for track in sample.tracks:
+        pixels = int(id_counts[track.track_id]) if track.track_id < id_counts.size else 0
+        if (pixels > 0) != (track.state in ("visible", "too_small")) or not 0.0 <= track.visibility <= 1.0:
+            problems.append(f"track {track.track_id}: state {track.state} / visibility {track.visibility} "
+                            f"disagree with its {pixels} pixels in the id map")
+    for name, field in (("flow_forward", sample.flow_forward), ("flow_backward", sample.flow_backward)):
+        if field is not None and (field.flow.shape != (*sample.instance_ids.shape, 2)
+                                  or field.occluded.shape != sample.instance_ids.shape):
+            problems.append(f"{name}: flow must be (H, W, 2) and its occlusion mask (H, W)")
+    return problems
+
+
 def check_sample(sample: Sample) -> list[str]:
     """Check a sample's labels for internal consistency.
 
@@ -116,6 +135,8 @@ def check_sample(sample: Sample) -> list[str]:
     lies in [0, 1]; keypoint visibility is 0/1/2 and visible keypoints lie in the
     image; polylines have finite points inside the image with visibility 1/2; the id
     map holds only labeled or dropped ids; image, depth and id map agree in size.
+    Sequence frames: visible tracks are exactly the labeled instances, every track's
+    state agrees with its pixels in the id map, flow fields have the image's size.
 
     Returns:
         Human-readable problems; empty when the sample is consistent.
@@ -138,4 +159,6 @@ def check_sample(sample: Sample) -> list[str]:
         problems.extend(_check_instance(instance, sample, id_counts))
     problems.extend(_overlap_problems(sample.instances))
     problems.extend(_polyline_problems(sample))
+    if sample.frame is not None:
+        problems.extend(_sequence_problems(sample, id_counts))
     return problems

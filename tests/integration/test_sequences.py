@@ -291,3 +291,36 @@ def test_tracking_exports_refuse_still_image_datasets(tmp_path):
         with pytest.raises(InputError, match="sequence.frames > 1"):
             exporter(out)
     assert dataclasses.is_dataclass(read_sample(out, 0)) and read_sample(out, 0).frame is None
+
+
+def test_self_checks_pass_real_frames_and_catch_inconsistent_tracks(clips):
+    from synthgen.labels.checks import check_sample
+
+    sample = read_sample(clips, 3)
+    assert check_sample(sample) == []
+    visible = next(t for t in sample.tracks if t.state == "visible")
+    broken = dataclasses.replace(sample, tracks=[dataclasses.replace(t, state="occluded") if t is visible else t
+                                                 for t in sample.tracks])
+    problems = check_sample(broken)
+    assert any("differ from labeled instances" in p for p in problems)
+    assert any(f"track {visible.track_id}: state occluded" in p for p in problems)
+    short = dataclasses.replace(sample, flow_forward=dataclasses.replace(sample.flow_forward,
+                                                                         flow=sample.flow_forward.flow[:-1]))
+    assert any("flow_forward" in p for p in check_sample(short))
+
+
+def test_shards_split_by_clip_and_merge_to_the_same_dataset(tmp_path):
+    from synthgen.merge import merge_shards
+
+    common = (*RUN, "render.width=64", "render.height=48", "n=3", "sequence.frames=3")
+    generate(_compose(*common, f"out={tmp_path / 'whole'}"))
+    for shard in (0, 1):
+        summary = generate(_compose(*common, f"out={tmp_path / f'shard{shard}'}", f"shard={shard}", "num_shards=2"))
+        assert summary.images == (6 if shard == 0 else 3)
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="merge", overrides=[f"in=[{tmp_path / 'shard0'},{tmp_path / 'shard1'}]",
+                                                       f"out={tmp_path / 'merged'}"])
+    merged = merge_shards(cfg)
+    whole = _files(tmp_path / "whole")
+    assert {k: v for k, v in _files(merged).items() if k != "manifest.json"} == {
+        k: v for k, v in whole.items() if k != "manifest.json"}
