@@ -14,7 +14,7 @@ from synthgen.registry import instantiate
 __all__ = ["FORMATS", "export_dataset"]
 
 FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold", "mot", "cvat")
-_OPTIONS = ("task", "segmentation", "rate", "queue", "seed")
+_OPTIONS = ("task", "segmentation", "rate", "queue", "seed", "shapes")
 _KEYS = ("format", "in", "out", "overwrite", *_OPTIONS)
 
 

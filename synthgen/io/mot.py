@@ -10,8 +10,9 @@ As in MOT17's ground truth, boxes are the full (amodal) extent inside the image,
 while an object is partly or fully hidden, with ``visibility`` = visible / amodal pixels;
 ``conf`` is 1 (every box counts); ``class`` is the synthgen category id (``classes.txt``
 maps ids to names); ``id`` is the track id, unique within a clip. Tracks out of view
-have no line in that frame. Coordinates are continuous pixels with the origin at the
-top-left image corner, the same numbers as the COCO export's boxes.
+have no line in that frame. ``bb_left``/``bb_top`` are 1-based as in MOTChallenge's
+(Matlab) devkit: the COCO export's ``x, y`` plus 1 (readers such as py-motmetrics
+subtract the 1 again).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def mot_lines(images) -> list[str]:
             if track["state"] == "out_of_view":
                 continue
             x0, y0, x1, y1 = track["amodal_bbox"]
-            rows.append((track["track_id"], image.frame["frame"] + 1, x0, y0, x1 - x0, y1 - y0,
+            rows.append((track["track_id"], image.frame["frame"] + 1, x0 + 1, y0 + 1, x1 - x0, y1 - y0,
                          track["category_id"], track["visibility"]))
     return [f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,{category},{visibility:.4f}"
             for track_id, frame, x, y, w, h, category, visibility in sorted(rows)]

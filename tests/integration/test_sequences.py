@@ -162,9 +162,18 @@ def test_mot_gt_parses_back_to_the_stored_tracks(clips):
             track = expected[(row["frame"], row["id"])]
             x0, y0, x1, y1 = track["amodal_bbox"]
             assert (row["bb_left"], row["bb_top"], row["bb_width"], row["bb_height"]) == pytest.approx(
-                (x0, y0, x1 - x0, y1 - y0), abs=0.006)
+                (x0 + 1, y0 + 1, x1 - x0, y1 - y0), abs=0.006)  # MOTChallenge boxes are 1-based
             assert row["class"] == track["category_id"] and row["visibility"] == pytest.approx(track["visibility"], abs=1e-4)
-    with pytest.raises(InputError, match="line 1|:1: expected 9"):
+    # The MOTChallenge ecosystem's reader sees the same rows.
+    import motmetrics
+
+    loaded = motmetrics.io.loadtxt(str(clips / "exports" / "mot" / "clip_000000" / "gt" / "gt.txt"), fmt="mot16")
+    rows = read_mot(clips / "exports" / "mot" / "clip_000000" / "gt" / "gt.txt")
+    assert list(loaded.index) == [(row["frame"], row["id"]) for row in rows]
+    np.testing.assert_allclose(loaded[["X", "Y", "Width", "Height", "Visibility"]].to_numpy(),
+                               [[r["bb_left"] - 1, r["bb_top"] - 1, r["bb_width"], r["bb_height"], r["visibility"]]
+                                for r in rows])  # 0-based again, as the COCO boxes
+    with pytest.raises(InputError, match=":1: expected 9"):
         bad = clips.parent / "bad_gt.txt"
         bad.write_text("1,2,3\n")
         read_mot(bad)
@@ -188,6 +197,39 @@ def test_cvat_video_xml_has_one_keyframed_box_track_per_object(clips):
             assert box.get("outside") == "0" and box.get("keyframe") == "1"
             assert [float(box.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")] == pytest.approx(track["amodal_bbox"], abs=0.006)
     assert len(list((clips / "exports" / "cvat" / "clip_000000" / "images").iterdir())) == FRAMES
+
+
+def test_cvat_polygon_tracks_outline_the_visible_masks(clips, tmp_path):
+    from synthgen.io.cvat import CvatVideoExporter
+    from synthgen.io.dataset import clips_of, open_store
+    from matplotlib.path import Path
+    from scipy.ndimage import binary_fill_holes
+
+    from synthgen.io.store import decode_rle
+
+    out = tmp_path / "cvat"
+    out.mkdir()
+    CvatVideoExporter(shapes="both").export_to(clips, out)
+    root = ElementTree.parse(out / "clip_000000" / "annotations.xml").getroot()
+    frames = clips_of(open_store(clips))[0]
+    tracks = root.findall("track")
+    boxes, polygons = tracks[:len(tracks) // 2], tracks[len(tracks) // 2:]
+    assert len(boxes) == len(polygons) and all(t.find("polygon") is not None for t in polygons)
+    for track_number, element in enumerate(polygons):
+        track_id = sorted(t["track_id"] for t in frames[0].tracks)[track_number]
+        for shape in element.findall("polygon"):
+            image = frames[int(shape.get("frame"))]
+            labeled = {obj.extra["track_id"]: obj for obj in image.objects}
+            assert (shape.get("outside") == "0") == (track_id in labeled)
+            if track_id not in labeled:
+                continue
+            points = np.array([[float(v) for v in p.split(",")] for p in shape.get("points").split(";")])
+            mask = binary_fill_holes(decode_rle(labeled[track_id].segmentation))  # an outline has no holes
+            rows, cols = np.mgrid[0:mask.shape[0], 0:mask.shape[1]]
+            centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
+            filled = Path(points).contains_points(centres).reshape(mask.shape)
+            overlap = (filled & mask).sum() / max((filled | mask).sum(), 1)
+            assert overlap > 0.8 and len(points) < 4 * mask.sum() ** 0.5 + 8  # close to the mask, and editable
 
 
 def test_preview_animates_each_clip_with_track_ids(clips, tmp_path):

@@ -4,7 +4,7 @@ EXPECTED = {
     "Camera", "CategoryInfo", "ConfigError", "Cuboid", "DatasetWriter", "GenerateSummary", "InputError",
     "Instance", "LabelDeriver", "Light", "MeshGeometry", "Sample", "SceneObject", "SceneSpec", "SynthgenError",
     "check_sample", "export_coco", "generate", "read_sample", "sample_rng", "__version__",
-    "Augmenter", "Polyline", "PolylineLabel", "Texture", "draw_sample",
+    "Augmenter", "Polyline", "PolylineLabel", "Texture", "draw_sample", "FlowField", "FrameInfo", "Track",
 }
 
 
