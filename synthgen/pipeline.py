@@ -55,9 +55,10 @@ RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "w
                     "shard", "num_shards")
 TOP_LEVEL_KEYS = RUN_CONTROL_KEYS + (
     "seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export", "sequence",
-    "motion",
+    "motion", "generator",
 )
 _AUGMENT_STREAM = 1  # sample_rng is stream 0 (the scene); augmentation draws from its own
+_DIFFUSION_STREAM = 3  # prompts and diffusion noise (2 is a clip's motion)
 MANIFEST_FORMAT = "synthgen-dataset/1"
 log = logging.getLogger("synthgen")
 _VERSIONED = ("synthgen", "numpy", "trimesh", "pyrender", "PyOpenGL", "hydra-core", "pycocotools",
@@ -237,6 +238,9 @@ def _settings(cfg: Mapping) -> dict:
     if sequence.is_video and cfg["augment"]:
         raise ConfigError("augment: 2D augmentation is not supported with sequence.frames > 1 (it would draw "
                           "differently per frame and break flow and tracks); use augment=none")
+    if sequence.is_video and cfg["generator"]:
+        raise ConfigError("generator: diffusion is not supported with sequence.frames > 1 (each frame would be "
+                          "redrawn independently and flicker; flow would not match); use generator=none")
     if cfg["recycle_after"] and sys.version_info < (3, 11):
         raise ConfigError("recycle_after: needs Python >= 3.11 (max_tasks_per_child); set 0")
     for key in ("resume", "overwrite", "progress"):
@@ -270,7 +274,22 @@ def _build(cfg: dict):
     if not callable(make_writer):
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
     frames = FrameSource(sampler, motion, sequence, cfg["seed"], renderer.width, renderer.height)
-    return frames, renderer, deriver, augmenter, make_writer, exporters
+    generator = _build_generator(cfg, renderer)
+    return frames, renderer, deriver, augmenter, make_writer, exporters, generator
+
+
+def _build_generator(cfg: dict, renderer):
+    """The diffusion generator, its model loaded (so a bad model fails before anything is written)."""
+    if not cfg["generator"]:
+        return None
+    from synthgen.diffusion.base import DiffusionGenerator
+
+    generator = instantiate(cfg["generator"], "generator", cfg["allowed_target_prefixes"])
+    if not isinstance(generator, DiffusionGenerator):
+        raise ConfigError(f"generator._target_: must build a DiffusionGenerator, got {type(generator).__name__}")
+    generator.check_size(renderer.width, renderer.height)
+    generator.load()
+    return generator
 
 
 @dataclass
@@ -282,32 +301,62 @@ class _Stages:
     writer: DatasetWriter
     seed: int
     sequence: SequenceSettings
+    generator: object | None = None  # DiffusionGenerator
+
+    @property
+    def batch_size(self) -> int:
+        return self.generator.batch_size if self.generator is not None else 1
 
 
-def _finish(job: FrameJob, stages: _Stages) -> dict[str, float]:
-    """Derive, augment, check and commit (or quarantine) one sample; this thread's CPU seconds per stage."""
-    start = time.thread_time()
-    index = job.index
-    sample = stages.deriver(job.render, job.spec, index)
+def _label(job: FrameJob, stages: _Stages):
+    sample = stages.deriver(job.render, job.spec, job.index)
     if job.clip is not None:
-        frame = index - job.clip.number * stages.sequence.frames
+        frame = job.index - job.clip.number * stages.sequence.frames
         sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
                                      previous_depth=job.previous_depth, next_depth=job.next_depth)
-    labeled = time.thread_time()
-    if stages.augmenter is not None:
-        sample = stages.augmenter(sample, stream_seed(stages.seed, index, _AUGMENT_STREAM))
-    augmented = time.thread_time()
-    problems = check_sample(sample)
-    checked = time.thread_time()
-    if problems:
-        log.warning("sample %d quarantined: %s", index, "; ".join(problems))
-        stages.writer.quarantine(sample, problems)
-    else:
-        stages.writer.add(sample)
-    seconds = {"labels+checks (cpu)": labeled - start + checked - augmented, "encode+write (cpu)": time.thread_time() - checked}
-    if stages.augmenter is not None:
-        seconds["augment (cpu)"] = augmented - labeled
-    return seconds
+    return sample
+
+
+def _finish(jobs: list[FrameJob], stages: _Stages) -> dict[str, float]:
+    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
+    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
+    seconds = collections.Counter()
+    start = time.thread_time()
+    samples = [_label(job, stages) for job in jobs]
+    seconds["labels+checks (cpu)"] += time.thread_time() - start
+    if stages.generator is not None:
+        began = time.perf_counter()
+        samples = stages.generator(samples, [stream_seed(stages.seed, s.index, _DIFFUSION_STREAM) for s in samples])
+        seconds["diffusion"] += time.perf_counter() - began
+    for sample in samples:
+        start = time.thread_time()
+        if stages.augmenter is not None:
+            sample = stages.augmenter(sample, stream_seed(stages.seed, sample.index, _AUGMENT_STREAM))
+        augmented = time.thread_time()
+        problems = check_sample(sample) + (stages.generator.problems(sample) if stages.generator is not None else [])
+        checked = time.thread_time()
+        if problems:
+            log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))
+            stages.writer.quarantine(sample, problems)
+        else:
+            stages.writer.add(sample)
+        seconds["labels+checks (cpu)"] += checked - augmented
+        seconds["encode+write (cpu)"] += time.thread_time() - checked
+        if stages.augmenter is not None:
+            seconds["augment (cpu)"] += augmented - start
+    return dict(seconds)
+
+
+def batches(jobs, size: int):
+    """Lists of up to ``size`` consecutive items of an iterable (the last may be shorter)."""
+    batch = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
@@ -325,7 +374,7 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     """
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     settings = _settings(plain)
-    frames, renderer, deriver, augmenter, make_writer, exporters = _build(settings)
+    frames, renderer, deriver, augmenter, make_writer, exporters, generator = _build(settings)
     sampler, sequence = frames.sampler, frames.settings
     root = Path(settings["out"]).expanduser()
     config = {key: value for key, value in settings.items() if key not in RUN_CONTROL_KEYS}
@@ -343,7 +392,7 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
         shard_indices = [i for i in range(settings["n"] * sequence.frames) if i // sequence.frames % shard[1] == shard[0]]
         todo = [i for i in shard_indices if i not in done]
         start = time.perf_counter()
-        stages = _Stages(deriver, augmenter, writer, settings["seed"], sequence)
+        stages = _Stages(deriver, augmenter, writer, settings["seed"], sequence, generator)
         groups = render_groups(todo, sequence)
         if settings["workers"] > 1:
             from synthgen.workers import render_in_processes
@@ -412,8 +461,9 @@ def _render_loop(groups, settings, frames: FrameSource, renderer, stages: _Stage
     bar = tqdm(total=sum(commit for _, commit in plan), unit="img", desc="generate", disable=not settings["progress"])
 
     def collect_oldest() -> None:
-        stage_totals.update(pending.popleft().result())
-        bar.update(1)
+        future = pending.popleft()
+        stage_totals.update(future.result())
+        bar.update(future.samples)
 
     def draw_scene(index: int):
         start = time.thread_time()
@@ -441,9 +491,11 @@ def _render_loop(groups, settings, frames: FrameSource, renderer, stages: _Stage
                 stage_totals["render"] += time.perf_counter() - sampled
                 yield index, commit, spec, render, clip
 
-        for job in finish_order(renders()):
-            pending.append(pool.submit(_finish, job, stages))
-            # Bound memory: at most two samples per thread in flight.
+        for batch in batches(finish_order(renders()), stages.batch_size):
+            future = pool.submit(_finish, batch, stages)
+            future.samples = len(batch)
+            pending.append(future)
+            # Bound memory: at most two batches per thread in flight.
             while len(pending) > 2 * threads or (pending and pending[0].done()):
                 collect_oldest()
         while pending:

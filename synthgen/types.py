@@ -591,6 +591,8 @@ class Sample:
         tracks: Every object's track state in this frame, ordered by track id (sequences).
         flow_forward: Flow to the next frame (sequences; None on a clip's last frame).
         flow_backward: Flow to the previous frame (sequences; None on a clip's first frame).
+        generation: How a diffusion generator made ``image`` (generator, model, prompt,
+            seed, settings, label-agreement scores), or None for a plain render.
     """
 
     index: int
@@ -607,6 +609,7 @@ class Sample:
     tracks: list[Track] = field(default_factory=list)
     flow_forward: FlowField | None = None
     flow_backward: FlowField | None = None
+    generation: dict | None = None
 
     def semantic_mask(self) -> np.ndarray:
         """(H, W) uint16 category id per pixel (0: background, occluders, dropped)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from synthgen.pipeline import _build, _finish, _Stages, stop_on_interrupt
+from synthgen.pipeline import _build, _finish, _Stages, batches, stop_on_interrupt
 from synthgen.sequence import finish_order
 
 __all__ = ["render_in_processes"]
@@ -31,10 +31,10 @@ def _start_worker(settings: dict) -> None:
     # The parent decides when to stop (Ctrl-C/SIGTERM finish the samples in flight).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    frames, renderer, deriver, augmenter, make_writer, _ = _build(settings)
+    frames, renderer, deriver, augmenter, make_writer, _, generator = _build(settings)
     writer = make_writer(root=Path(settings["out"]).expanduser(), flow_format=frames.settings.flow_format)
     _WORKER.update(frames=frames, renderer=renderer,
-                   stages=_Stages(deriver, augmenter, writer, settings["seed"], frames.settings))
+                   stages=_Stages(deriver, augmenter, writer, settings["seed"], frames.settings, generator))
 
 
 def _produce(group: list[tuple[int, bool]]) -> tuple[int, dict[str, float]]:
@@ -52,9 +52,10 @@ def _produce(group: list[tuple[int, bool]]) -> tuple[int, dict[str, float]]:
             yield index, commit, spec, render, clip
 
     committed = 0
-    for job in finish_order(renders()):
-        seconds.update(_finish(job, _WORKER["stages"]))
-        committed += 1
+    stages = _WORKER["stages"]
+    for batch in batches(finish_order(renders()), stages.batch_size):
+        seconds.update(_finish(batch, stages))
+        committed += len(batch)
     return committed, dict(seconds)
 
 

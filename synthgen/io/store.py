@@ -287,6 +287,7 @@ class DatasetWriter:
             ],
             "augmentations": list(sample.augmentations),
             **(_sequence_fields(sample) if sample.frame is not None else {}),
+            **({"generation": sample.generation} if sample.generation is not None else {}),
         }
 
     def _write_flow(self, name: str, direction: str, field: FlowField) -> dict[str, str]:
@@ -417,7 +418,7 @@ def read_sample(root: str | Path, index: int) -> Sample:
                   polylines, tuple(record.get("augmentations", [])),
                   frame=FrameInfo(frame["clip"], frame["frame"], frame["frames"], frame["fps"]) if frame else None,
                   tracks=tracks, flow_forward=_read_flow(root, files, "forward"),
-                  flow_backward=_read_flow(root, files, "backward"))
+                  flow_backward=_read_flow(root, files, "backward"), generation=record.get("generation"))
 
 
 def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:

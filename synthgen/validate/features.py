@@ -11,7 +11,6 @@ downloaded. Needs the ``validate`` extra (torch, torchvision).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from synthgen.errors import ConfigError, InputError
+from synthgen.torch_import import import_torch as import_torch_safely
 from synthgen.validation import check_number
 
 __all__ = ["MobileNetV2Features", "import_torch", "load_mobilenet_v2"]
@@ -35,21 +35,11 @@ def import_torch():
     Raises:
         ConfigError: They are not installed; says how to install them.
     """
-    if "triton" not in sys.modules:
-        # llvmpipe (Mesa's software OpenGL, used by the renderer) and triton each load their
-        # own LLVM; with both in one process it crashes (whichever comes second). torchvision
-        # imports triton only to offer GPU kernel compilation, which feature extraction never
-        # uses: make it unavailable, so rendering and validating can share a process.
-        sys.modules["triton"] = None
+    torch = import_torch_safely("synthgen validate's image features and detector", _INSTALL)
     try:
-        import torch
         import torchvision
     except ImportError as error:
         raise ConfigError(f"synthgen validate's image features and detector need torch and torchvision: {_INSTALL}") from error
-    # Detector training drifts into denormal floats, which CPUs process many times slower (seen:
-    # steps 5x slower after ~50 of them; flushed, the same scores). Set before torch starts its
-    # worker threads: they inherit it from this thread, threads started earlier would not.
-    torch.set_flush_denormal(True)
     return torch, torchvision
 
 
