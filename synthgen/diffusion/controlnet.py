@@ -84,10 +84,11 @@ class ControlNet(DiffusionGenerator):
 
     def _inputs(self, samples: list[Sample]) -> dict:
         height, width = samples[0].image.shape[:2]
-        per_condition = [[Image.fromarray(condition_image(sample, condition)) for sample in samples]
-                         for condition in self.controlnets]
-        single = len(per_condition) == 1
-        return {"image": per_condition[0] if single else per_condition, "height": height, "width": width,
+        # One image per sample, or (several ControlNets) one list of per-condition images per sample.
+        per_sample = [[Image.fromarray(condition_image(sample, condition)) for condition in self.controlnets]
+                      for sample in samples]
+        single = len(self.controlnets) == 1
+        return {"image": [images[0] for images in per_sample] if single else per_sample, "height": height, "width": width,
                 "controlnet_conditioning_scale": self.conditioning_scale[0] if single else self.conditioning_scale}
 
     def _settings(self) -> dict:
