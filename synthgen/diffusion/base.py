@@ -100,6 +100,18 @@ class DiffusionGenerator:
     def _finish_image(self, generated: np.ndarray, sample: Sample) -> np.ndarray:
         return generated
 
+    def pipeline_arguments(self, samples: list[Sample], seeds: list[int]) -> dict:
+        """The keyword arguments of the pipeline call for a batch (prompts, noise generators, inputs)."""
+        import torch
+
+        self.load()
+        prompts = [self.prompt(sample, np.random.default_rng(seed)) for sample, seed in zip(samples, seeds)]
+        device = self.pipeline.device
+        return {"prompt": prompts, "negative_prompt": [self.prompt.negative] * len(samples),
+                "num_inference_steps": self.steps, "guidance_scale": self.guidance_scale,
+                "generator": [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds],
+                "output_type": "np", **self._inputs(samples)}
+
     def __call__(self, samples: list[Sample], seeds: list[int]) -> list[Sample]:
         """The samples with generated images and ``generation`` provenance.
 
@@ -107,19 +119,12 @@ class DiffusionGenerator:
             samples: Labeled renders (one batch).
             seeds: One seed per sample (its prompt draws and its diffusion noise).
         """
-        import torch
-
         start = time.perf_counter()
-        self.load()
-        prompts = [self.prompt(sample, np.random.default_rng(seed)) for sample, seed in zip(samples, seeds)]
-        device = self.pipeline.device
-        generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
-        inputs = self._inputs(samples)
+        arguments = self.pipeline_arguments(samples, seeds)
+        prompts = arguments["prompt"]
         with self._lock:
             called = time.perf_counter()
-            output = self.pipeline(prompt=prompts, negative_prompt=[self.prompt.negative] * len(samples),
-                                   num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
-                                   generator=generators, output_type="np", **inputs)
+            output = self.pipeline(**arguments)
             self.pipeline_seconds += time.perf_counter() - called
         results = []
         for sample, seed, prompt, pixels in zip(samples, seeds, prompts, output.images):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+from scipy.ndimage import find_objects
 
 from synthgen.types import Sample
 
@@ -74,16 +75,24 @@ def colour_score(image: np.ndarray, instance_ids: np.ndarray, labeled: set[int])
     """Area-weighted separability of each labeled object from its surround (module docstring)."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
     kernel = np.ones((2 * _RING_PIXELS + 1, 2 * _RING_PIXELS + 1), np.uint8)
+    height, width = instance_ids.shape
     scores, weights = [], []
+    # Each object is scored inside its box grown by the ring width (one pass finds every box).
+    boxes = find_objects(instance_ids)
     for instance_id in sorted(labeled):
-        inside = instance_ids == instance_id
+        if instance_id > len(boxes) or boxes[instance_id - 1] is None:
+            continue
+        rows, cols = boxes[instance_id - 1]
+        window = np.s_[max(rows.start - _RING_PIXELS, 0):min(rows.stop + _RING_PIXELS, height),
+                       max(cols.start - _RING_PIXELS, 0):min(cols.stop + _RING_PIXELS, width)]
+        inside = instance_ids[window] == instance_id
         area = int(inside.sum())
         if area < _MIN_OBJECT_PIXELS:
             continue
         ring = (cv2.dilate(inside.astype(np.uint8), kernel) > 0) & ~inside
         if ring.sum() < _MIN_OBJECT_PIXELS:
             continue
-        a, b = lab[inside], lab[ring]
+        a, b = lab[window][inside], lab[window][ring]
         spread = np.sqrt(0.5 * (a.var(axis=0) + b.var(axis=0)).sum()) + 1.0  # +1: flat renders stay finite
         d = np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)) / spread
         scores.append(d / (1.0 + d))
