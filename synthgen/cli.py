@@ -36,6 +36,7 @@ examples:
   synthgen preview in=synthgen_out out=preview
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
   synthgen generate sequence.frames=24 sequence.fps=12 n=10 out=clips export=[coco,mot,cvat]
+  synthgen generate generator=inpaint_background generator.model=DIR/sd-inpaint out=realistic
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
