@@ -21,8 +21,9 @@ class InpaintBackground(DiffusionGenerator):
 
     The rendered object pixels are copied back over the pipeline's output, so they are
     unchanged bit for bit and every label stays exact by construction (no verification
-    needed). ``model`` is an inpainting model (UNet with 9 input channels). Takes every
-    argument of ``DiffusionGenerator``.
+    needed). ``model`` is best an inpainting model (SD or SDXL inpainting, UNet with 9 input
+    channels); a plain text-to-image model also works (diffusers blends its latents with
+    the render's outside the mask). Takes every argument of ``DiffusionGenerator``.
     """
 
     kind = "inpaint"

@@ -81,6 +81,9 @@ def load_pipeline(kind: str, model: str, *, controlnets: Mapping[str, str] | Non
                   dtype: str = "float32", download: bool = False):
     """A diffusers pipeline of ``kind`` (inpaint | img2img | controlnet), on its device, quiet.
 
+    The pipeline class follows the model's family (``AutoPipelineFor*``): Stable Diffusion
+    1.x/2.x, SDXL and others diffusers maps.
+
     Args:
         kind: Which pipeline class.
         model: Local folder or hub id of the base (or inpainting) model.
@@ -96,9 +99,10 @@ def load_pipeline(kind: str, model: str, *, controlnets: Mapping[str, str] | Non
     """
     diffusers = import_diffusers(f"generator ({kind})")
     device, torch_dtype = resolve_device(device, dtype)
-    classes = {"inpaint": diffusers.StableDiffusionInpaintPipeline,
-               "img2img": diffusers.StableDiffusionImg2ImgPipeline,
-               "controlnet": diffusers.StableDiffusionControlNetPipeline}
+    # The Auto pipelines pick the model family's class from model_index.json (SD 1.x/2.x, SDXL, ...).
+    classes = {"inpaint": diffusers.AutoPipelineForInpainting,
+               "img2img": diffusers.AutoPipelineForImage2Image,
+               "controlnet": diffusers.AutoPipelineForText2Image}
     options = {"dtype": torch_dtype, "safety_checker": None, "requires_safety_checker": False}
     if kind == "controlnet":
         if not controlnets:
@@ -112,10 +116,11 @@ def load_pipeline(kind: str, model: str, *, controlnets: Mapping[str, str] | Non
     if tokenizer is not None and len(tokenizer) < _MIN_VOCABULARY:
         raise InputError(f"generator.model={model}: its tokenizer has {len(tokenizer)} tokens (a failed offline "
                          "load gives an empty one); point generator.model at a complete diffusers folder")
-    channels, expected = pipeline.unet.config.in_channels, 9 if kind == "inpaint" else 4
-    if channels != expected:
-        what = "an inpainting model" if kind == "inpaint" else "a text-to-image model (not an inpainting one)"
-        raise InputError(f"generator.model={model}: its UNet takes {channels} input channels, {kind} needs {expected}: "
-                         f"point it at {what}")
+    # Inpainting works with inpainting UNets (9 channels: latents, mask, masked image) and, by
+    # blending, with plain ones (4); the others need plain ones.
+    channels, allowed = pipeline.unet.config.in_channels, (9, 4) if kind == "inpaint" else (4,)
+    if channels not in allowed:
+        raise InputError(f"generator.model={model}: its UNet takes {channels} input channels, {kind} needs "
+                         f"{' or '.join(map(str, allowed))}: point it at a text-to-image model (not an inpainting one)")
     pipeline.set_progress_bar_config(disable=True)
     return pipeline.to(device)

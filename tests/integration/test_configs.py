@@ -17,23 +17,26 @@ def test_every_group_option_is_listed():
     assert {"scene", "render", "labels", "writer", "export", "randomize", "augment"} <= groups
 
 
-def _override(group: str, option: str) -> tuple[str, str]:
-    """The command-line override selecting an option, and the key its node lands under."""
+def _override(group: str, option: str) -> tuple[list[str], str]:
+    """The command-line overrides selecting an option, and the key its node lands under."""
     if group == "export":
-        return f"export=[{option}]", "export"
+        return [f"export=[{option}]"], "export"
     if group == "randomize":  # randomizers are placed into scenes; add one under a new key
-        return f"+randomize@probe={option}", "probe"
-    return f"{group}={option}", group
+        return [f"+randomize@probe={option}"], "probe"
+    if group == "generator" and option != "none":  # a model is mandatory (loaded later, by generate)
+        extra = ["generator.controlnets.depth=some/controlnet"] if option == "controlnet" else []
+        return [f"{group}={option}", "generator.model=some/model", *extra], group
+    return [f"{group}={option}"], group
 
 
 @pytest.mark.parametrize("group, option", GROUP_OPTIONS)
 def test_group_option_composes_and_instantiates(group, option, tmp_path):
     override, key = _override(group, option)
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="generate", overrides=[override])
+        cfg = compose(config_name="generate", overrides=override)
     node = cfg[key]
-    if not node:  # an intentionally empty option (augment=none)
-        assert (group, option) == ("augment", "none")
+    if not node:  # an intentionally empty option (augment=none, generator=none)
+        assert (group, option) in (("augment", "none"), ("generator", "none"))
         return
     built = instantiate(node, key)
     if group == "export":
@@ -48,6 +51,6 @@ def test_default_config_has_documented_top_level_keys():
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate")
     assert set(cfg) == {"out", "n", "seed", "resume", "overwrite", "threads", "workers", "recycle_after", "shard", "num_shards", "progress",
-                        "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export", "sequence", "motion"}
+                        "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export", "sequence", "motion", "generator"}
     sampler = instantiate(cfg.scene, "scene")
     assert len(sampler.categories) >= 3
