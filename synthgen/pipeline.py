@@ -81,7 +81,8 @@ class GenerateSummary:
         seconds: Wall time of the render loop.
         stage_ms: Mean milliseconds per sample of each stage: wall time for rendering and
             for waiting on the next scene (main thread), CPU time for the stages that
-            overlap rendering on threads (scene sampling, labels, augmentation, writing).
+            overlap rendering on threads (scene sampling, labels, augmentation, writing),
+            wall time of the diffusion pipeline calls.
         exports: Export name -> written path.
     """
 
@@ -110,7 +111,8 @@ class GenerateSummary:
             f"instances: {self.instances} (+{self.dropped_instances} too small, not labeled)",
         ]
         lines += [f"  {name}: {count}" for name, count in self.instances_per_category.items()]
-        lines.append(f"throughput: {self.images_per_second:.1f} images/s ({self.seconds:.1f} s)")
+        rate = self.images_per_second
+        lines.append(f"throughput: {rate:.{1 if rate >= 1 else 3}f} images/s ({self.seconds:.1f} s)")
         if self.stage_ms:
             lines.append("per sample: " + ", ".join(f"{k} {v:.1f} ms" for k, v in self.stage_ms.items()))
         lines += [f"export {name}: {path}" for name, path in self.exports.items()]
@@ -325,9 +327,8 @@ def _finish(jobs: list[FrameJob], stages: _Stages) -> dict[str, float]:
     samples = [_label(job, stages) for job in jobs]
     seconds["labels+checks (cpu)"] += time.thread_time() - start
     if stages.generator is not None:
-        began = time.perf_counter()
         samples = stages.generator(samples, [stream_seed(stages.seed, s.index, _DIFFUSION_STREAM) for s in samples])
-        seconds["diffusion"] += time.perf_counter() - began
+        seconds["diffusion"] += stages.generator.last_call_seconds()
     for sample in samples:
         start = time.thread_time()
         if stages.augmenter is not None:

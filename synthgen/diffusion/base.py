@@ -68,6 +68,7 @@ class DiffusionGenerator:
         self.segmenter = segmenter
         self.pipeline = None
         self._lock = threading.Lock()  # one pipeline call at a time (label threads share it)
+        self._calls = threading.local()
         self.pipeline_seconds = 0.0
         self.total_seconds = 0.0
 
@@ -125,7 +126,8 @@ class DiffusionGenerator:
         with self._lock:
             called = time.perf_counter()
             output = self.pipeline(**arguments)
-            self.pipeline_seconds += time.perf_counter() - called
+            self._calls.seconds = time.perf_counter() - called
+            self.pipeline_seconds += self._calls.seconds
         results = []
         for sample, seed, prompt, pixels in zip(samples, seeds, prompts, output.images):
             generated = np.clip(np.rint(np.asarray(pixels, dtype=np.float64) * 255), 0, 255).astype(np.uint8)
@@ -137,6 +139,10 @@ class DiffusionGenerator:
             results.append(dataclasses.replace(sample, image=image, generation=generation))
         self.total_seconds += time.perf_counter() - start
         return results
+
+    def last_call_seconds(self) -> float:
+        """Wall seconds of this thread's latest pipeline call (waiting for the lock excluded)."""
+        return getattr(self._calls, "seconds", 0.0)
 
     def problems(self, sample: Sample) -> list[str]:
         """Why a generated sample's labels cannot be trusted (empty: keep it)."""
