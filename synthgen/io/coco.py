@@ -146,30 +146,39 @@ def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation:
 def _video_fields(dataset: LabeledDataset, images: list[dict], annotations: list[dict]) -> dict:
     """Add the video fields (CocoVID / TAO convention) of a sequence dataset in place.
 
-    Videos are clips (``id`` = clip + 1); images get ``video_id`` and ``frame_id``
-    (0-based); annotations get ``video_id`` and a dataset-wide ``track_id`` (also as
-    ``instance_id``, the name CocoVID readers use); ``tracks`` lists every track.
+    Videos are clips, numbered from 1 in order of appearance (a store's clip c is video
+    c + 1 when all its clips are there; a mixed dataset's clips are told apart by source
+    dataset, and its still images get no video fields); images get ``video_id`` and
+    ``frame_id`` (0-based); annotations get ``video_id`` and a dataset-wide ``track_id``
+    (also as ``instance_id``, the name CocoVID readers use); ``tracks`` lists every track.
     """
-    frames = {entry["id"]: image.frame for entry, image in zip(images, dataset.images)}
-    videos = {}
+    video_of: dict[int, int] = {}  # image id -> video id
+    videos: dict[tuple[str, int], dict] = {}
     for entry, image in zip(images, dataset.images):
         frame = image.frame
-        entry.update(video_id=frame["clip"] + 1, frame_id=frame["frame"], time=frame["time"])
-        videos.setdefault(frame["clip"], {"id": frame["clip"] + 1, "name": f"clip_{frame['clip']:06d}",
-                                          "width": image.width, "height": image.height, "fps": frame["fps"],
-                                          "length": frame["frames"]})
+        if frame is None:
+            continue
+        source = image.source.get("dataset", "")
+        key = (source, frame["clip"])
+        if key not in videos:
+            name = f"clip_{frame['clip']:06d}"
+            videos[key] = {"id": len(videos) + 1, "name": f"{source}/{name}" if source else name,
+                           "width": image.width, "height": image.height, "fps": frame["fps"],
+                           "length": frame["frames"]}
+        video_of[entry["id"]] = videos[key]["id"]
+        entry.update(video_id=videos[key]["id"], frame_id=frame["frame"], time=frame["time"])
     track_ids: dict[tuple[int, int], int] = {}
     tracks = []
     for annotation in annotations:
-        if "synthgen_track_id" not in annotation:
-            continue  # polylines have no track
-        clip = frames[annotation["image_id"]]["clip"]
-        key = (clip, annotation["synthgen_track_id"])
+        video = video_of.get(annotation["image_id"])
+        if video is None or "synthgen_track_id" not in annotation:
+            continue  # still images and polylines have no track
+        key = (video, annotation["synthgen_track_id"])
         if key not in track_ids:
             track_ids[key] = len(track_ids) + 1
-            tracks.append({"id": track_ids[key], "category_id": annotation["category_id"], "video_id": clip + 1,
+            tracks.append({"id": track_ids[key], "category_id": annotation["category_id"], "video_id": video,
                            "synthgen_track_id": key[1]})
-        annotation.update(video_id=clip + 1, track_id=track_ids[key], instance_id=track_ids[key])
+        annotation.update(video_id=video, track_id=track_ids[key], instance_id=track_ids[key])
     return {"videos": list(videos.values()), "tracks": tracks}
 
 

@@ -366,3 +366,22 @@ def test_shards_split_by_clip_and_merge_to_the_same_dataset(tmp_path):
     whole = _files(tmp_path / "whole")
     assert {k: v for k, v in _files(merged).items() if k != "manifest.json"} == {
         k: v for k, v in whole.items() if k != "manifest.json"}
+
+
+FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+
+
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+def test_clips_mixed_with_real_photos_keep_video_fields_only_on_frames(clips, tmp_path):
+    from synthgen.mix.mixer import mix
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="mix", overrides=[f"synthetic=[{clips}]", f"real=[{FRUITS}]", "unmatched=merge",
+                                                    f"out={tmp_path / 'mixed'}", "test_fraction=0.25"])
+    out = mix(cfg)
+    coco = COCO(str(out / "annotations" / "instances_train.json"))
+    frames = [image for image in coco.imgs.values() if "video_id" in image]
+    assert len(frames) == CLIPS * FRAMES and len(coco.imgs) > len(frames)  # the photos have none
+    assert sorted(v["name"] for v in coco.dataset["videos"]) == [f"{clips.name}/clip_{c:06d}" for c in range(CLIPS)]
+    for annotation in coco.anns.values():
+        assert ("track_id" in annotation) == ("video_id" in coco.imgs[annotation["image_id"]])
