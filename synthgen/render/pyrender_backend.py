@@ -11,6 +11,12 @@ frame only. Textures are uploaded once per ``Texture.key`` while in use (a small
 at most 64 textures and 32 MiB, keeps recent ones); every pooled mesh carries texture
 coordinates so any object can take a texture.
 
+Draw and light order is fixed per sample: pyrender keeps nodes in sets, which iterate
+in memory-address order, so the order in which lights were summed in the shader (and
+meshes at equal camera distance were drawn) varied between identical runs, flipping a few
+pixels by one grey level on a loaded machine. ``_OrderedScene`` lists them by a key each
+node gets from the sample's own content instead.
+
 Passes per image: an anti-aliased RGB pass (RGBA against a transparent background
 when a background image is composited behind it); a flat-colour SEG pass (no MSAA) that
 encodes instance ids as 24-bit colours and whose depth, sampled at pixel centres, is
@@ -66,6 +72,33 @@ def _offscreen(width: int, height: int) -> pyrender.OffscreenRenderer:
     return _OFFSCREEN
 
 
+def _order(node: pyrender.Node) -> tuple:
+    return node.synthgen_order
+
+
+class _OrderedScene(pyrender.Scene):
+    """A pyrender scene that lists its mesh and light nodes in a fixed order.
+
+    pyrender's renderer sums the lights in ``light_nodes`` order and draws meshes sorted
+    by camera distance, ties in ``mesh_nodes`` order; pyrender's own sets give an order
+    that depends on where the nodes happen to live in memory. Every node added through
+    ``add_ordered`` carries ``synthgen_order``, a key that depends only on the sample.
+    """
+
+    def add_ordered(self, item, order: tuple, pose: np.ndarray | None = None) -> pyrender.Node:
+        node = self.add(item, pose=pose)
+        node.synthgen_order = order
+        return node
+
+    @property
+    def mesh_nodes(self) -> list[pyrender.Node]:
+        return sorted(self._mesh_nodes, key=_order)
+
+    @property
+    def light_nodes(self) -> list[pyrender.Node]:
+        return sorted(self._point_light_nodes | self._spot_light_nodes | self._directional_light_nodes, key=_order)
+
+
 def encode_id(instance_id: int) -> tuple[int, int, int]:
     """The SEG colour (r, g, b) of an instance id (little-endian 24-bit)."""
     return instance_id & 255, (instance_id >> 8) & 255, (instance_id >> 16) & 255
@@ -113,7 +146,7 @@ class PyrenderRenderer:
         self._color_flags = pyrender.RenderFlags.NONE
         if shadows:
             self._color_flags |= pyrender.RenderFlags.SHADOWS_DIRECTIONAL | pyrender.RenderFlags.SHADOWS_SPOT
-        self._scene = pyrender.Scene()
+        self._scene = _OrderedScene()
         self._pool: dict[tuple[str, int], pyrender.Node] = {}
         self._frame_nodes: list[pyrender.Node] = []
         self._textures: collections.OrderedDict[str, pyrender.Texture] = collections.OrderedDict()
@@ -183,14 +216,14 @@ class PyrenderRenderer:
         self._frame_nodes = []
         used: dict[str, int] = {}
         nodes = []
-        for obj in spec.objects:
+        for position, obj in enumerate(spec.objects):
             if obj.mesh.cacheable:
                 slot = used.get(obj.mesh.key, 0)
                 used[obj.mesh.key] = slot + 1
                 node = self._pool_node(obj.mesh, slot)
                 node.mesh.is_visible = True
             else:
-                node = self._scene.add(_render_mesh(obj.mesh))
+                node = self._scene.add_ordered(_render_mesh(obj.mesh), ("frame", "", position))
                 self._frame_nodes.append(node)
             material = node.mesh.primitives[0].material
             material.baseColorFactor = obj.color
@@ -202,9 +235,9 @@ class PyrenderRenderer:
         self._scene.ambient_light = np.asarray(spec.ambient, dtype=np.float64)
         self._scene.bg_color = np.append(spec.background, 1.0)
         self._add_camera(spec)
-        for light in spec.lights:
+        for position, light in enumerate(spec.lights):
             source, pose = _light_source(light)
-            self._frame_nodes.append(self._scene.add(source, pose=pose))
+            self._frame_nodes.append(self._scene.add_ordered(source, ("light", "", position), pose=pose))
         return nodes
 
     def _texture(self, texture: Texture) -> pyrender.Texture:
@@ -235,7 +268,7 @@ class PyrenderRenderer:
     def _pool_node(self, geometry: MeshGeometry, slot: int) -> pyrender.Node:
         key = (geometry.key, slot)
         if key not in self._pool:
-            self._pool[key] = self._scene.add(_render_mesh(geometry))
+            self._pool[key] = self._scene.add_ordered(_render_mesh(geometry), ("pool", str(geometry.key), slot))
         return self._pool[key]
 
 
