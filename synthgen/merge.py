@@ -59,13 +59,14 @@ def merge_shards(cfg: DictConfig | Mapping) -> Path:
         differences = _config_diff(manifests[0]["config"], manifest["config"])
         if differences:
             raise InputError(f"{shard}: made with another config than {shards[0]}:\n  " + "\n  ".join(differences))
-    owner: dict[int, Path] = {}
+    # Each shard's folders are listed once: index -> (shard, record path).
+    owner: dict[int, tuple[Path, Path]] = {}
     duplicates = []
     for shard in shards:
-        for index in sorted(_committed(shard)):
+        for index, record_path in sorted(_committed(shard).items()):
             if index in owner:
-                duplicates.append(f"{index} ({owner[index]} and {shard})")
-            owner[index] = shard
+                duplicates.append(f"{index} ({owner[index][0]} and {shard})")
+            owner[index] = (shard, record_path)
     if duplicates:
         raise InputError(f"indices committed by more than one shard: {', '.join(duplicates[:10])}")
     n = settings["n"] if settings["n"] is not None else (max(owner) + 1 if owner else 0)
@@ -85,8 +86,8 @@ def merge_shards(cfg: DictConfig | Mapping) -> Path:
     for folder in STORE_ENTRIES[1:]:
         if folder not in ("annotations", "exports"):
             (out / folder).mkdir(exist_ok=True)
-    for index, shard in sorted(owner.items()):
-        for path in _sample_files(shard, _committed(shard)[index]):
+    for index, (shard, record_path) in sorted(owner.items()):
+        for path in _sample_files(shard, record_path):
             place_image(path, out / path.relative_to(shard))  # a hard link or a copy
     categories = tuple(CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
                                     c.get("kind", "object")) for c in manifests[0]["categories"])
