@@ -4,10 +4,18 @@ Writes ``annotations/instances.json`` (image root: the dataset's ``images/`` fol
 Standard fields load in pycocotools, detectron2, mmdetection and torchvision; synthgen
 adds, per annotation: ``amodal_bbox`` (xywh), ``amodal_segmentation``, ``amodal_area``,
 ``occlusion``, ``truncation``, ``cuboid`` and ``pose`` (object -> OpenCV camera), and
-per image its ``camera`` and the paths of its depth and id maps. Polyline labels (lane
-markings) are annotations of their own category (``synthgen_kind: polyline``) with a
-``polyline`` field ``[x1, y1, v1, ...]`` (keypoint convention), the points' ``bbox``,
-``area`` 0 and an empty RLE mask, so COCO tools that read every annotation still work.
+per image its ``camera`` and the paths of its depth and id maps. ``instances.json`` holds
+only objects with real masks (standard COCO, as torchvision and detectron2 expect).
+
+Polyline labels (lane markings) go to ``polylines.json`` beside it (``polylines_<split>.json``
+beside ``instances_<split>.json``), written only when the dataset has polyline categories:
+the same ``images`` (same ids), the polyline ``categories`` (``synthgen_kind: polyline``),
+and per line an annotation ``{id, image_id, category_id, polyline: [x1, y1, v1, ...],
+num_polyline_points, bbox}`` (points in the keypoint convention below; ``bbox`` xywh of the
+points). ``read_coco`` reads it back when it lies beside the instances file.
+
+Both files are written record by record (``write_json_streamed``): memory does not grow
+with the number of images.
 
 Coordinates: boxes and polygons are continuous (pixel column c spans [c, c + 1)), as
 COCO's. Keypoints follow COCO's pixel-index convention (detectron2 adds 0.5 on load),
@@ -16,18 +24,18 @@ so they are written as continuous coordinates minus 0.5; unlabeled ones are (0, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject, open_store
-from synthgen.io.store import decode_rle, encode_rle, write_json_atomic
+from synthgen.io.store import OMIT, decode_rle, write_json_streamed
 from synthgen.types import CategoryInfo
 from synthgen.validation import check_choice
 
-__all__ = ["CocoExporter", "coco_dict", "export_coco", "mask_to_polygons", "outer_polygon", "write_coco"]
+__all__ = ["CocoExporter", "coco_dict", "export_coco", "mask_to_polygons", "outer_polygon", "polylines_path", "write_coco"]
 
 
 def _xywh(box: list[float]) -> list[float]:
@@ -87,10 +95,9 @@ def _keypoints(keypoints: np.ndarray, category: CategoryInfo) -> dict:
     return {"keypoints": flat, "num_keypoints": int(sum(1 for *_, v in keypoints if v > 0))}
 
 
-def _polyline_annotation(line: dict, width: int, height: int) -> dict:
-    """A polyline as a COCO annotation: ``polyline`` [x1, y1, v1, ...] in COCO's pixel-index
-    convention (like keypoints), its points' box, no area and an empty mask (so COCO
-    tools that read every annotation's segmentation keep working)."""
+def _polyline_annotation(line: dict) -> dict:
+    """A polyline for ``polylines.json``: ``polyline`` [x1, y1, v1, ...] in COCO's pixel-index
+    convention (like keypoints) and its points' box (xywh)."""
     points = np.asarray(line["points"], dtype=np.float64)
     low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
     flat = [value for x, y, v in points for value in (float(x) - 0.5, float(y) - 0.5, int(v))]
@@ -99,9 +106,6 @@ def _polyline_annotation(line: dict, width: int, height: int) -> dict:
         "polyline": flat,
         "num_polyline_points": len(points),
         "bbox": [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])],
-        "area": 0,
-        "iscrowd": 0,
-        "segmentation": encode_rle(np.zeros((height, width), dtype=bool)),
     }
 
 
@@ -143,8 +147,16 @@ def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation:
     return annotation
 
 
-def _video_fields(dataset: LabeledDataset, images: list[dict], annotations: list[dict]) -> dict:
-    """Add the video fields (CocoVID / TAO convention) of a sequence dataset in place.
+FileName = Callable[[LabeledImage], str]
+
+
+def _default_file_name(image: LabeledImage) -> str:
+    return image.path.name
+
+
+class _Videos:
+    """The video fields (CocoVID / TAO convention) of a sequence dataset, gathered as the
+    images are visited (the image and annotation passes visit them in the same order).
 
     Videos are clips, numbered from 1 in order of appearance (a store's clip c is video
     c + 1 when all its clips are there; a mixed dataset's clips are told apart by source
@@ -152,39 +164,112 @@ def _video_fields(dataset: LabeledDataset, images: list[dict], annotations: list
     ``frame_id`` (0-based); annotations get ``video_id`` and a dataset-wide ``track_id``
     (also as ``instance_id``, the name CocoVID readers use); ``tracks`` lists every track.
     """
-    video_of: dict[int, int] = {}  # image id -> video id
-    videos: dict[tuple[str, int], dict] = {}
-    for entry, image in zip(images, dataset.images):
+
+    def __init__(self):
+        self.videos: dict[tuple[str, int], dict] = {}
+        self.track_ids: dict[tuple[int, int], int] = {}
+        self.tracks: list[dict] = []
+
+    def video_id(self, image: LabeledImage) -> int | None:
         frame = image.frame
         if frame is None:
-            continue
+            return None
         source = image.source.get("dataset", "")
         key = (source, frame["clip"])
-        if key not in videos:
+        if key not in self.videos:
             name = f"clip_{frame['clip']:06d}"
-            videos[key] = {"id": len(videos) + 1, "name": f"{source}/{name}" if source else name,
-                           "width": image.width, "height": image.height, "fps": frame["fps"],
-                           "length": frame["frames"]}
-        video_of[entry["id"]] = videos[key]["id"]
-        entry.update(video_id=videos[key]["id"], frame_id=frame["frame"], time=frame["time"])
-    track_ids: dict[tuple[int, int], int] = {}
-    tracks = []
-    for annotation in annotations:
-        video = video_of.get(annotation["image_id"])
+            self.videos[key] = {"id": len(self.videos) + 1, "name": f"{source}/{name}" if source else name,
+                                "width": image.width, "height": image.height, "fps": frame["fps"],
+                                "length": frame["frames"]}
+        return self.videos[key]["id"]
+
+    def image_fields(self, image: LabeledImage) -> dict:
+        video = self.video_id(image)
+        return {} if video is None else {"video_id": video, "frame_id": image.frame["frame"], "time": image.frame["time"]}
+
+    def annotation_fields(self, image: LabeledImage, annotation: dict) -> dict:
+        video = self.video_id(image)
         if video is None or "synthgen_track_id" not in annotation:
-            continue  # still images and polylines have no track
+            return {}  # still images have no track
         key = (video, annotation["synthgen_track_id"])
-        if key not in track_ids:
-            track_ids[key] = len(track_ids) + 1
-            tracks.append({"id": track_ids[key], "category_id": annotation["category_id"], "video_id": video,
-                           "synthgen_track_id": key[1]})
-        annotation.update(video_id=video, track_id=track_ids[key], instance_id=track_ids[key])
-    return {"videos": list(videos.values()), "tracks": tracks}
+        if key not in self.track_ids:
+            self.track_ids[key] = len(self.track_ids) + 1
+            self.tracks.append({"id": self.track_ids[key], "category_id": annotation["category_id"], "video_id": video,
+                                "synthgen_track_id": key[1]})
+        return {"video_id": video, "track_id": self.track_ids[key], "instance_id": self.track_ids[key]}
+
+    def fields(self, name: str):
+        """``videos`` or ``tracks`` once every image was visited; ``OMIT`` for a dataset of stills."""
+        if not self.videos:
+            return OMIT
+        return list(self.videos.values()) if name == "videos" else self.tracks
 
 
-def coco_dict(dataset: LabeledDataset, segmentation: str = "rle",
-              file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> dict:
-    """A dataset as a COCO instances dictionary (image and annotation ids count from 1 in order).
+def _image_entries(images: Iterable[LabeledImage], file_name: FileName, videos: _Videos | None) -> Iterator[dict]:
+    for image_id, image in enumerate(images, 1):
+        entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
+                 "synthgen_index": image.index, **image.extra}
+        if image.camera is not None:
+            entry["camera"] = image.camera
+        if image.source:
+            entry["source"] = image.source
+        if image.weight != 1.0:
+            entry["weight"] = image.weight
+        if videos is not None:
+            entry.update(videos.image_fields(image))
+        yield entry
+
+
+def _object_annotations(dataset: LabeledDataset, images: Iterable[LabeledImage], segmentation: str,
+                        videos: _Videos | None) -> Iterator[dict]:
+    number = 0
+    for image_id, image in enumerate(images, 1):
+        for obj in image.objects:
+            number += 1
+            annotation = {"id": number, "image_id": image_id,
+                          **_object_annotation(obj, dataset.category(obj.category_id), segmentation)}
+            if videos is not None:
+                annotation.update(videos.annotation_fields(image, annotation))
+            yield annotation
+
+
+def _polyline_annotations(images: Iterable[LabeledImage]) -> Iterator[dict]:
+    number = 0
+    for image_id, image in enumerate(images, 1):
+        for line in image.polylines:
+            number += 1
+            yield {"id": number, "image_id": image_id, **_polyline_annotation(line)}
+
+
+class _Images:
+    """A re-iterable view of a dataset's images, optionally of one split (nothing is copied)."""
+
+    def __init__(self, dataset: LabeledDataset, split: str | None):
+        self.dataset, self.split = dataset, split
+
+    def __iter__(self) -> Iterator[LabeledImage]:
+        return (image for image in self.dataset.images if self.split is None or image.split == self.split)
+
+
+def _coco_fields(dataset: LabeledDataset, segmentation: str, file_name: FileName, split: str | None) -> dict:
+    """The instances file's fields; list fields are generators (see ``write_json_streamed``)."""
+    check_choice("segmentation", segmentation, ["rle", "polygon"])
+    images, videos = _Images(dataset, split), _Videos()
+    return {
+        "info": {"description": "written by synthgen"},
+        "licenses": [],
+        "images": _image_entries(images, file_name, videos),
+        "annotations": _object_annotations(dataset, images, segmentation, videos),
+        "categories": [_category_entry(c) for c in dataset.categories if c.kind == "object"],
+        # Called after the images and annotations are written (the keys sort last).
+        "tracks": lambda: videos.fields("tracks"),
+        "videos": lambda: videos.fields("videos"),
+    }
+
+
+def coco_dict(dataset: LabeledDataset, segmentation: str = "rle", file_name: FileName = _default_file_name) -> dict:
+    """A dataset's objects as a COCO instances dictionary in memory (image and annotation ids
+    count from 1 in order); polylines are left out (see ``write_coco``).
 
     Sequence datasets also get the video fields of CocoVID / TAO: ``videos``, ``tracks``,
     ``video_id`` + ``frame_id`` per image, ``video_id`` + ``track_id`` per annotation.
@@ -194,43 +279,37 @@ def coco_dict(dataset: LabeledDataset, segmentation: str = "rle",
         segmentation: ``rle`` or ``polygon`` (pixel-edge polygons; masks with holes keep RLE).
         file_name: Each image's ``file_name`` (relative to the image root).
     """
-    check_choice("segmentation", segmentation, ["rle", "polygon"])
-    images, annotations = [], []
-    for position, image in enumerate(dataset.images):
-        image_id = position + 1
-        entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
-                 "synthgen_index": image.index, **image.extra}
-        if image.camera is not None:
-            entry["camera"] = image.camera
-        if image.source:
-            entry["source"] = image.source
-        if image.weight != 1.0:
-            entry["weight"] = image.weight
-        images.append(entry)
-        for obj in image.objects:
-            annotation = _object_annotation(obj, dataset.category(obj.category_id), segmentation)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **annotation})
-        for line in image.polylines:
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                **_polyline_annotation(line, image.width, image.height)})
-    video = _video_fields(dataset, images, annotations) if any(i.frame for i in dataset.images) else {}
-    return {
-        "info": {"description": "written by synthgen"},
-        "licenses": [],
-        **video,
-        "images": images,
-        "annotations": annotations,
-        "categories": [_category_entry(c) for c in dataset.categories],
-    }
+    coco = {}
+    for key, value in sorted(_coco_fields(dataset, segmentation, file_name, None).items()):
+        value = value() if callable(value) else value
+        if value is not OMIT:
+            coco[key] = list(value) if isinstance(value, Iterator) else value
+    return coco
+
+
+def polylines_path(instances: Path) -> Path:
+    """Where the polylines of an instances file go: ``instances*.json`` -> ``polylines*.json``."""
+    name = instances.name
+    return instances.with_name("polylines" + name[len("instances"):] if name.startswith("instances")
+                               else f"{instances.stem}_polylines.json")
 
 
 def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "rle",
-               file_name: Callable[[LabeledImage], str] = lambda image: image.path.name) -> Path:
-    """Write a COCO instances file for a dataset (see :func:`coco_dict`); returns ``path``."""
-    coco = coco_dict(dataset, segmentation, file_name)
+               file_name: FileName = _default_file_name, split: str | None = None) -> Path:
+    """Write a COCO instances file for a dataset (or one ``split`` of it), streaming its images;
+    and, when the dataset has polyline categories, ``polylines_path(path)``. Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, coco, indent=None)
+    write_json_streamed(path, _coco_fields(dataset, segmentation, file_name, split))
+    lines = [_category_entry(c) for c in dataset.categories if c.kind == "polyline"]
+    if lines:
+        images = _Images(dataset, split)
+        write_json_streamed(polylines_path(path), {
+            "info": {"description": "polyline labels written by synthgen; image ids as in " + path.name},
+            "images": _image_entries(images, file_name, None),
+            "annotations": _polyline_annotations(images),
+            "categories": lines,
+        })
     return path
 
 
@@ -241,7 +320,8 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
         root: Dataset folder.
         segmentation: ``rle`` (compressed RLE) or ``polygon`` (pixel-edge polygons;
             masks with holes keep RLE). Both decode to the exact masks.
-        output: Output path; defaults to ``root/annotations/instances.json``.
+        output: Output path; defaults to ``root/annotations/instances.json`` (polylines,
+            if any, to ``polylines.json`` beside it).
 
     Returns:
         The written path. Image ids are sample index + 1; annotation ids count from 1.
@@ -276,12 +356,11 @@ class CocoExporter:
         splits = sorted({image.split for image in dataset.images}) or ["train"]
         written = None
         for split in splits:
-            part = LabeledDataset(dataset.name, dataset.categories, [i for i in dataset.images if i.split == split])
             folder = Path(out) / "images" / (split if len(splits) > 1 else "")
-            for image in part.images:
+            for image in _Images(dataset, split):
                 place_image(image.path, folder / _stem_name(image))
             name = f"instances_{split}.json" if len(splits) > 1 else "instances.json"
-            written = write_coco(part, Path(out) / "annotations" / name, self.segmentation, _stem_name)
+            written = write_coco(dataset, Path(out) / "annotations" / name, self.segmentation, _stem_name, split)
         return written
 
 

@@ -9,15 +9,17 @@ exclusive maxima, keypoints ``x, y, v`` with COCO visibility).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from synthgen.io.store import array_from_json, iter_records, read_manifest
+from synthgen.io.store import array_from_json, read_manifest
 from synthgen.types import CategoryInfo
 
-__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "clips_of", "open_store"]
+__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "StoreImages", "clips_of", "open_store"]
 
 
 @dataclass
@@ -86,12 +88,13 @@ class LabeledDataset:
     Attributes:
         name: Dataset name (used in provenance).
         categories: Categories, ids unique (any positive ints).
-        images: Images in order.
+        images: Images in order: a list, or a ``StoreImages`` sequence that reads a
+            store's records as they are visited.
     """
 
     name: str
     categories: tuple[CategoryInfo, ...]
-    images: list[LabeledImage]
+    images: Sequence[LabeledImage]
 
     def category(self, category_id: int) -> CategoryInfo:
         for category in self.categories:
@@ -122,8 +125,63 @@ def clips_of(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
     return {clip: sorted(images, key=lambda image: image.frame["frame"]) for clip, images in sorted(clips.items())}
 
 
+class StoreImages(Sequence[LabeledImage]):
+    """The committed images of a synthgen store, read from their records when accessed.
+
+    A sequence (``len``, indexing, slicing, iteration in index order) that keeps only the
+    record paths in memory, so exporters that iterate over it stream the dataset: their
+    memory does not grow with its size. Each access reads the record again.
+
+    Args:
+        root: Dataset folder.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._records = sorted((root / "labels").glob("*.json"))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self._image(path) for path in self._records[position]]
+        return self._image(self._records[position])
+
+    def __iter__(self) -> Iterator[LabeledImage]:
+        for path in self._records:
+            yield self._image(path)
+
+    def _image(self, path: Path) -> LabeledImage:
+        with open(path) as handle:
+            return _image_from_record(self.root, json.load(handle))
+
+
+def _image_from_record(root: Path, record: dict) -> LabeledImage:
+    return LabeledImage(
+        index=record["index"],
+        path=(root / record["files"]["image"]).resolve(),
+        width=record["width"],
+        height=record["height"],
+        objects=[_object_from_record(item) for item in record["instances"]],
+        polylines=[{"category_id": line["category_id"],
+                    "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
+                   for line in record.get("polylines", [])],
+        camera=record["camera"],
+        # No folder name here: the same dataset written anywhere has the same bytes.
+        source={"kind": "synthetic", "original_id": record["index"]},
+        extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
+               "instance_ids_file": record["files"]["instance_ids"]},
+        frame=record.get("frame"),
+        tracks=record.get("tracks", []),
+    )
+
+
 def open_store(root: str | Path) -> LabeledDataset:
     """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
+
+    Its ``images`` are a ``StoreImages`` sequence: records are read as they are visited,
+    not held in memory.
 
     Raises:
         InputError: ``root`` is not a synthgen dataset (no manifest).
@@ -135,23 +193,4 @@ def open_store(root: str | Path) -> LabeledDataset:
                      c.get("kind", "object"))
         for c in manifest["categories"]
     )
-    images = []
-    for record in iter_records(root):
-        images.append(LabeledImage(
-            index=record["index"],
-            path=(root / record["files"]["image"]).resolve(),
-            width=record["width"],
-            height=record["height"],
-            objects=[_object_from_record(item) for item in record["instances"]],
-            polylines=[{"category_id": line["category_id"],
-                        "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
-                       for line in record.get("polylines", [])],
-            camera=record["camera"],
-            # No folder name here: the same dataset written anywhere has the same bytes.
-            source={"kind": "synthetic", "original_id": record["index"]},
-            extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
-                   "instance_ids_file": record["files"]["instance_ids"]},
-            frame=record.get("frame"),
-            tracks=record.get("tracks", []),
-        ))
-    return LabeledDataset(root.name, categories, images)
+    return LabeledDataset(root.name, categories, StoreImages(root))

@@ -21,6 +21,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from synthgen.errors import InputError
+from synthgen.io.coco import polylines_path
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject, open_store
 from synthgen.io.store import MANIFEST
 from synthgen.types import CategoryInfo
@@ -133,13 +134,55 @@ def read_coco(annotations: str | Path, image_root: str | Path | None = None, nam
         category = by_category.get(entry.get("category_id"))
         if category is None:
             raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
-        if category.kind == "polyline":
-            points = np.asarray(entry["polyline"], dtype=np.float64).reshape(-1, 3)
-            points[:, :2] += 0.5
-            image.polylines.append({"category_id": category.id, "points": points})
+        if category.kind == "polyline":  # datasets written before polylines had their own file
+            image.polylines.append(_coco_polyline(entry, category, where))
             continue
         image.objects.append(_coco_object(entry, category, image, where))
+    categories += _read_coco_polylines(polylines_path(path), data["images"], by_id, {c.id for c in categories})
     return LabeledDataset(name or root.parent.name, categories, images)
+
+
+def _coco_polyline(entry: dict, category: CategoryInfo, where: str) -> dict:
+    try:
+        points = np.asarray(entry["polyline"], dtype=np.float64).reshape(-1, 3)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{where}: 'polyline' must be a flat list [x1, y1, v1, ...]") from None
+    points[:, :2] += 0.5  # COCO's pixel-index convention -> continuous
+    return {"category_id": category.id, "points": points}
+
+
+def polylines_path_owner(polylines: Path) -> Path:
+    """The instances file whose polylines ``polylines`` holds (inverse of ``polylines_path``)."""
+    return polylines.with_name("instances" + polylines.name[len("polylines"):])
+
+
+def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set[int]) -> tuple[CategoryInfo, ...]:
+    """Add the polylines of the ``polylines*.json`` beside an instances file (written by
+    synthgen's COCO export) to the images; returns their categories."""
+    if not path.is_file():
+        return ()
+    data = load_json(path)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        raise InputError(f"{path}: not a synthgen polylines file (needs lists 'images', 'annotations', 'categories')")
+    names = {entry.get("id"): entry.get("file_name") for entry in images}
+    for position, entry in enumerate(data["images"]):
+        if names.get(entry.get("id"), object()) != entry.get("file_name"):
+            raise InputError(f"{path}: images[{position}] (id {entry.get('id')}) does not match the instances file "
+                             "beside it; export the dataset again")
+    categories = tuple(CategoryInfo(int(c["id"]), str(c["name"]), kind="polyline") for c in data["categories"])
+    clashes = sorted({c.id for c in categories} & taken)
+    if clashes:
+        raise InputError(f"{path}: category ids {clashes} are also object categories of the instances file")
+    by_category = {c.id: c for c in categories}
+    for position, entry in enumerate(data["annotations"]):
+        where = f"{path}: annotations[{position}] (id {entry.get('id')})"
+        category = by_category.get(entry.get("category_id"))
+        if category is None:
+            raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
+        if entry.get("image_id") not in by_id:
+            raise InputError(f"{where}: image_id {entry.get('image_id')!r} is not in 'images'")
+        by_id[entry["image_id"]].polylines.append(_coco_polyline(entry, category, where))
+    return categories
 
 
 def _coco_image_root(path: Path) -> Path:
@@ -490,6 +533,8 @@ def _coco_file(path: Path) -> Path:
     if path.is_file():
         return path
     candidates = sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+    # A polylines file is read with the instances file beside it, not on its own.
+    candidates = [c for c in candidates if not (c.name.startswith("polylines") and polylines_path_owner(c).is_file())]
     if len(candidates) != 1:
         raise InputError(f"{path}: expected one COCO JSON file, found {[c.name for c in candidates]}; "
                          "pass the file itself")

@@ -28,7 +28,7 @@ import json
 import os
 import threading
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -53,6 +53,7 @@ from synthgen.validation import check_choice, check_number
 __all__ = [
     "DatasetWriter",
     "MANIFEST",
+    "OMIT",
     "array_from_json",
     "clear_dataset",
     "encode_rle",
@@ -62,9 +63,11 @@ __all__ = [
     "read_sample",
     "remove_partial_files",
     "write_json_atomic",
+    "write_json_streamed",
 ]
 
 MANIFEST = "manifest.json"
+OMIT = object()  # a streamed JSON field's callable returns this to leave its key out
 RECORD_FORMAT = "synthgen-sample/1"
 _DEPTH_MM = 0.001
 _UINT16_MAX = 65535
@@ -74,8 +77,9 @@ def _name(index: int) -> str:
     return f"{index:06d}"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename.
+@contextlib.contextmanager
+def _atomic_file(path: Path, mode: str):
+    """An open temporary file that replaces ``path`` when the block ends without error.
 
     Raises:
         InputError: The file cannot be written (disk full, permissions, file size
@@ -83,8 +87,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
+        with open(temporary, mode) as handle:
+            yield handle
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):
@@ -93,6 +97,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             f"{path}: cannot write ({error.strerror or error}); free disk space or fix permissions, "
             "then run the same command with resume=true (committed samples are intact)"
         ) from error
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename (see ``_atomic_file``)."""
+    with _atomic_file(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
@@ -100,6 +114,37 @@ def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
     separators = (",", ":") if indent is None else None
     text = json.dumps(value, indent=indent, separators=separators, sort_keys=True, allow_nan=False)
     write_bytes_atomic(path, (text + "\n").encode())
+
+
+def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
+    """Write a JSON object item by item, atomically, so memory does not grow with list lengths.
+
+    Keys are written sorted. A value that is an iterator (a generator) is written as a JSON
+    array one item at a time; a callable is called when its key is reached (so it can return
+    what an earlier key's iterator gathered, or ``OMIT`` to leave the key out); anything else
+    is dumped whole. The bytes equal ``write_json_atomic(path, materialized, indent=None)``.
+    """
+    def dumps(value) -> str:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+    with _atomic_file(path, "w") as handle:
+        handle.write("{")
+        written = 0
+        for key in sorted(fields):
+            value = fields[key]
+            value = value() if callable(value) else value
+            if value is OMIT:
+                continue
+            handle.write(("," if written else "") + dumps(key) + ":")
+            written += 1
+            if isinstance(value, Iterator):
+                handle.write("[")
+                for number, item in enumerate(value):
+                    handle.write(("," if number else "") + dumps(item))
+                handle.write("]")
+            else:
+                handle.write(dumps(value))
+        handle.write("}\n")
 
 
 def encode_rle(mask: np.ndarray) -> dict:

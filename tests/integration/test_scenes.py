@@ -184,27 +184,57 @@ def test_road_vehicles_have_cuboids_on_the_ground():
         assert 3.0 < length < 6.5 and 1.4 < width < 2.3 and 1.2 < height < 2.5
 
 
-def test_polylines_in_the_coco_export_and_object_metrics_still_run(tmp_path):
-    cfg = _scene_config("road", f"out={tmp_path}", "n=2", "render.width=160", "render.height=120", "progress=false")
-    summary = generate(cfg)
+def test_instances_json_holds_only_real_masks_and_polylines_have_their_own_file(tmp_path):
+    """Lane lines used to be COCO objects with area 0 and an empty mask (15 of 28 annotations of a
+    4-image road run); instances.json is now standard COCO and the lines are in polylines.json."""
+    from synthgen.io.readers import read_dataset
+    from synthgen.mix.mixer import mix
+
+    store = tmp_path / "road"
+    summary = generate(_scene_config("road", f"out={store}", "n=4", "render.width=160", "render.height=120",
+                                     "progress=false"))
+    instances = summary.exports["coco"]
     with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(summary.exports["coco"]))
-        lines = [a for a in coco.loadAnns(coco.getAnnIds()) if "polyline" in a]
-        assert lines
-        (marking,) = [c for c in coco.loadCats(coco.getCatIds()) if c["synthgen_kind"] == "polyline"]
-        for annotation in lines:
-            assert annotation["category_id"] == marking["id"] and annotation["area"] == 0
-            points = np.array(annotation["polyline"]).reshape(-1, 3)
-            assert len(points) == annotation["num_polyline_points"] >= 2 and set(points[:, 2]) <= {1, 2}
-        objects = [a for a in coco.loadAnns(coco.getAnnIds()) if "polyline" not in a]
+        coco = COCO(str(instances))
+        annotations = coco.loadAnns(coco.getAnnIds())
+        assert annotations and {c["synthgen_kind"] for c in coco.loadCats(coco.getCatIds())} == {"object"}
+        for annotation in annotations:  # an independent consistency check of every annotation
+            mask = coco.annToMask(annotation)
+            assert "polyline" not in annotation and annotation["area"] == mask.sum() > 0
+            ys, xs = np.nonzero(mask)
+            assert annotation["bbox"] == [xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
         detections = coco.loadRes([{**{k: a[k] for k in ("image_id", "category_id", "bbox", "segmentation")},
-                                    "score": 1.0} for a in objects])
+                                    "score": 1.0} for a in annotations])
         evaluation = COCOeval(coco, detections, "segm")
-        evaluation.params.catIds = [c["id"] for c in coco.loadCats(coco.getCatIds()) if c["synthgen_kind"] == "object"]
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
     assert evaluation.stats[0] == pytest.approx(1.0)
+
+    lines = json.loads((instances.parent / "polylines.json").read_text())
+    (marking,) = lines["categories"]
+    assert marking["synthgen_kind"] == "polyline" and marking["id"] not in coco.getCatIds()
+    assert [i["id"] for i in lines["images"]] == coco.getImgIds()
+    for annotation in lines["annotations"]:
+        points = np.array(annotation["polyline"]).reshape(-1, 3)
+        assert annotation["category_id"] == marking["id"]
+        assert len(points) == annotation["num_polyline_points"] >= 2 and set(points[:, 2]) <= {1, 2}
+
+    # Read back: the COCO files give the store's polylines; mix carries them into its own files.
+    stored, exported = read_dataset(store), read_dataset(instances)
+    assert sum(len(i.polylines) for i in stored.images) == len(lines["annotations"]) > 0
+    for a, b in zip(stored.images, exported.images):
+        assert len(a.polylines) == len(b.polylines)
+        for x, y in zip(a.polylines, b.polylines):
+            assert np.allclose(x["points"], y["points"]) and y["category_id"] == marking["id"]
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        mixed = mix(compose(config_name="mix", overrides=[f"synthetic=[{store}]", f"real=[{instances}]",
+                                                          f"out={tmp_path / 'mixed'}", "test_fraction=0.25"]))
+    mixed_lines = sum(len(json.loads(path.read_text())["annotations"])
+                      for path in (mixed / "annotations").glob("polylines_*.json"))
+    mixed_images = sum(len(json.loads(path.read_text())["images"])
+                       for path in (mixed / "annotations").glob("instances_*.json"))
+    assert mixed_lines > 0 and mixed_images == 4 + 3 + 1  # 4 synthetic, the real copy's 3 training + 1 test images
 
 
 def test_polylines_and_augmentations_round_trip_through_the_store(tmp_path):
