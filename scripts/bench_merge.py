@@ -13,13 +13,12 @@ is off by default so the numbers are the merge's own). The last line is
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from clone_store import clone_store
 from hydra import compose, initialize_config_dir
 
 from synthgen.merge import merge_shards
@@ -50,24 +49,8 @@ def _one_sample(root: Path, export: str) -> Path:
 
 def _clone_shards(sample: Path, out: Path, n: int) -> list[Path]:
     """Two shard stores (even and odd indices) made of copies of the one sample."""
-    record = json.loads((sample / "labels" / "000000.json").read_text())
-    manifest = json.loads((sample / "manifest.json").read_text())
-    shards = []
-    for shard in (0, 1):
-        root = out / str(shard)
-        for folder in ("images", "depth", "instance_ids", "semantic", "labels", "quarantine"):
-            (root / folder).mkdir(parents=True)
-        for index in range(shard, n, 2):
-            name = f"{index:06d}"
-            files = {}
-            for key, relative in record["files"].items():
-                target = relative.replace("000000", name)
-                os.link(sample / relative, root / target)
-                files[key] = target
-            (root / "labels" / f"{name}.json").write_text(json.dumps({**record, "index": index, "files": files}))
-        (root / "manifest.json").write_text(json.dumps({**manifest, "shard": {"index": shard, "count": 2}}))
-        shards.append(root)
-    return shards
+    return [clone_store(sample, out / str(shard), range(shard, n, 2), {"shard": {"index": shard, "count": 2}})
+            for shard in (0, 1)]
 
 
 def _merge_seconds(shards: list[Path], out: Path) -> float:

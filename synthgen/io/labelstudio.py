@@ -6,9 +6,12 @@ Layout::
     labeling_config.xml      the project's labeling interface: boxes, outlines, keypoints
     images/<stem>.<ext>      the images; tasks point at /data/local-files/?d=images/<stem>.<ext>
 
-Serve the images with Label Studio's local file storage (environment
+Serve the images with Label Studio's local file storage: start it with
 ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
-``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` set to the export folder). Each object becomes a
+``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` set to the export folder, and add a Local
+Storage for the export's ``images/`` folder to the project (a storage path must lie below
+the document root; the root itself is refused); until then image URLs answer 404 (README:
+"Label Studio"). Tasks are written one at a time. Each object becomes a
 ``rectanglelabels`` region, an outline ``polygonlabels`` region when it has a mask, and
 ``keypointlabels`` regions for its labeled keypoints (occluded ones carry the region
 meta text ``occluded``), in percent of the image size as Label Studio stores them.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ from synthgen.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
 from synthgen.io.readers import load_json
+from synthgen.io.store import write_json_list_streamed
 from synthgen.validation import check_number
 
 __all__ = ["GoldExporter", "LabelStudioExporter", "export_gold", "export_labelstudio", "labeling_config"]
@@ -98,21 +103,20 @@ def _task(image: LabeledImage, dataset: LabeledDataset, file_name: str, gold: bo
     return task
 
 
-def _tasks(dataset: LabeledDataset, out: Path, gold: bool) -> list[dict]:
-    tasks = []
+def _tasks(dataset: LabeledDataset, out: Path, gold: bool) -> Iterator[dict]:
+    """Each image placed in ``out/images`` and its task, one at a time."""
     for image in dataset.images:
         file_name = f"{image.index:06d}{image.path.suffix}"
         place_image(image.path, out / "images" / file_name)
-        tasks.append(_task(image, dataset, file_name, gold))
-    (out / "labeling_config.xml").write_text(labeling_config(dataset))
-    return tasks
+        yield _task(image, dataset, file_name, gold)
 
 
 def export_labelstudio(dataset: LabeledDataset, out: str | Path) -> Path:
     """Write Label Studio tasks with the labels as pre-annotations; returns ``tasks.json``."""
     out = Path(out)
     path = out / "tasks.json"
-    path.write_text(json.dumps(_tasks(dataset, out, gold=False), indent=1))
+    (out / "labeling_config.xml").write_text(labeling_config(dataset))
+    write_json_list_streamed(path, _tasks(dataset, out, gold=False))
     return path
 
 
@@ -144,23 +148,25 @@ def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, que
     """
     check_number("rate", rate, minimum=0.0, maximum=1.0, exclusive_minimum=True)
     out = Path(out)
+    available = len(dataset.images)
+    (out / "labeling_config.xml").write_text(labeling_config(dataset))
     gold = _tasks(dataset, out, gold=True)
     if queue is None:
-        tasks, positions = gold, list(range(len(gold)))
+        tasks, positions = gold, list(range(available))
     else:
         human = _read_queue(queue)
-        wanted = int(round(rate / (1.0 - rate) * len(human))) if rate < 1 else len(gold)
-        if wanted > len(gold):
+        wanted = int(round(rate / (1.0 - rate) * len(human))) if rate < 1 else available
+        if wanted > available:
             raise InputError(f"rate={rate}: {len(human)} human tasks need {wanted} gold tasks but the dataset has "
-                             f"{len(gold)} images; generate more or lower the rate")
+                             f"{available} images; generate more or lower the rate")
         rng = np.random.default_rng(seed)
         total = len(human) + wanted
         positions = sorted(rng.choice(total, size=wanted, replace=False).tolist())
-        gold_at = dict(zip(positions, gold[:wanted]))
-        remaining = iter(human)
-        tasks = [gold_at[i] if i in gold_at else next(remaining) for i in range(total)]
-    (out / "tasks.json").write_text(json.dumps(tasks, indent=1))
-    (out / "gold_tasks.json").write_text(json.dumps({"positions": positions, "rate": len(positions) / max(len(tasks), 1)}))
+        gold_at, remaining = set(positions), iter(human)
+        tasks = (next(gold) if i in gold_at else next(remaining) for i in range(total))
+    write_json_list_streamed(out / "tasks.json", tasks)
+    total = available if queue is None else len(human) + len(positions)
+    (out / "gold_tasks.json").write_text(json.dumps({"positions": positions, "rate": len(positions) / max(total, 1)}))
     return out / "tasks.json"
 
 

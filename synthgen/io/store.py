@@ -28,7 +28,7 @@ import json
 import os
 import threading
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -63,6 +63,7 @@ __all__ = [
     "read_sample",
     "remove_partial_files",
     "write_json_atomic",
+    "write_json_list_streamed",
     "write_json_streamed",
 ]
 
@@ -116,6 +117,17 @@ def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
     write_bytes_atomic(path, (text + "\n").encode())
 
 
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def _write_items(handle, items: Iterable) -> None:
+    handle.write("[")
+    for number, item in enumerate(items):
+        handle.write(("," if number else "") + _dumps(item))
+    handle.write("]")
+
+
 def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
     """Write a JSON object item by item, atomically, so memory does not grow with list lengths.
 
@@ -124,9 +136,6 @@ def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
     what an earlier key's iterator gathered, or ``OMIT`` to leave the key out); anything else
     is dumped whole. The bytes equal ``write_json_atomic(path, materialized, indent=None)``.
     """
-    def dumps(value) -> str:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
-
     with _atomic_file(path, "w") as handle:
         handle.write("{")
         written = 0
@@ -135,16 +144,20 @@ def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
             value = value() if callable(value) else value
             if value is OMIT:
                 continue
-            handle.write(("," if written else "") + dumps(key) + ":")
+            handle.write(("," if written else "") + _dumps(key) + ":")
             written += 1
             if isinstance(value, Iterator):
-                handle.write("[")
-                for number, item in enumerate(value):
-                    handle.write(("," if number else "") + dumps(item))
-                handle.write("]")
+                _write_items(handle, value)
             else:
-                handle.write(dumps(value))
+                handle.write(_dumps(value))
         handle.write("}\n")
+
+
+def write_json_list_streamed(path: Path, items: Iterable) -> None:
+    """Write a JSON array one item at a time (compact, keys sorted), atomically."""
+    with _atomic_file(path, "w") as handle:
+        _write_items(handle, items)
+        handle.write("\n")
 
 
 def encode_rle(mask: np.ndarray) -> dict:

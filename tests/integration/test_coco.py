@@ -104,3 +104,35 @@ def test_export_is_a_pure_function_of_the_store(dataset, tmp_path):
     again = export_coco(dataset, "rle", tmp_path / "again.json")
     assert again.read_bytes() == (dataset / "annotations" / "instances.json").read_bytes()
     assert json.loads(again.read_text())["images"][0]["id"] == 1
+
+
+def test_streamed_json_has_the_bytes_of_the_materialized_object(tmp_path):
+    from synthgen.io.store import OMIT, write_json_atomic, write_json_list_streamed, write_json_streamed
+
+    gathered = []
+
+    def items():
+        for i in range(3):
+            gathered.append(i)
+            yield {"b": [i, 0.5], "a": None}
+
+    write_json_streamed(tmp_path / "s.json", {"z": lambda: list(gathered), "items": items(), "k": {"y": 1, "x": 2},
+                                              "gone": lambda: OMIT})
+    write_json_atomic(tmp_path / "m.json", {"z": [0, 1, 2], "items": [{"b": [i, 0.5], "a": None} for i in range(3)],
+                                           "k": {"y": 1, "x": 2}}, indent=None)
+    assert (tmp_path / "s.json").read_bytes() == (tmp_path / "m.json").read_bytes()
+    write_json_list_streamed(tmp_path / "l.json", iter([{"b": 1, "a": 2}, 3]))
+    assert (tmp_path / "l.json").read_text() == '[{"a":2,"b":1},3]\n'
+
+
+def test_store_exports_read_records_lazily(dataset, tmp_path):
+    """A store's images are read when visited, never all held (export memory stays flat in n)."""
+    from synthgen.io.coco import coco_dict, write_coco
+    from synthgen.io.dataset import StoreImages, open_store
+
+    store = open_store(dataset)
+    assert isinstance(store.images, StoreImages) and len(store.images) == 6
+    assert store.images[2].index == 2 and [i.index for i in store.images[4:]] == [4, 5]
+    path = write_coco(store, tmp_path / "again.json")
+    assert json.loads(path.read_text()) == coco_dict(store)
+    assert path.read_bytes() == (dataset / "annotations" / "instances.json").read_bytes()
