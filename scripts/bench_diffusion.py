@@ -27,12 +27,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
+from synthgen.commands.generate import GenerateSettings, build_components  # noqa: E402
+from synthgen.core import DIFFUSION_STREAM, stream_seed  # noqa: E402
 from synthgen.diffusion.tiny import make_tiny_pipelines  # noqa: E402
 from synthgen.paths import conf_dir  # noqa: E402
-from synthgen.pipeline import _build  # noqa: E402
-from synthgen.rng import stream_seed  # noqa: E402
+from synthgen.registry import build_settings  # noqa: E402
 
 
 def _arguments(argv: list[str]) -> dict:
@@ -59,14 +59,14 @@ def _generators(models: Path, steps: int, batch: int) -> dict[str, list[str]]:
 def _measure(overrides: list[str], n: int, batch: int) -> tuple[float, float]:
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate", overrides=overrides)
-    settings = OmegaConf.to_container(cfg, resolve=True)
-    frames, renderer, deriver, _, _, _, generator = _build(settings)
+    parts = build_components(build_settings(GenerateSettings, cfg, "generate"))
+    frames, renderer, deriver, generator = parts.frames, parts.renderer, parts.deriver, parts.generator
     samples = []
     for index in range(n):
         spec, _ = frames.scene(index)
         samples.append(deriver(renderer.render(spec), spec, index))
     batches = [samples[i:i + batch] for i in range(0, n, batch)]
-    seeds = [[stream_seed(0, s.index, 3) for s in chunk] for chunk in batches]
+    seeds = [[stream_seed(0, s.index, DIFFUSION_STREAM) for s in chunk] for chunk in batches]
     generator(batches[0], seeds[0])  # warm-up
     bare = full = 0.0
     for _ in range(3):

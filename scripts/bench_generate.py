@@ -32,10 +32,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from synthgen.commands.generate import generate
+from synthgen.core import sample_rng
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 from synthgen.registry import instantiate
-from synthgen.rng import sample_rng
 
 DEFAULTS = ["n=100", "render.width=640", "render.height=480"]
 TABLETOP_DEFAULTS = ["scene.placement.count=[8,8]"]

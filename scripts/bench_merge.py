@@ -21,9 +21,9 @@ from pathlib import Path
 from clone_store import clone_store
 from hydra import compose, initialize_config_dir
 
-from synthgen.merge import merge_shards
+from synthgen.commands.generate import generate
+from synthgen.commands.merge import merge_shards
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 
 
 def _arguments(argv: list[str]) -> dict:

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from hydra import compose, initialize_config_dir
 
+from synthgen.commands.generate import generate
+from synthgen.commands.validate import validate
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 from synthgen.validate.distribution import classifier_two_sample_test
-from synthgen.validate.report import validate
 
 
 def _arguments(argv: list[str]) -> dict:

@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 from hydra import compose, initialize_config_dir
 
+from synthgen.commands.generate import generate
 from synthgen.io.store import iter_records, read_sample
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 from synthgen.preview import draw_sample
 
 SCENES = {

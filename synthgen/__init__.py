@@ -4,15 +4,8 @@ The public API; everything else is reachable through config ``_target_`` paths.
 """
 
 from synthgen.augment.augmenter import Augmenter
-from synthgen.errors import ConfigError, InputError, SynthgenError
-from synthgen.io.coco import export_coco
-from synthgen.io.store import DatasetWriter, read_sample
-from synthgen.labels.checks import check_sample
-from synthgen.labels.derive import LabelDeriver
-from synthgen.pipeline import GenerateSummary, generate
-from synthgen.preview import draw_sample
-from synthgen.rng import sample_rng
-from synthgen.types import (
+from synthgen.commands.generate import GenerateSummary, generate
+from synthgen.core import (
     Camera,
     CategoryInfo,
     Cuboid,
@@ -28,7 +21,14 @@ from synthgen.types import (
     SceneSpec,
     Texture,
     Track,
+    sample_rng,
 )
+from synthgen.core.errors import ConfigError, InputError, SynthgenError
+from synthgen.io.coco import export_coco
+from synthgen.io.store import DatasetWriter, read_sample
+from synthgen.labels.checks import check_sample
+from synthgen.labels.derive import LabelDeriver
+from synthgen.preview import draw_sample
 
 __version__ = "0.1.0"
 

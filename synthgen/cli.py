@@ -1,8 +1,9 @@
-"""Command line: ``synthgen <command> [hydra overrides...]``.
+"""Command line: ``synthgen <command> [hydra overrides...]``; dispatch only.
 
-Each command is a thin ``@hydra.main`` wrapper around a pipeline function; the
-configs live in synthgen's ``conf/`` folder. Errors meant for users (bad config
-values, unusable paths) print one line and exit with status 2.
+Each command is a ``@hydra.main`` wrapper around a function of ``synthgen.commands``,
+imported when that command runs (so ``synthgen preview`` does not load the renderer);
+the configs live in synthgen's ``conf/``. Errors meant for users (bad config values,
+unusable paths) print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from synthgen.errors import SynthgenError
+from synthgen.core.errors import SynthgenError
 from synthgen.paths import conf_dir
 
 __all__ = ["main"]
@@ -25,9 +26,11 @@ commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
   export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold|mot|cvat (config: conf/export_command.yaml)
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
-  preview    a labeled gallery (PNG + HTML; GIF per clip of a sequence) of any readable dataset (config: conf/preview.yaml)
+  preview    a labeled gallery (PNG + HTML; GIF per clip of a sequence) of any readable dataset
+             (config: conf/preview.yaml)
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
-  validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors): metrics.json + report.html (conf/validate.yaml)
+  validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors):
+             metrics.json + report.html (conf/validate.yaml)
 
 examples:
   synthgen generate
@@ -41,10 +44,22 @@ examples:
   synthgen generate --help             # Hydra help: config groups and options
 """
 
+# command -> (config name, module of synthgen.commands, function, what it prints when done)
+_COMMANDS = {
+    "generate": ("generate", "generate", "generate", None),  # prints its own summary
+    "export": ("export_command", "export", "export_dataset", "wrote"),
+    "mix": ("mix", "mix", "mix", "wrote"),
+    "preview": ("preview", "preview", "preview", "wrote"),
+    "merge": ("merge", "merge", "merge_shards", "wrote"),
+    "validate": ("validate", "validate", "validate", "wrote"),
+}
 
-def _run_reporting_errors(function, cfg: DictConfig) -> None:
+
+def _run_reporting_errors(command: str, cfg: DictConfig) -> None:
+    _, module, function, verb = _COMMANDS[command]
+    implementation = getattr(importlib.import_module(f"synthgen.commands.{module}"), function)
     try:
-        function(cfg)
+        result = implementation(cfg)
     except SynthgenError as error:
         print(f"synthgen: error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -56,41 +71,18 @@ def _run_reporting_errors(function, cfg: DictConfig) -> None:
             file=sys.stderr,
         )
         sys.exit(130)
+    if verb:
+        print(f"synthgen {command}: {verb} {result}", file=sys.stderr)
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="generate")
-def _generate(cfg: DictConfig) -> None:
-    from synthgen.pipeline import generate
+def _entry_point(command: str):
+    """The ``@hydra.main`` function of a command (Hydra reads its overrides from sys.argv)."""
 
-    _run_reporting_errors(generate, cfg)
-
-
-def _reporting_command(command: str, config_name: str, module: str, function: str):
-    """A ``@hydra.main`` entry point that runs ``module.function(cfg)`` and reports the path it wrote.
-
-    The module is imported when the command runs, so ``synthgen generate`` loads nothing else.
-    """
-
-    @hydra.main(version_base="1.3", config_path=_CONF, config_name=config_name)
+    @hydra.main(version_base="1.3", config_path=_CONF, config_name=_COMMANDS[command][0])
     def run(cfg: DictConfig) -> None:
-        implementation = getattr(importlib.import_module(module), function)
-
-        def report(config: DictConfig) -> None:
-            print(f"synthgen {command}: wrote {implementation(config)}", file=sys.stderr)
-
-        _run_reporting_errors(report, cfg)
+        _run_reporting_errors(command, cfg)
 
     return run
-
-
-_COMMANDS = {
-    "generate": _generate,
-    "export": _reporting_command("export", "export_command", "synthgen.io.export", "export_dataset"),
-    "mix": _reporting_command("mix", "mix", "synthgen.mix.mixer", "mix"),
-    "preview": _reporting_command("preview", "preview", "synthgen.preview", "preview"),
-    "merge": _reporting_command("merge", "merge", "synthgen.merge", "merge_shards"),
-    "validate": _reporting_command("validate", "validate", "synthgen.validate.report", "validate"),
-}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,9 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     if command not in _COMMANDS:
         print(f"synthgen: unknown command {command!r}; choose one of {sorted(_COMMANDS)}\n\n{_USAGE}", file=sys.stderr)
         sys.exit(2)
-    # Hydra reads its overrides from sys.argv.
     sys.argv = [f"synthgen {command}", *args]
-    _COMMANDS[command]()
+    _entry_point(command)()
 
 
 if __name__ == "__main__":

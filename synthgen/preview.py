@@ -1,4 +1,4 @@
-"""Draw labels over images, and galleries of any readable dataset (``synthgen preview``).
+"""Draw labels over images (the galleries of ``synthgen preview`` are drawn with it).
 
 Drawn: visible masks (tinted and outlined), boxes (solid), amodal boxes of occluded or
 truncated objects (dashed), keypoints (white dot: visible, red ring: occluded) with
@@ -10,24 +10,18 @@ drawn, also where the object is hidden (dashed box, id in brackets).
 
 from __future__ import annotations
 
-import base64
 import colorsys
-import html
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core import BOX_EDGES, Sample
+from synthgen.core.errors import InputError
 from synthgen.labels.geometry import OCCLUDED, VISIBLE
-from synthgen.scene.assets import BOX_EDGES
-from synthgen.types import Sample
-from synthgen.validation import check_choice, check_number
 
-__all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "preview", "write_clip_animation"]
+__all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "write_clip_animation"]
 
 
 @dataclass
@@ -139,7 +133,7 @@ def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True)
     Raises:
         InputError: The image file cannot be read.
     """
-    from synthgen.io.store import decode_rle
+    from synthgen.io.record import decode_rle
 
     pixels = cv2.imread(str(image.path), cv2.IMREAD_COLOR)
     if pixels is None:
@@ -204,66 +198,3 @@ def write_clip_animation(images, dataset, path: Path, masks: bool = True, cuboid
     return path
 
 
-def _thumbnail(image: np.ndarray, size: int) -> np.ndarray:
-    scale = size / max(image.shape[:2])
-    thumb = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full((size, size, 3), 32, np.uint8)
-    y, x = (size - thumb.shape[0]) // 2, (size - thumb.shape[1]) // 2
-    canvas[y:y + thumb.shape[0], x:x + thumb.shape[1]] = thumb
-    return canvas
-
-
-_KEYS = ("in", "out", "format", "n", "columns", "size", "masks", "cuboids", "overwrite", "clips", "animation")
-
-
-def preview(cfg: DictConfig | Mapping) -> Path:
-    """Write ``gallery.png`` (a grid) and ``index.html`` (self-contained) for the first ``n`` images,
-    and for a sequence dataset ``clip_XXXXXX.gif`` (or ``.mp4``) for each of the first ``clips`` clips.
-
-    Returns:
-        The output folder.
-    """
-    from synthgen.io.dataset import clips_of
-    from synthgen.io.export_files import prepare_export_folder
-    from synthgen.io.readers import read_dataset
-
-    settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    unknown = sorted(set(settings) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {list(_KEYS)}")
-    count = check_number("n", settings["n"], minimum=1, maximum=10000, integer=True)
-    columns = check_number("columns", settings["columns"], minimum=1, maximum=64, integer=True)
-    size = check_number("size", settings["size"], minimum=32, maximum=4096, integer=True)
-    clip_count = check_number("clips", settings.get("clips", 2), minimum=0, maximum=10000, integer=True)
-    animation = check_choice("animation", settings.get("animation", "gif"), ["gif", "mp4"])
-    dataset = read_dataset(str(settings["in"]), settings["format"])
-    if not dataset.images:
-        raise InputError(f"in={settings['in']}: the dataset has no images")
-    out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
-    tiles, cards = [], []
-    for image in dataset.images[:count]:
-        drawn = draw_labeled_image(image, dataset, bool(settings["masks"]), bool(settings["cuboids"]))
-        tile = _thumbnail(drawn, size)
-        tiles.append(tile)
-        ok, png = cv2.imencode(".png", tile[..., ::-1])
-        names = sorted({dataset.category(o.category_id).name for o in image.objects})
-        caption = f"{image.path.name}: {len(image.objects)} objects ({', '.join(names)})"
-        cards.append(f'<figure><img src="data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}" '
-                     f'alt="{html.escape(image.path.name)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
-    rows = [np.concatenate(tiles[i:i + columns] + [np.full_like(tiles[0], 32)] * (columns - len(tiles[i:i + columns])),
-                           axis=1) for i in range(0, len(tiles), columns)]
-    cv2.imwrite(str(out / "gallery.png"), np.concatenate(rows, axis=0)[..., ::-1])
-    legend = ", ".join(html.escape(c.name) for c in dataset.categories)
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>synthgen preview</title><style>"
-        "body{font-family:sans-serif;background:#202020;color:#ddd}figure{display:inline-block;margin:6px}"
-        "figcaption{font-size:12px;max-width:" + str(size) + "px}</style></head><body>"
-        f"<h1>{html.escape(dataset.name)}</h1><p>{len(dataset.images)} images; categories: {legend}. "
-        "Solid boxes: visible extent; dashed: amodal; white dots: visible keypoints; red rings: occluded.</p>"
-        + "".join(cards) + "</body></html>\n"
-    )
-    (out / "index.html").write_text(page)
-    for clip, images in list(clips_of(dataset).items())[:clip_count]:
-        write_clip_animation(images, dataset, out / f"clip_{clip:06d}.{animation}", bool(settings["masks"]),
-                             bool(settings["cuboids"]))
-    return out

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from synthgen.errors import ConfigError, SynthgenError
+from synthgen.core.errors import ConfigError, SynthgenError
 
-__all__ = ["BUILTIN_PREFIXES", "instantiate", "resolve_target"]
+__all__ = ["BUILTIN_PREFIXES", "build_settings", "instantiate", "resolve_target"]
 
 BUILTIN_PREFIXES = ("synthgen.",)
 _RESERVED = {"_target_", "_partial_"}
@@ -152,3 +152,39 @@ def instantiate(node, path: str, allowed_prefixes: Sequence[str] = ()):
     plain = _to_plain(node)
     _check_tree(plain, path, allowed_prefixes)
     return _build(plain, path, allowed_prefixes)
+
+
+def build_settings(settings_class, cfg, config_name: str, renames: Mapping[str, str] | None = None):
+    """A command's settings object from its composed config: the top-level keys are the
+    constructor's arguments, checked like any node's (unknown and missing keys named).
+
+    Args:
+        settings_class: The command's settings class; its constructor is the schema of
+            ``conf/<config_name>.yaml`` and validates the values.
+        cfg: The composed config (DictConfig or mapping).
+        config_name: The config file, for the message about a missing key.
+        renames: Config key -> constructor argument, for keys that are not Python names
+            (``in`` -> ``inputs``).
+
+    Raises:
+        ConfigError: An unknown or missing key (``key: unknown key; allowed keys: [...]``),
+            or a value the constructor rejects (its message names the key).
+    """
+    renames = dict(renames or {})
+    config_names = {argument: key for key, argument in renames.items()}
+    plain = _to_plain(cfg)
+    if not isinstance(plain, Mapping):
+        raise ConfigError(f"conf/{config_name}.yaml: must be a mapping of keys, got {type(plain).__name__}")
+    parameters = inspect.signature(settings_class).parameters
+    allowed = [config_names.get(name, name) for name in parameters]
+    arguments = {}
+    for key, value in plain.items():
+        argument = renames.get(key, key)
+        if argument not in parameters or key in config_names:
+            raise ConfigError(f"{key}: unknown key; allowed keys: {allowed}")
+        arguments[argument] = value
+    missing = [config_names.get(name, name) for name, p in parameters.items()
+               if p.default is inspect.Parameter.empty and name not in arguments]
+    if missing:
+        raise ConfigError(f"{missing[0]}: missing; compose the config from conf/{config_name}.yaml")
+    return settings_class(**arguments)

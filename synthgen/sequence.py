@@ -20,16 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthgen.errors import ConfigError
-from synthgen.render.base import RenderOutput
-from synthgen.rng import sample_rng
+from synthgen.core import MOTION_STREAM, FrameInfo, RenderOutput, SceneSpec, sample_rng, stream_generator
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_choice, check_number
 from synthgen.scene.motion import MotionModel, Trajectory
-from synthgen.types import FrameInfo, SceneSpec
-from synthgen.validation import check_choice, check_number
 
 __all__ = ["Clip", "FrameJob", "FrameSource", "SequenceSettings", "finish_order", "render_groups"]
 
-_MOTION_STREAM = 2  # sample_rng is stream 0 (scene), augmentation 1; motion draws from its own
 _KEYS = ("frames", "fps", "flow", "flow_format")
 
 
@@ -119,9 +116,8 @@ class FrameSource:
         """Clip ``number`` (drawn once and kept while its frames are asked for)."""
         if self._clip is None or self._clip.number != number:
             spec = self.sampler.sample(sample_rng(self.seed, number), self.width, self.height)
-            motion_rng = np.random.Generator(np.random.PCG64(
-                np.random.SeedSequence(self.seed, spawn_key=(number, _MOTION_STREAM))))
-            trajectory = self.motion.draw(spec, motion_rng, self.settings.duration)
+            trajectory = self.motion.draw(spec, stream_generator(self.seed, number, MOTION_STREAM),
+                                          self.settings.duration)
             self._clip = Clip(number, spec, trajectory, self.settings)
         return self._clip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from synthgen.errors import ConfigError
+from synthgen.core.errors import ConfigError
 
 __all__ = ["import_torch"]
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from synthgen.core import Camera, CategoryInfo, Cuboid, Instance, Sample, SceneObject, SceneSpec, mask_box
 from synthgen.paths import conf_dir
 from synthgen.scene.assets import Primitive
 from synthgen.scene.camera import intrinsics_from_fov, look_at
-from synthgen.labels.geometry import mask_box
-from synthgen.types import Camera, CategoryInfo, Cuboid, Instance, Sample, SceneObject, SceneSpec
 
 CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))

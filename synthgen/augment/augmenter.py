@@ -30,11 +30,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from synthgen.errors import ConfigError
-from synthgen.labels.geometry import NOT_LABELED, mask_box
+from synthgen.core import PolylineLabel, Sample, mask_box, mirror_permutation
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
+from synthgen.labels.geometry import NOT_LABELED
 from synthgen.labels.polylines import clip_polyline_2d
-from synthgen.types import CategoryInfo, PolylineLabel, Sample
-from synthgen.validation import check_number
 
 __all__ = ["Augmenter", "mirror_permutation"]
 
@@ -80,18 +80,6 @@ def _build_transform(A, spec: Mapping, path: str):
 def _image_only(name: str) -> bool:
     A = _import_albumentations()
     return issubclass(getattr(A, name, type(None)), A.ImageOnlyTransform)
-
-
-def mirror_permutation(category: CategoryInfo) -> np.ndarray:
-    """(K,) int permutation swapping each left/right-named keypoint with its partner."""
-    names = list(category.keypoint_names)
-    permutation = np.arange(len(names))
-    for i, name in enumerate(names):
-        for a, b in (("left", "right"), ("right", "left"), ("Left", "Right"), ("Right", "Left")):
-            if a in name and name.replace(a, b) in names:
-                permutation[i] = names.index(name.replace(a, b))
-                break
-    return permutation
 
 
 def _signed_area(points: np.ndarray) -> float:

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from synthgen.core import Sample
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
 from synthgen.diffusion.models import load_pipeline
 from synthgen.diffusion.prompts import PromptTemplate
-from synthgen.errors import ConfigError
 from synthgen.labels.agreement import agreement_scores
-from synthgen.types import Sample
-from synthgen.validation import check_number
 
 __all__ = ["DiffusionGenerator"]
 

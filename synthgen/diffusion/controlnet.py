@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from synthgen.core import Sample
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
 from synthgen.diffusion.base import DiffusionGenerator
-from synthgen.errors import ConfigError
-from synthgen.types import Sample
-from synthgen.validation import check_number
 
 __all__ = ["ControlNet", "condition_image"]
 

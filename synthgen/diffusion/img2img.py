@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from PIL import Image
 
+from synthgen.core import Sample
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
 from synthgen.diffusion.base import DiffusionGenerator
-from synthgen.errors import ConfigError
-from synthgen.types import Sample
-from synthgen.validation import check_number
 
 __all__ = ["Img2Img"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from synthgen.core import Sample
 from synthgen.diffusion.base import DiffusionGenerator
-from synthgen.types import Sample
 
 __all__ = ["InpaintBackground"]
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.torch_import import import_torch
 
 __all__ = ["import_diffusers", "load_pipeline", "resolve_device"]

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from synthgen.errors import ConfigError
-from synthgen.types import Sample
+from synthgen.core import Sample
+from synthgen.core.errors import ConfigError
 
 __all__ = ["PromptTemplate", "describe_objects"]
 

@@ -74,7 +74,7 @@ def make_tiny_pipelines(folder: str | Path) -> Path:
     """Write tiny random pipelines of every kind under ``folder`` (see the module docstring).
 
     Raises:
-        synthgen.errors.ConfigError: The diffusion extra is not installed.
+        synthgen.core.errors.ConfigError: The diffusion extra is not installed.
     """
     from synthgen.diffusion.models import import_diffusers
 

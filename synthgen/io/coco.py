@@ -29,11 +29,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pycocotools import mask as mask_utils
 
-from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject, open_store
-from synthgen.io.store import OMIT, decode_rle, write_json_streamed
-from synthgen.types import CategoryInfo
-from synthgen.validation import check_choice
+from synthgen.core import CategoryInfo
+from synthgen.core.errors import InputError
+from synthgen.core.validation import check_choice
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+from synthgen.io.files import OMIT, write_json_streamed
+from synthgen.io.input_checks import (
+    check_box,
+    check_unique,
+    existing_image,
+    load_json,
+    polygons_to_rle,
+)
+from synthgen.io.record import decode_rle
+from synthgen.io.store import open_store
 
 __all__ = ["CocoExporter", "coco_dict", "export_coco", "mask_to_polygons", "outer_polygon", "polylines_path", "write_coco"]
 
@@ -366,3 +377,139 @@ class CocoExporter:
 
 def _stem_name(image: LabeledImage) -> str:
     return f"{image.index:06d}{image.path.suffix}"
+
+
+# Reader -----------------------------------------------------------------------
+
+
+def read_coco(annotations: str | Path, image_root: str | Path | None = None, name: str | None = None) -> LabeledDataset:
+    """Read a COCO instances (and keypoints) file.
+
+    Args:
+        annotations: The JSON file.
+        image_root: Folder the ``file_name`` entries are relative to; by default the
+            JSON's folder's ``images/`` if that exists, else the JSON's folder (or, for
+            ``annotations/*.json``, the dataset folder's ``images/``).
+        name: Dataset name (default: the image root's parent folder name).
+    """
+    path = Path(annotations)
+    data = load_json(path)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        raise InputError(f"{path}: not a COCO instances file (needs lists 'images', 'annotations', 'categories')")
+    root = Path(image_root) if image_root is not None else _coco_image_root(path)
+    check_unique([c.get("id") for c in data["categories"]], "category id", f"{path}: categories")
+    check_unique([i.get("id") for i in data["images"]], "image id", f"{path}: images")
+    check_unique([a.get("id") for a in data["annotations"]], "annotation id", f"{path}: annotations")
+    categories = tuple(
+        CategoryInfo(int(c["id"]), str(c["name"]), tuple(c.get("keypoints", [])),
+                     tuple((a - 1, b - 1) for a, b in c.get("skeleton", [])), c.get("synthgen_kind", "object"))
+        for c in data["categories"]
+    )
+    by_category = {c.id: c for c in categories}
+    images, by_id = [], {}
+    for position, entry in enumerate(data["images"]):
+        where = f"{path}: images[{position}] (id {entry.get('id')})"
+        file = existing_image(root, entry.get("file_name", ""), where)
+        width, height = int(entry["width"]), int(entry["height"])
+        image = LabeledImage(index=int(entry["id"]), path=file.resolve(), width=width, height=height,
+                             camera=entry.get("camera"),
+                             source={"kind": "real", "dataset": name or root.parent.name, "original_id": entry["id"]})
+        images.append(image)
+        by_id[entry["id"]] = image
+    for position, entry in enumerate(data["annotations"]):
+        where = f"{path}: annotations[{position}] (id {entry.get('id')})"
+        image = by_id.get(entry.get("image_id"))
+        if image is None:
+            raise InputError(f"{where}: image_id {entry.get('image_id')!r} is not in 'images'")
+        category = by_category.get(entry.get("category_id"))
+        if category is None:
+            raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
+        if category.kind == "polyline":  # datasets written before polylines had their own file
+            image.polylines.append(_coco_polyline(entry, category, where))
+            continue
+        image.objects.append(_coco_object(entry, category, image, where))
+    categories += _read_coco_polylines(polylines_path(path), data["images"], by_id, {c.id for c in categories})
+    return LabeledDataset(name or root.parent.name, categories, images)
+
+
+def _coco_polyline(entry: dict, category: CategoryInfo, where: str) -> dict:
+    try:
+        points = np.asarray(entry["polyline"], dtype=np.float64).reshape(-1, 3)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{where}: 'polyline' must be a flat list [x1, y1, v1, ...]") from None
+    points[:, :2] += 0.5  # COCO's pixel-index convention -> continuous
+    return {"category_id": category.id, "points": points}
+
+
+def polylines_path_owner(polylines: Path) -> Path:
+    """The instances file whose polylines ``polylines`` holds (inverse of ``polylines_path``)."""
+    return polylines.with_name("instances" + polylines.name[len("polylines"):])
+
+
+def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set[int]) -> tuple[CategoryInfo, ...]:
+    """Add the polylines of the ``polylines*.json`` beside an instances file (written by
+    synthgen's COCO export) to the images; returns their categories."""
+    if not path.is_file():
+        return ()
+    data = load_json(path)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        raise InputError(f"{path}: not a synthgen polylines file (needs lists 'images', 'annotations', 'categories')")
+    names = {entry.get("id"): entry.get("file_name") for entry in images}
+    for position, entry in enumerate(data["images"]):
+        if names.get(entry.get("id"), object()) != entry.get("file_name"):
+            raise InputError(f"{path}: images[{position}] (id {entry.get('id')}) does not match the instances file "
+                             "beside it; export the dataset again")
+    categories = tuple(CategoryInfo(int(c["id"]), str(c["name"]), kind="polyline") for c in data["categories"])
+    clashes = sorted({c.id for c in categories} & taken)
+    if clashes:
+        raise InputError(f"{path}: category ids {clashes} are also object categories of the instances file")
+    by_category = {c.id: c for c in categories}
+    for position, entry in enumerate(data["annotations"]):
+        where = f"{path}: annotations[{position}] (id {entry.get('id')})"
+        category = by_category.get(entry.get("category_id"))
+        if category is None:
+            raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
+        if entry.get("image_id") not in by_id:
+            raise InputError(f"{where}: image_id {entry.get('image_id')!r} is not in 'images'")
+        by_id[entry["image_id"]].polylines.append(_coco_polyline(entry, category, where))
+    return categories
+
+
+def _coco_image_root(path: Path) -> Path:
+    folder = path.parent
+    for candidate in (folder / "images", folder.parent / "images" if folder.name == "annotations" else None):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return folder
+
+
+def _coco_object(entry: dict, category: CategoryInfo, image: LabeledImage, where: str) -> LabeledObject:
+    try:
+        x, y, w, h = (float(v) for v in entry["bbox"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{where}: 'bbox' must be [x, y, width, height]") from None
+    box = np.array([x, y, x + w, y + h])
+    check_box(box, image.width, image.height, where)
+    segmentation = entry.get("segmentation")
+    rle = None
+    if isinstance(segmentation, list) and segmentation:
+        rle = polygons_to_rle(segmentation, image.width, image.height)
+    elif isinstance(segmentation, dict) and "counts" in segmentation:
+        counts = segmentation["counts"]
+        if isinstance(counts, list):  # uncompressed RLE
+            segmentation = mask_utils.frPyObjects(segmentation, *segmentation["size"])
+            counts = segmentation["counts"]
+        rle = {"size": list(segmentation["size"]), "counts": counts if isinstance(counts, str) else counts.decode("ascii")}
+    keypoints = np.zeros((0, 3))
+    if category.keypoint_names and entry.get("keypoints"):
+        keypoints = np.asarray(entry["keypoints"], dtype=np.float64).reshape(-1, 3)
+        if len(keypoints) != len(category.keypoint_names):
+            raise InputError(f"{where}: {len(keypoints)} keypoints but category {category.name!r} declares "
+                             f"{len(category.keypoint_names)}")
+        keypoints[keypoints[:, 2] > 0, :2] += 0.5  # COCO's pixel-index convention -> continuous
+    extra = {key: entry[key] for key in ("amodal_bbox", "occlusion", "truncation", "cuboid", "pose", "iscrowd")
+             if key in entry}
+    if "amodal_bbox" in extra:
+        ax, ay, aw, ah = extra["amodal_bbox"]
+        extra["amodal_bbox"] = [ax, ay, ax + aw, ay + ah]
+    return LabeledObject(category.id, box, rle, keypoints, float(entry.get("area", w * h)), extra)

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
+from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, clips_of
 from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
-from synthgen.validation import check_choice, check_number
 
 __all__ = ["CvatVideoExporter", "cvat_video_xml", "export_cvat_video"]
 

@@ -9,17 +9,76 @@ exclusive maxima, keypoints ``x, y, v`` with COCO visibility).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
-from synthgen.io.store import array_from_json, read_manifest
-from synthgen.types import CategoryInfo
+from synthgen.core import CategoryInfo
 
-__all__ = ["LabeledDataset", "LabeledImage", "LabeledObject", "StoreImages", "clips_of", "open_store"]
+__all__ = ["CameraRecord", "FrameRecord", "ImageFiles", "LabeledDataset", "LabeledImage", "LabeledObject", "PolylineRecord",
+           "Source", "TrackRecord", "clips_of"]
+
+
+class CameraRecord(TypedDict):
+    """A synthetic image's camera: ``K`` (3x3 intrinsics) and ``world_to_camera`` (4x4,
+    OpenCV camera frame), as nested lists of floats."""
+
+    K: list[list[float]]
+    world_to_camera: list[list[float]]
+
+
+class Source(TypedDict, total=False):
+    """Provenance of an image: ``kind`` synthetic | real, the ``dataset`` it came from (set
+    by readers and mix; a store leaves it out so its bytes do not depend on its folder),
+    and its id there."""
+
+    kind: str
+    dataset: str
+    original_id: int | str
+
+
+class PolylineRecord(TypedDict):
+    """A line label: its category and (M, 3) float64 points ``x, y, v`` (continuous pixels,
+    COCO visibility)."""
+
+    category_id: int
+    points: np.ndarray
+
+
+class FrameRecord(TypedDict):
+    """Where a sequence frame sits: clip number, frame in the clip (0-based), frames per
+    clip, frames per second and time in seconds from the clip's start."""
+
+    clip: int
+    frame: int
+    frames: int
+    fps: float
+    time: float
+
+
+class TrackRecord(TypedDict):
+    """One object's track in one frame, as the store records it (see ``synthgen.core.Track``):
+    ``amodal_bbox`` xyxy pixels, camera-frame ``position`` (m) and ``velocity`` (m/s)."""
+
+    track_id: int
+    category_id: int
+    category: str
+    state: str
+    visibility: float
+    amodal_bbox: list[float]
+    position: list[float]
+    velocity: list[float]
+
+
+class ImageFiles(TypedDict, total=False):
+    """A store image's other files (relative to the store) and its depth unit in metres."""
+
+    depth_file: str
+    depth_unit_m: float
+    instance_ids_file: str
 
 
 @dataclass
@@ -71,14 +130,14 @@ class LabeledImage:
     width: int
     height: int
     objects: list[LabeledObject] = field(default_factory=list)
-    polylines: list[dict] = field(default_factory=list)
-    camera: dict | None = None
-    source: dict = field(default_factory=dict)
+    polylines: list[PolylineRecord] = field(default_factory=list)
+    camera: CameraRecord | None = None
+    source: Source = field(default_factory=dict)
     split: str = "train"
     weight: float = 1.0
-    extra: dict = field(default_factory=dict)
-    frame: dict | None = None
-    tracks: list[dict] = field(default_factory=list)
+    extra: ImageFiles = field(default_factory=dict)
+    frame: FrameRecord | None = None
+    tracks: list[TrackRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -103,19 +162,6 @@ class LabeledDataset:
         raise KeyError(category_id)
 
 
-def _object_from_record(item: dict) -> LabeledObject:
-    return LabeledObject(
-        category_id=item["category_id"],
-        bbox=np.asarray(item["bbox"], dtype=np.float64),
-        segmentation=item["segmentation"],
-        keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        area=float(item["area"]),
-        extra={key: item[key] for key in ("amodal_bbox", "amodal_area", "occlusion", "truncation", "cuboid", "pose",
-                                          "instance_id", "amodal_segmentation")}
-        | ({"track_id": item["track_id"]} if "track_id" in item else {}),
-    )
-
-
 def clips_of(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
     """Clip number -> its images in frame order (sequence datasets; empty for still images)."""
     clips: dict[int, list[LabeledImage]] = {}
@@ -125,72 +171,3 @@ def clips_of(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
     return {clip: sorted(images, key=lambda image: image.frame["frame"]) for clip, images in sorted(clips.items())}
 
 
-class StoreImages(Sequence[LabeledImage]):
-    """The committed images of a synthgen store, read from their records when accessed.
-
-    A sequence (``len``, indexing, slicing, iteration in index order) that keeps only the
-    record paths in memory, so exporters that iterate over it stream the dataset: their
-    memory does not grow with its size. Each access reads the record again.
-
-    Args:
-        root: Dataset folder.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._records = sorted((root / "labels").glob("*.json"))
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __getitem__(self, position):
-        if isinstance(position, slice):
-            return [self._image(path) for path in self._records[position]]
-        return self._image(self._records[position])
-
-    def __iter__(self) -> Iterator[LabeledImage]:
-        for path in self._records:
-            yield self._image(path)
-
-    def _image(self, path: Path) -> LabeledImage:
-        with open(path) as handle:
-            return _image_from_record(self.root, json.load(handle))
-
-
-def _image_from_record(root: Path, record: dict) -> LabeledImage:
-    return LabeledImage(
-        index=record["index"],
-        path=(root / record["files"]["image"]).resolve(),
-        width=record["width"],
-        height=record["height"],
-        objects=[_object_from_record(item) for item in record["instances"]],
-        polylines=[{"category_id": line["category_id"],
-                    "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
-                   for line in record.get("polylines", [])],
-        camera=record["camera"],
-        # No folder name here: the same dataset written anywhere has the same bytes.
-        source={"kind": "synthetic", "original_id": record["index"]},
-        extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
-               "instance_ids_file": record["files"]["instance_ids"]},
-        frame=record.get("frame"),
-        tracks=record.get("tracks", []),
-    )
-
-
-def open_store(root: str | Path) -> LabeledDataset:
-    """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
-
-    Its ``images`` are a ``StoreImages`` sequence: records are read as they are visited,
-    not held in memory.
-
-    Raises:
-        InputError: ``root`` is not a synthgen dataset (no manifest).
-    """
-    root = Path(root)
-    manifest = read_manifest(root)
-    categories = tuple(
-        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
-                     c.get("kind", "object"))
-        for c in manifest["categories"]
-    )
-    return LabeledDataset(root.name, categories, StoreImages(root))

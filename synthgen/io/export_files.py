@@ -6,10 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
 from synthgen.io.coco import outer_polygon
-from synthgen.io.dataset import LabeledDataset, open_store
-from synthgen.io.store import decode_rle
+from synthgen.io.dataset import LabeledDataset
+from synthgen.io.record import decode_rle
+from synthgen.io.store import open_store
 
 __all__ = ["StoreExporter", "largest_polygon", "place_image", "prepare_export_folder"]
 

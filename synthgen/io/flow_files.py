@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
 
 __all__ = ["kitti_flow_image", "read_kitti_flow", "write_kitti_flow"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 

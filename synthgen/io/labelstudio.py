@@ -27,15 +27,25 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
-from synthgen.errors import InputError
-from synthgen.io.dataset import LabeledDataset, LabeledImage
+from synthgen.core import CategoryInfo
+from synthgen.core.errors import InputError
+from synthgen.core.validation import check_number
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
-from synthgen.io.readers import load_json
-from synthgen.io.store import write_json_list_streamed
-from synthgen.validation import check_number
+from synthgen.io.files import write_json_list_streamed
+from synthgen.io.input_checks import (
+    check_box,
+    check_unique,
+    existing_image,
+    image_size,
+    load_json,
+    polygons_to_rle,
+)
 
 __all__ = ["GoldExporter", "LabelStudioExporter", "export_gold", "export_labelstudio", "labeling_config"]
 
@@ -197,3 +207,126 @@ class GoldExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_gold(dataset, out, self.rate, self.queue, self.seed)
+
+
+# Reader -----------------------------------------------------------------------
+
+
+def _task_image(value: str, root: Path, where: str) -> Path:
+    if value.startswith("/data/local-files/"):
+        query = parse_qs(urlparse(value).query)
+        if "d" not in query:
+            raise InputError(f"{where}: image {value!r} has no d= path")
+        return existing_image(root, unquote(query["d"][0]), where)
+    if "://" in value:
+        raise InputError(f"{where}: image {value!r} is a URL; download the images and point tasks at local files")
+    return existing_image(root, value, where)
+
+
+def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> LabeledDataset:
+    """Read Label Studio tasks (JSON export or import format) with their annotations.
+
+    The first annotation of a task is read (predictions when it has none):
+    ``rectanglelabels`` give objects; a ``polygonlabels`` region gives the mask of the
+    object whose region id it shares up to its suffix (as synthgen writes them) or, else,
+    of the same-label box that contains it; ``keypointlabels`` attach likewise. Image
+    paths are relative to the tasks file's folder (``/data/local-files/?d=...`` too).
+    """
+    path = Path(tasks_json)
+    tasks = load_json(path)
+    if not isinstance(tasks, list):
+        raise InputError(f"{path}: must be a list of Label Studio tasks")
+    root = path.parent
+    check_unique([t.get("id") for t in tasks if isinstance(t, dict) and t.get("id") is not None], "task id", str(path))
+    labels: list[str] = _configured_labels(root / "labeling_config.xml")
+    keypoint_labels: dict[str, list[str]] = {}
+    images = []
+    for position, task in enumerate(tasks):
+        where = f"{path}: task[{position}]"
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict) or "image" not in task["data"]:
+            raise InputError(f"{where}: needs data.image")
+        file = _task_image(str(task["data"]["image"]), root, where)
+        width, height = image_size(file, where)
+        results = (task.get("annotations") or task.get("predictions") or [{}])[0].get("result", [])
+        image = LabeledImage(index=position, path=file.resolve(), width=width, height=height,
+                             split=str(task["data"].get("split", "train")),
+                             source={"kind": "real", "dataset": name or root.name,
+                                     "original_id": task.get("id", position)})
+        image.objects = _labelstudio_objects(results, image, labels, keypoint_labels, where)
+        images.append(image)
+    categories = tuple(CategoryInfo(i + 1, label, tuple(keypoint_labels.get(label, ()))) for i, label in enumerate(labels))
+    for image in images:
+        for obj in image.objects:
+            names = keypoint_labels.get(labels[obj.category_id - 1], [])
+            points = np.zeros((len(names), 3))
+            for keypoint_name, (x, y, v) in obj.extra.pop("_keypoints", {}).items():
+                points[names.index(keypoint_name)] = (x, y, v)
+            obj.keypoints = points
+    return LabeledDataset(name or root.name, categories, images)
+
+
+def _configured_labels(config: Path) -> list[str]:
+    """Box labels in the order of the project's labeling config, when it is next to the tasks."""
+    if not config.is_file():
+        return []
+    try:
+        view = ET.parse(config).getroot()
+    except ET.ParseError as error:
+        raise InputError(f"{config}: malformed XML ({error})") from error
+    control = view.find("RectangleLabels")
+    return [] if control is None else [label.get("value") for label in control.findall("Label")]
+
+
+def _labelstudio_objects(results, image, labels, keypoint_labels, where) -> list[LabeledObject]:
+    width, height = image.width, image.height
+    objects, region_of = [], {}
+    for k, result in enumerate(results):
+        value = result.get("value", {})
+        if result.get("type") != "rectanglelabels":
+            continue
+        label = value["rectanglelabels"][0]
+        if label not in labels:
+            labels.append(label)
+        box = np.array([value["x"] * width / 100, value["y"] * height / 100,
+                        (value["x"] + value["width"]) * width / 100, (value["y"] + value["height"]) * height / 100])
+        check_box(box, width, height, f"{where}: result[{k}]")
+        obj = LabeledObject(labels.index(label) + 1, box, area=float((box[2] - box[0]) * (box[3] - box[1])),
+                            extra={"_keypoints": {}})
+        objects.append(obj)
+        region_of[str(result.get("id", "")).rsplit("-", 1)[0]] = obj
+    for k, result in enumerate(results):
+        value = result.get("value", {})
+        kind = result.get("type")
+        if kind not in ("polygonlabels", "keypointlabels"):
+            continue
+        if kind == "polygonlabels":
+            points = np.asarray(value["points"], dtype=np.float64) * [width / 100, height / 100]
+            owner = _owner(region_of, result, objects, points, labels, value["polygonlabels"][0])
+            if owner is not None:
+                owner.segmentation = polygons_to_rle([points.ravel().tolist()], width, height)
+                owner.area = float(mask_utils.area(owner.segmentation))
+            continue
+        point = np.array([[value["x"] * width / 100, value["y"] * height / 100]])
+        owner = _owner(region_of, result, objects, point, labels, None)
+        if owner is None:
+            continue
+        name = value["keypointlabels"][0]
+        names = keypoint_labels.setdefault(labels[owner.category_id - 1], [])
+        if name not in names:
+            names.append(name)
+        visibility = 1 if "occluded" in (result.get("meta") or {}).get("text", []) else 2
+        owner.extra["_keypoints"][name] = (point[0, 0], point[0, 1], visibility)
+    return objects
+
+
+def _owner(region_of, result, objects, points, labels, label):
+    key = str(result.get("id", "")).rsplit("-", 1)[0]
+    if key in region_of:
+        return region_of[key]
+    for obj in objects:
+        if label is not None and labels[obj.category_id - 1] != label:
+            continue
+        x0, y0, x1, y1 = obj.bbox
+        if np.all((points[:, 0] >= x0 - 1) & (points[:, 0] <= x1 + 1) & (points[:, 1] >= y0 - 1) & (points[:, 1] <= y1 + 1)):
+            return obj
+    return None

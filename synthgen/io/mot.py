@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, clips_of
 from synthgen.io.export_files import StoreExporter, place_image
 

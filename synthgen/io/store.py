@@ -22,207 +22,46 @@ a partial file; a sample counts as committed only once its label record exists.
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import io
 import json
-import os
-import threading
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from synthgen.errors import InputError
+from synthgen.core import CategoryInfo, FlowField, Sample
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_choice, check_number
+from synthgen.io.dataset import LabeledDataset, LabeledImage
+from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
-from synthgen.types import (
-    Camera,
-    CategoryInfo,
-    Cuboid,
-    FlowField,
-    FrameInfo,
-    Instance,
-    PolylineLabel,
-    Sample,
-    Track,
-)
-from synthgen.validation import check_choice, check_number
+from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
+from synthgen.io.record import labeled_image, sample_from_record, sample_record
 
 __all__ = [
+    "STORE_ENTRIES",
     "DatasetWriter",
-    "MANIFEST",
-    "OMIT",
-    "array_from_json",
+    "StoreImages",
     "clear_dataset",
-    "encode_rle",
-    "decode_rle",
+    "committed_records",
     "iter_records",
-    "read_manifest",
+    "open_store",
+    "prepare_store",
     "read_sample",
     "remove_partial_files",
-    "write_json_atomic",
-    "write_json_list_streamed",
-    "write_json_streamed",
+    "store_counts",
 ]
 
-MANIFEST = "manifest.json"
-OMIT = object()  # a streamed JSON field's callable returns this to leave its key out
-RECORD_FORMAT = "synthgen-sample/1"
 _DEPTH_MM = 0.001
+_SAMPLE_RECORDS = ("labels", "quarantine")  # a sample is committed by its record in one of them
 _UINT16_MAX = 65535
 
 
 def _name(index: int) -> str:
     return f"{index:06d}"
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path, mode: str):
-    """An open temporary file that replaces ``path`` when the block ends without error.
-
-    Raises:
-        InputError: The file cannot be written (disk full, permissions, file size
-            limit); the temporary is removed and nothing committed is touched.
-    """
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(temporary, mode) as handle:
-            yield handle
-        os.replace(temporary, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise InputError(
-            f"{path}: cannot write ({error.strerror or error}); free disk space or fix permissions, "
-            "then run the same command with resume=true (committed samples are intact)"
-        ) from error
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename (see ``_atomic_file``)."""
-    with _atomic_file(path, "wb") as handle:
-        handle.write(data)
-
-
-def write_json_atomic(path: Path, value, indent: int | None = 1) -> None:
-    """Write ``value`` as key-sorted JSON (compact when ``indent`` is None), atomically."""
-    separators = (",", ":") if indent is None else None
-    text = json.dumps(value, indent=indent, separators=separators, sort_keys=True, allow_nan=False)
-    write_bytes_atomic(path, (text + "\n").encode())
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
-
-
-def _write_items(handle, items: Iterable) -> None:
-    handle.write("[")
-    for number, item in enumerate(items):
-        handle.write(("," if number else "") + _dumps(item))
-    handle.write("]")
-
-
-def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
-    """Write a JSON object item by item, atomically, so memory does not grow with list lengths.
-
-    Keys are written sorted. A value that is an iterator (a generator) is written as a JSON
-    array one item at a time; a callable is called when its key is reached (so it can return
-    what an earlier key's iterator gathered, or ``OMIT`` to leave the key out); anything else
-    is dumped whole. The bytes equal ``write_json_atomic(path, materialized, indent=None)``.
-    """
-    with _atomic_file(path, "w") as handle:
-        handle.write("{")
-        written = 0
-        for key in sorted(fields):
-            value = fields[key]
-            value = value() if callable(value) else value
-            if value is OMIT:
-                continue
-            handle.write(("," if written else "") + _dumps(key) + ":")
-            written += 1
-            if isinstance(value, Iterator):
-                _write_items(handle, value)
-            else:
-                handle.write(_dumps(value))
-        handle.write("}\n")
-
-
-def write_json_list_streamed(path: Path, items: Iterable) -> None:
-    """Write a JSON array one item at a time (compact, keys sorted), atomically."""
-    with _atomic_file(path, "w") as handle:
-        _write_items(handle, items)
-        handle.write("\n")
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """COCO compressed RLE of a (H, W) bool mask: ``{"size": [H, W], "counts": str}``.
-
-    Fortran-ordered masks (as ``LabelDeriver`` makes them) are encoded without a copy.
-    """
-    as_bytes = mask.view(np.uint8) if mask.dtype == bool and mask.flags.f_contiguous else mask
-    rle = mask_utils.encode(np.asfortranarray(as_bytes, dtype=np.uint8))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def decode_rle(rle: dict) -> np.ndarray:
-    """(H, W) bool mask of a COCO compressed RLE as written by ``encode_rle``."""
-    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
-
-
-def _json_array(array: np.ndarray) -> list:
-    """Nested lists of floats for JSON, with NaN (JSON has none) written as null."""
-    values = np.asarray(array, dtype=np.float64)
-    if np.isfinite(values).all():
-        return values.tolist()
-    return np.where(np.isfinite(values), values, None).tolist()
-
-
-def array_from_json(value) -> np.ndarray:
-    """Float64 array of JSON lists written by ``_json_array`` (null back to NaN)."""
-    def restore(item):
-        if isinstance(item, list):
-            return [restore(x) for x in item]
-        return np.nan if item is None else item
-
-    return np.asarray(restore(value), dtype=np.float64)
-
-
-def _instance_record(instance: Instance, tracked: bool = False) -> dict:
-    cuboid = instance.cuboid
-    segmentation = encode_rle(instance.mask)
-    # Unoccluded objects have amodal == visible; comparing is ~6x cheaper than encoding. Compared,
-    # not inferred from the areas: quarantined samples failed the checks that would justify that.
-    same = instance.amodal_area == instance.area and np.array_equal(instance.amodal_mask, instance.mask)
-    amodal = segmentation if same else encode_rle(instance.amodal_mask)
-    return {
-        "instance_id": instance.instance_id,
-        "category_id": instance.category_id,
-        "category": instance.category,
-        "bbox": _json_array(instance.bbox),
-        "amodal_bbox": _json_array(instance.amodal_bbox),
-        "area": instance.area,
-        "amodal_area": instance.amodal_area,
-        "occlusion": instance.occlusion,
-        "truncation": instance.truncation,
-        "keypoints": _json_array(instance.keypoints),
-        "cuboid": {
-            "dimensions": _json_array(cuboid.dimensions),
-            "center": _json_array(cuboid.center),
-            "rotation": _json_array(cuboid.rotation),
-            "corners_3d": _json_array(cuboid.corners_3d),
-            "corners_2d": _json_array(cuboid.corners_2d),
-        },
-        "pose": _json_array(instance.pose),
-        "segmentation": segmentation,
-        "amodal_segmentation": amodal,
-        **({"track_id": instance.instance_id} if tracked else {}),
-    }
 
 
 # The SUB filter with run-length zlib is ~3x faster than OpenCV's default filtering at
@@ -294,7 +133,7 @@ class DatasetWriter:
 
     def committed_indices(self) -> set[int]:
         """Indices already committed (labeled or quarantined): a resumed run skips them."""
-        return {int(path.stem) for folder in ("labels", "quarantine") for path in (self.root / folder).glob("*.json")}
+        return set(committed_records(self.root))
 
     def add(self, sample: Sample) -> dict:
         """Encode and commit one sample; returns its label record."""
@@ -328,25 +167,7 @@ class DatasetWriter:
         return record
 
     def _record(self, sample: Sample, files: dict) -> dict:
-        height, width = sample.instance_ids.shape
-        return {
-            "format": RECORD_FORMAT,
-            "index": sample.index,
-            "width": width,
-            "height": height,
-            "files": files,
-            "depth_unit_m": _DEPTH_MM if self.depth_format == "png16" else 1.0,
-            "camera": {"K": _json_array(sample.camera.K), "world_to_camera": _json_array(sample.camera.world_to_camera)},
-            "instances": [_instance_record(instance, sample.frame is not None) for instance in sample.instances],
-            "dropped_instance_ids": list(sample.dropped_instance_ids),
-            "polylines": [
-                {"category_id": line.category_id, "category": line.category, "points": _json_array(line.points)}
-                for line in sample.polylines
-            ],
-            "augmentations": list(sample.augmentations),
-            **(_sequence_fields(sample) if sample.frame is not None else {}),
-            **({"generation": sample.generation} if sample.generation is not None else {}),
-        }
+        return sample_record(sample, files, _DEPTH_MM if self.depth_format == "png16" else 1.0)
 
     def _write_flow(self, name: str, direction: str, field: FlowField) -> dict[str, str]:
         files = {}
@@ -388,20 +209,6 @@ class DatasetWriter:
         return relative
 
 
-def _sequence_fields(sample: Sample) -> dict:
-    frame = sample.frame
-    return {
-        "frame": {"clip": frame.clip, "frame": frame.frame, "frames": frame.frames, "fps": frame.fps,
-                  "time": frame.time},
-        "tracks": [
-            {"track_id": track.track_id, "category_id": track.category_id, "category": track.category,
-             "state": track.state, "visibility": track.visibility, "amodal_bbox": _json_array(track.amodal_bbox),
-             "position": _json_array(track.position), "velocity": _json_array(track.velocity)}
-            for track in sample.tracks
-        ],
-    }
-
-
 def _read_flow(root: Path, files: dict, direction: str) -> FlowField | None:
     name = files.get(f"flow_{direction}")
     if name is None:
@@ -409,21 +216,6 @@ def _read_flow(root: Path, files: dict, direction: str) -> FlowField | None:
     flow = np.load(root / name) if name.endswith(".npy") else read_kitti_flow(root / name)
     occluded = _read_image(root / files[f"occlusion_{direction}"], cv2.IMREAD_UNCHANGED) > 0
     return FlowField(flow, occluded)
-
-
-def read_manifest(root: str | Path) -> dict:
-    """The manifest of a dataset folder.
-
-    Raises:
-        InputError: The folder has no readable manifest.
-    """
-    path = Path(root) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; is {root} a synthgen dataset folder?") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error})") from error
 
 
 def iter_records(root: str | Path, folder: str = "labels") -> Iterator[dict]:
@@ -455,48 +247,76 @@ def read_sample(root: str | Path, index: int) -> Sample:
             depth = archive["depth"]
     else:
         depth = (_read_image(root / files["depth"], cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]).astype(np.float32)
-    camera = Camera(np.array(record["camera"]["K"]), np.array(record["camera"]["world_to_camera"]),
-                    record["width"], record["height"])
+    return sample_from_record(record, image, depth, ids, categories_from_manifest(read_manifest(root)),
+                              _read_flow(root, files, "forward"), _read_flow(root, files, "backward"))
+
+
+def committed_records(root: Path) -> dict[int, Path]:
+    """Index -> record path of every committed sample (labeled or quarantined), listed once."""
+    return {int(path.stem): path for folder in _SAMPLE_RECORDS for path in (root / folder).glob("*.json")}
+
+
+def store_counts(root: Path, categories: tuple[CategoryInfo, ...]) -> dict:
+    """What a store holds, for its manifest: images, instances (per category), quarantined, dropped."""
+    per_category = collections.Counter()
+    images = dropped = 0
+    for record in iter_records(root):
+        images += 1
+        dropped += len(record["dropped_instance_ids"])
+        per_category.update(item["category"] for item in record["instances"])
+    return {
+        "images": images,
+        "instances": sum(per_category.values()),
+        "instances_per_category": {c.name: per_category.get(c.name, 0) for c in categories},
+        "quarantined": sum(1 for _ in (root / "quarantine").glob("*.json")),
+        "dropped_instances": dropped,
+    }
+
+
+class StoreImages(Sequence[LabeledImage]):
+    """The committed images of a synthgen store, read from their records when accessed.
+
+    A sequence (``len``, indexing, slicing, iteration in index order) that keeps only the
+    record paths in memory, so exporters that iterate over it stream the dataset: their
+    memory does not grow with its size. Each access reads the record again.
+
+    Args:
+        root: Dataset folder.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._records = sorted((root / "labels").glob("*.json"))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self._image(path) for path in self._records[position]]
+        return self._image(self._records[position])
+
+    def __iter__(self) -> Iterator[LabeledImage]:
+        for path in self._records:
+            yield self._image(path)
+
+    def _image(self, path: Path) -> LabeledImage:
+        with open(path) as handle:
+            return labeled_image(self.root, json.load(handle))
+
+
+def open_store(root: str | Path) -> LabeledDataset:
+    """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
+
+    Its ``images`` are a ``StoreImages`` sequence: records are read as they are visited,
+    not held in memory.
+
+    Raises:
+        InputError: ``root`` is not a synthgen dataset (no manifest).
+    """
+    root = Path(root)
     manifest = read_manifest(root)
-    categories = tuple(
-        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
-                     c.get("kind", "object"))
-        for c in manifest["categories"]
-    )
-    instances = [_instance_from_record(item, ids) for item in record["instances"]]
-    polylines = [
-        PolylineLabel(line["category_id"], line["category"], array_from_json(line["points"]).reshape(-1, 3))
-        for line in record.get("polylines", [])
-    ]
-    frame = record.get("frame")
-    tracks = [Track(t["track_id"], t["category_id"], t["category"], t["state"], t["visibility"],
-                    array_from_json(t["amodal_bbox"]), array_from_json(t["position"]), array_from_json(t["velocity"]))
-              for t in record.get("tracks", [])]
-    return Sample(index, image, depth, ids, camera, instances, categories, tuple(record["dropped_instance_ids"]),
-                  polylines, tuple(record.get("augmentations", [])),
-                  frame=FrameInfo(frame["clip"], frame["frame"], frame["frames"], frame["fps"]) if frame else None,
-                  tracks=tracks, flow_forward=_read_flow(root, files, "forward"),
-                  flow_backward=_read_flow(root, files, "backward"), generation=record.get("generation"))
-
-
-def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
-    cuboid = item["cuboid"]
-    return Instance(
-        instance_id=item["instance_id"],
-        category_id=item["category_id"],
-        category=item["category"],
-        mask=ids == item["instance_id"],
-        amodal_mask=decode_rle(item["amodal_segmentation"]),
-        bbox=array_from_json(item["bbox"]),
-        amodal_bbox=array_from_json(item["amodal_bbox"]),
-        area=item["area"],
-        amodal_area=item["amodal_area"],
-        occlusion=item["occlusion"],
-        truncation=item["truncation"],
-        keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        cuboid=Cuboid(*(array_from_json(cuboid[key]) for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
-        pose=array_from_json(item["pose"]),
-    )
+    return LabeledDataset(root.name, categories_from_manifest(manifest), StoreImages(root))
 
 
 STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
@@ -535,3 +355,42 @@ def clear_dataset(root: Path) -> None:
             shutil.rmtree(child)
         else:
             child.unlink()
+
+
+def prepare_store(root: Path, config: dict, *, resume: bool, overwrite: bool) -> None:
+    """Make ``root`` ready for a run without losing anything by accident.
+
+    A non-empty folder is refused unless ``resume`` (same config, committed samples are
+    kept) or ``overwrite`` (a synthgen dataset there is deleted; a folder holding
+    anything synthgen did not write is refused).
+
+    Raises:
+        ConfigError: ``resume`` and ``overwrite`` are both set.
+        InputError: The folder is not usable, or resuming with a different config.
+    """
+    if resume and overwrite:
+        raise ConfigError("resume/overwrite: choose one; resume=true keeps committed samples, overwrite=true deletes them")
+    if root.exists() and not root.is_dir():
+        raise InputError(f"out={root}: exists and is not a folder; choose another out=")
+    if root.is_dir() and any(root.iterdir()):
+        if overwrite:
+            clear_dataset(root)
+        elif resume:
+            remove_partial_files(root)  # writes cut short by a crash or kill -9
+            previous = read_manifest(root).get("config", {})
+            differences = config_diff(previous, config)
+            if differences:
+                raise InputError(
+                    f"out={root}: cannot resume, the config differs from the one that started this dataset:\n  "
+                    + "\n  ".join(differences)
+                    + "\nrun with the original settings, or overwrite=true to start over"
+                )
+        else:
+            raise InputError(
+                f"out={root}: folder is not empty; pass resume=true to complete the dataset there, "
+                "overwrite=true to replace it, or choose another out="
+            )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"out={root}: cannot create the folder ({error.strerror or error}); choose another out=") from error

@@ -18,8 +18,16 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from synthgen.io.dataset import LabeledDataset, LabeledImage
+import numpy as np
+
+from synthgen.core import CategoryInfo
+from synthgen.core.errors import InputError
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.input_checks import (
+    check_box,
+    existing_image,
+)
 
 __all__ = ["VocExporter", "export_voc"]
 
@@ -84,3 +92,67 @@ class VocExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_voc(dataset, out)
+
+
+# Reader -----------------------------------------------------------------------
+
+
+def _text(node: ET.Element, tag: str, where: str) -> str:
+    child = node.find(tag)
+    if child is None or child.text is None:
+        raise InputError(f"{where}: missing <{tag}>")
+    return child.text.strip()
+
+
+def read_voc(root: str | Path, name: str | None = None) -> LabeledDataset:
+    """Read a Pascal VOC folder (``Annotations/*.xml``, ``JPEGImages/``, optional ``ImageSets/Main/*.txt``).
+
+    Categories are the object names in sorted order (ids 1..). Boxes convert from VOC's
+    1-based inclusive pixel indices: ``x0 = xmin - 1``, ``x1 = xmax``.
+    """
+    root = Path(root)
+    annotations = sorted((root / "Annotations").glob("*.xml"))
+    if not annotations:
+        raise InputError(f"{root}: no Annotations/*.xml; is this a Pascal VOC folder?")
+    splits = {}
+    for split_file in sorted((root / "ImageSets" / "Main").glob("*.txt")):
+        if split_file.stem in ("train", "val", "test", "trainval"):
+            for stem in split_file.read_text().split():
+                splits.setdefault(stem, "train" if split_file.stem == "trainval" else split_file.stem)
+    parsed = []
+    for file in annotations:
+        try:
+            parsed.append((file, ET.parse(file).getroot()))
+        except ET.ParseError as error:
+            raise InputError(f"{file}: malformed XML ({error})") from error
+    names = sorted({_text(obj, "name", str(file)) for file, tree in parsed for obj in tree.findall("object")})
+    categories = tuple(CategoryInfo(i + 1, n) for i, n in enumerate(names))
+    ids = {n: i + 1 for i, n in enumerate(names)}
+    images = []
+    for file, tree in parsed:
+        where = str(file)
+        image_path = existing_image(root / "JPEGImages", _text(tree, "filename", where), where)
+        size = tree.find("size")
+        if size is None:
+            raise InputError(f"{where}: missing <size>")
+        width, height = int(_text(size, "width", where)), int(_text(size, "height", where))
+        image = LabeledImage(index=len(images), path=image_path.resolve(), width=width, height=height,
+                             split=splits.get(file.stem, "train"),
+                             source={"kind": "real", "dataset": name or root.name, "original_id": file.stem})
+        for k, obj in enumerate(tree.findall("object")):
+            box_node = obj.find("bndbox")
+            if box_node is None:
+                raise InputError(f"{where}: object {k}: missing <bndbox>")
+            try:
+                xmin, ymin, xmax, ymax = (float(_text(box_node, tag, f"{where}: object {k}"))
+                                          for tag in ("xmin", "ymin", "xmax", "ymax"))
+            except ValueError:
+                raise InputError(f"{where}: object {k}: bndbox values must be numbers") from None
+            box = np.array([xmin - 1, ymin - 1, xmax, ymax])
+            check_box(box, width, height, f"{where}: object {k}")
+            extra = {"truncation": float(obj.findtext("truncated", "0") or 0),
+                     "occlusion": float(obj.findtext("occluded", "0") or 0)}
+            image.objects.append(LabeledObject(ids[_text(obj, "name", where)], box,
+                                               area=float((box[2] - box[0]) * (box[3] - box[1])), extra=extra))
+        images.append(image)
+    return LabeledDataset(name or root.name, categories, images)

@@ -15,15 +15,24 @@ are the dataset's object categories in order, from 0; polyline categories are le
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import yaml
+from pycocotools import mask as mask_utils
 
-from synthgen.augment.augmenter import mirror_permutation
-from synthgen.errors import InputError
+from synthgen.core import CategoryInfo, mirror_permutation
+from synthgen.core.errors import InputError
+from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
-from synthgen.validation import check_choice
+from synthgen.io.input_checks import (
+    check_box,
+    image_size,
+    inside_root,
+    polygons_to_rle,
+)
 
 __all__ = ["YoloExporter", "export_yolo"]
 
@@ -125,3 +134,94 @@ class YoloExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_yolo(dataset, out, self.task)
+
+
+# Reader -----------------------------------------------------------------------
+
+
+def read_yolo(data_yaml: str | Path, name: str | None = None) -> LabeledDataset:
+    """Read an ultralytics YOLO dataset (detect, segment or pose lines, found per line).
+
+    Args:
+        data_yaml: The dataset's ``data.yaml`` (``path``, ``train``/``val``/``test``
+            image folders, ``names``, and ``kpt_shape`` for pose).
+        name: Dataset name (default: the folder name).
+    """
+    path = Path(data_yaml)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found") from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: malformed YAML ({error})") from error
+    if not isinstance(config, dict) or "names" not in config:
+        raise InputError(f"{path}: needs 'names' and image folders ('train', 'val', 'test')")
+    root = path.parent  # a data.yaml's own folder: its 'path' may point elsewhere on the writer's machine
+    names = config["names"]
+    names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
+    keypoint_count = int(config["kpt_shape"][0]) if config.get("kpt_shape") else 0
+    keypoint_names = tuple(config.get("kpt_names") or (f"kp{i}" for i in range(keypoint_count)))
+    categories = tuple(CategoryInfo(i + 1, names[i], keypoint_names) for i in sorted(names))
+    images, seen = [], set()
+    for split in ("train", "val", "test"):
+        folder_value = config.get(split)
+        if not folder_value:
+            continue
+        folder = inside_root(root, str(folder_value), f"{path}: {split}")
+        if not folder.is_dir():
+            raise InputError(f"{path}: {split}: image folder {str(folder)!r} is missing")
+        if folder in seen:
+            continue  # val may repeat train
+        seen.add(folder)
+        labels = Path(str(folder).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").replace(
+            f"{os.sep}images", f"{os.sep}labels", 1) if (os.sep + "images") in str(folder) else folder)
+        for file in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")):
+            width, height = image_size(file, f"{path}: {split}")
+            image = LabeledImage(index=len(images), path=file.resolve(), width=width, height=height, split=split,
+                                 source={"kind": "real", "dataset": name or root.name, "original_id": file.stem})
+            label = labels / f"{file.stem}.txt"
+            if label.is_file():
+                image.objects = _yolo_objects(label, image, names, keypoint_count)
+            images.append(image)
+    return LabeledDataset(name or root.name, categories, images)
+
+
+def _yolo_objects(label: Path, image: LabeledImage, names: dict, keypoint_count: int) -> list[LabeledObject]:
+    objects = []
+    width, height = image.width, image.height
+    for number, line in enumerate(label.read_text().splitlines(), start=1):
+        where = f"{label}:{number}"
+        if not line.strip():
+            continue
+        try:
+            values = [float(v) for v in line.split()]
+        except ValueError:
+            raise InputError(f"{where}: malformed line {line!r}; expected numbers") from None
+        class_index = values[0]
+        if class_index != int(class_index) or int(class_index) not in names:
+            raise InputError(f"{where}: class {values[0]:g} is not declared in names ({sorted(names)})")
+        numbers = np.array(values[1:])
+        keypoints = np.zeros((0, 3))
+        rle = None
+        if keypoint_count and len(numbers) == 4 + 3 * keypoint_count:
+            keypoints = numbers[4:].reshape(-1, 3) * [width, height, 1]
+            coordinates = np.concatenate([numbers[:4], numbers[4:].reshape(-1, 3)[:, :2].ravel()])
+            numbers = numbers[:4]
+        else:
+            coordinates = numbers
+        if np.any((coordinates < 0) | (coordinates > 1)):
+            raise InputError(f"{where}: coordinates must be normalised to [0, 1]; the box lies outside the image")
+        if len(numbers) == 4:
+            cx, cy, w, h = numbers
+            box = np.array([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height])
+        elif len(numbers) >= 6 and len(numbers) % 2 == 0:
+            polygon = numbers.reshape(-1, 2) * [width, height]
+            box = np.concatenate([polygon.min(axis=0), polygon.max(axis=0)])
+            rle = polygons_to_rle([polygon.ravel().tolist()], width, height)
+        else:
+            raise InputError(f"{where}: {len(values)} values; expected class + 4 (detect), + 4 + 3*K (pose) "
+                             "or + an even number >= 6 (segment)")
+        check_box(box, width, height, where)
+        area = float(mask_utils.area(rle)) if rle else float((box[2] - box[0]) * (box[3] - box[1]))
+        objects.append(LabeledObject(int(class_index) + 1, box, rle, keypoints, area))
+    return objects

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import find_objects
 
-from synthgen.types import Sample
+from synthgen.core import Sample
 
 __all__ = ["agreement_scores", "colour_score", "edge_score", "segmenter_score"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthgen.core import Instance, Sample
 from synthgen.labels.geometry import VISIBLE
-from synthgen.types import Instance, Sample
 
 __all__ = ["check_sample"]
 

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.labels.geometry import (
-    cuboid_of,
-    footprint_box,
-    keypoint_labels,
-    mask_box,
-    object_to_camera,
-    truncation_ratio,
-)
+from synthgen.core import Instance, PolylineLabel, RenderOutput, Sample, SceneObject, SceneSpec, footprint_box, mask_box
+from synthgen.core.validation import check_number, check_vector
+from synthgen.labels.geometry import cuboid_of, keypoint_labels, object_to_camera, truncation_ratio
 from synthgen.labels.polylines import polyline_labels
-from synthgen.render.base import RenderOutput
-from synthgen.types import Instance, PolylineLabel, Sample, SceneObject, SceneSpec
-from synthgen.validation import check_number, check_vector
 
 __all__ = ["LabelDeriver"]
 

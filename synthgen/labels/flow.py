@@ -4,7 +4,7 @@ A pixel of frame t sees a surface point at its depth; that point belongs to an o
 (the instance id map) or to the static world (id 0). Moving it with its object's rigid
 motion from t to t+1 and projecting it with frame t+1's camera gives where it appears
 next: the flow is the difference. Pixel centres are at ``(col + 0.5, row + 0.5)`` in the
-continuous image coordinates of :class:`~synthgen.types.Camera`; flow is a displacement,
+continuous image coordinates of :class:`~synthgen.core.Camera`; flow is a displacement,
 so the convention cancels.
 
 Occlusion: a point can move behind another surface. ``occluded`` marks pixels whose
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synthgen.types import Camera
+from synthgen.core import Camera
 
 __all__ = ["optical_flow"]
 

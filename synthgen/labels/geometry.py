@@ -1,64 +1,25 @@
 """Label geometry: boxes, keypoint visibility, cuboids, truncation. Pure numpy.
 
 Image coordinates are continuous (pixel column c spans [c, c + 1)); boxes are xyxy
-with exclusive maxima. See ``synthgen.types`` for all frame conventions.
+with exclusive maxima. See ``synthgen.core.scene_model`` for all frame conventions;
+``mask_box`` and ``footprint_box`` are in ``synthgen.core``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from synthgen.types import CUBOID_CORNER_SIGNS, Camera, Cuboid, SceneObject
+from synthgen.core import CUBOID_CORNER_SIGNS, Camera, Cuboid, SceneObject
 
 __all__ = [
     "cuboid_of",
-    "footprint_box",
     "keypoint_labels",
-    "mask_box",
     "object_to_camera",
     "truncation_ratio",
 ]
 
 # COCO keypoint visibility values.
 NOT_LABELED, OCCLUDED, VISIBLE = 0, 1, 2
-
-
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """Extent of a mask.
-
-    Args:
-        mask: (H, W) bool.
-
-    Returns:
-        (4,) float64 xyxy with exclusive maxima (a mask on columns 10..19 gives x
-        10..20); all zeros for an empty mask.
-    """
-    columns = np.flatnonzero(mask.any(axis=0))
-    if columns.size == 0:
-        return np.zeros(4)
-    rows = np.flatnonzero(mask.any(axis=1))
-    return np.array([columns[0], rows[0], columns[-1] + 1, rows[-1] + 1], dtype=np.float64)
-
-
-def footprint_box(uv: np.ndarray, z: np.ndarray, camera: Camera) -> np.ndarray:
-    """Integer xyxy box containing every pixel an object can cover, clipped to the image.
-
-    The box of the projected mesh vertices, widened to whole pixels plus one; a mesh
-    reaching behind the camera gets the whole image.
-
-    Args:
-        uv: (V, 2) float projected vertices (``Camera.project`` of the world vertices).
-        z: (V,) float their depths.
-        camera: The camera.
-
-    Returns:
-        (4,) float64 xyxy with integer values and exclusive maxima.
-    """
-    image = np.array([0.0, 0.0, camera.width, camera.height])
-    if np.any(z <= 0):
-        return image
-    box = np.concatenate([np.floor(uv.min(axis=0)) - 1.0, np.ceil(uv.max(axis=0)) + 1.0])
-    return np.clip(box, image[[0, 1, 0, 1]], image[[2, 3, 2, 3]])
 
 
 def object_to_camera(obj: SceneObject, camera: Camera) -> np.ndarray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthgen.core import Camera
 from synthgen.labels.geometry import OCCLUDED, VISIBLE
-from synthgen.types import Camera
 
 __all__ = ["clip_polyline_2d", "polyline_labels", "resample_polyline"]
 

@@ -12,11 +12,9 @@ import dataclasses
 
 import numpy as np
 
+from synthgen.core import FlowField, RenderOutput, Sample, SceneObject, Track, mask_box
 from synthgen.labels.flow import optical_flow
-from synthgen.labels.geometry import mask_box
-from synthgen.render.base import RenderOutput
 from synthgen.sequence import Clip
-from synthgen.types import FlowField, Sample, SceneObject, Track
 
 __all__ = ["add_sequence_labels", "flow_between", "track_labels"]
 

@@ -1,4 +1,5 @@
-"""``synthgen mix``: synthetic and real datasets into one training set, with real-only held-out splits.
+"""Mixing synthetic and real datasets into one training set, with real-only held-out splits
+(``synthgen mix`` runs it: ``synthgen.commands.mix``).
 
 Steps: read every input (any readable format); map categories onto one label space
 (the real datasets' categories, by name, after an optional explicit rename map;
@@ -12,22 +13,16 @@ real, dataset, original id) and weight; write it with any exporter plus a
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core import CategoryInfo
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage
-from synthgen.io.readers import read_dataset
-from synthgen.types import CategoryInfo
-from synthgen.validation import check_choice, check_number
 
-__all__ = ["MixSettings", "mix", "mix_datasets"]
-
-OUTPUT_FORMATS = ("coco", "yolo", "voc", "labelstudio")
+__all__ = ["MixSettings", "mix_datasets"]
 
 
 @dataclasses.dataclass
@@ -179,58 +174,3 @@ def mix_datasets(synthetic: list[LabeledDataset], real: list[LabeledDataset], se
     return LabeledDataset("mix", categories, images)
 
 
-def _exporter(name: str, task: str | None):
-    from synthgen.io.coco import CocoExporter
-    from synthgen.io.labelstudio import LabelStudioExporter
-    from synthgen.io.voc import VocExporter
-    from synthgen.io.yolo import YoloExporter
-
-    check_choice("format", name, OUTPUT_FORMATS)
-    if task is not None and name != "yolo":
-        raise ConfigError(f"task: only the yolo format takes a task, not {name!r}")
-    return {"coco": CocoExporter, "voc": VocExporter, "labelstudio": LabelStudioExporter,
-            "yolo": lambda: YoloExporter(task or "detect")}[name]()
-
-
-def _summary(dataset: LabeledDataset) -> dict:
-    counts: dict = {}
-    for image in dataset.images:
-        split = counts.setdefault(image.split, {"synthetic": 0, "real": 0})
-        split[image.source["kind"]] += 1
-    return counts
-
-
-_KEYS = ("synthetic", "real", "out", "overwrite", "format", "task", *(
-    f.name for f in dataclasses.fields(MixSettings)))
-
-
-def mix(cfg: DictConfig | Mapping) -> Path:
-    """Run ``synthgen mix`` as configured (conf/mix.yaml); returns the output folder."""
-    from synthgen.io.export_files import prepare_export_folder
-
-    settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    unknown = sorted(set(settings) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {list(_KEYS)}")
-    for key in ("synthetic", "real"):
-        if not isinstance(settings[key], list):
-            raise ConfigError(f"{key}: must be a list of dataset paths, e.g. {key}=[data/a,data/b]")
-    mix_settings = MixSettings(**{f.name: settings[f.name] for f in dataclasses.fields(MixSettings)})
-    exporter = _exporter(settings["format"], settings["task"])
-    synthetic = [read_dataset(path, name=Path(path).name) for path in settings["synthetic"]]
-    real = [read_dataset(path, name=Path(path).name) for path in settings["real"]]
-    for dataset, path in zip(synthetic + real, settings["synthetic"] + settings["real"]):
-        dataset.name = Path(path).name  # provenance names the input as the user gave it
-    mixed = mix_datasets(synthetic, real, mix_settings)
-    out = prepare_export_folder(settings["out"], bool(settings["overwrite"]))
-    exporter.write(mixed, out)
-    manifest = {
-        "inputs": {"synthetic": [str(p) for p in settings["synthetic"]], "real": [str(p) for p in settings["real"]]},
-        "settings": dataclasses.asdict(mix_settings),
-        "format": settings["format"],
-        "categories": [{"id": c.id, "name": c.name} for c in mixed.categories],
-        "counts": _summary(mixed),
-        "images": [{"index": i.index, "split": i.split, "weight": i.weight, **i.source} for i in mixed.images],
-    }
-    (out / "mix_manifest.json").write_text(json.dumps(manifest, indent=1))
-    return out

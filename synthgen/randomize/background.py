@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from synthgen.errors import ConfigError
+from synthgen.core import SceneSpec
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_choices, check_range_pair
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
-from synthgen.types import SceneSpec
-from synthgen.validation import check_choices, check_range_pair
 
 __all__ = ["BackgroundRandomizer"]
 

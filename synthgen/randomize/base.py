@@ -7,9 +7,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from synthgen.errors import ConfigError
-from synthgen.types import SceneSpec
-from synthgen.validation import check_choices
+from synthgen.core import SceneSpec
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_choices
 
 __all__ = ["ROLES", "SceneRandomizer", "apply_randomizers", "check_randomizers", "check_roles"]
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import trimesh
 
-from synthgen.types import MeshGeometry
-from synthgen.validation import check_choice, check_number, check_range_pair
+from synthgen.core import MeshGeometry
+from synthgen.core.validation import check_choice, check_number, check_range_pair
 
 __all__ = ["Footprint", "Placement", "rest_on_plane", "rotation_z"]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.errors import ConfigError, InputError
-from synthgen.validation import check_choices
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_choices
 
 __all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
 

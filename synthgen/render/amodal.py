@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.labels.geometry import footprint_box
-from synthgen.types import SceneObject, SceneSpec
+from synthgen.core import SceneObject, SceneSpec, footprint_box
 
 __all__ = ["AmodalPlan", "plan_amodal_passes"]
 

@@ -46,11 +46,10 @@ logging.getLogger("OpenGL").setLevel(logging.WARNING)
 import pyrender  # noqa: E402
 import trimesh  # noqa: E402
 
-from synthgen.errors import ConfigError  # noqa: E402
+from synthgen.core import Light, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture  # noqa: E402
+from synthgen.core.errors import ConfigError  # noqa: E402
+from synthgen.core.validation import check_number  # noqa: E402
 from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
-from synthgen.render.base import RenderOutput  # noqa: E402
-from synthgen.types import Light, MeshGeometry, SceneObject, SceneSpec, Texture  # noqa: E402
-from synthgen.validation import check_number  # noqa: E402
 
 __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core import BOX_EDGES, CUBOID_CORNER_SIGNS, MeshGeometry, Texture
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_choice, check_number, check_vector
 from synthgen.paths import scenes_dir
-from synthgen.types import CUBOID_CORNER_SIGNS, MeshGeometry, Texture
-from synthgen.validation import check_choice, check_number, check_vector
 
 __all__ = ["Asset", "AssetDraw", "MeshFile", "Primitive", "load_mesh_file"]
 
@@ -28,8 +28,6 @@ BOX_CORNER_NAMES = tuple(
     "corner_" + "".join(f"{axis}{'+' if s > 0 else '-'}" for axis, s in zip("xyz", signs))
     for signs in CUBOID_CORNER_SIGNS
 )
-# The 12 edges of a box between corners in CUBOID_CORNER_SIGNS order.
-BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from synthgen.types import CategoryInfo, SceneSpec
+from synthgen.core import CategoryInfo, SceneSpec
 
 __all__ = ["SceneSampler"]
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from synthgen.types import Camera
-from synthgen.validation import check_number, check_range_pair, check_vector
+from synthgen.core import Camera
+from synthgen.core.validation import check_number, check_range_pair, check_vector
 
 __all__ = ["ForwardCamera", "LookAtCamera", "intrinsics_from_fov", "look_at", "roll"]
 

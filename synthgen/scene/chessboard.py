@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import trimesh
 
-from synthgen.errors import ConfigError
+from synthgen.core import MeshGeometry, Texture
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
 from synthgen.scene.assets import Asset, AssetDraw
-from synthgen.types import MeshGeometry, Texture
-from synthgen.validation import check_number
 
 __all__ = ["Chessboard"]
 

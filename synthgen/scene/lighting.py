@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from synthgen.core import Light
+from synthgen.core.validation import check_choices, check_range_pair, check_vector
 from synthgen.scene.color import kelvin_to_linear_rgb
-from synthgen.types import Light
-from synthgen.validation import check_choices, check_range_pair, check_vector
 
 __all__ = ["Lighting"]
 

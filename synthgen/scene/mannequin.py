@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import trimesh
 
-from synthgen.errors import ConfigError
+from synthgen.core import MeshGeometry
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number, check_range_pair
 from synthgen.scene.assets import Asset, AssetDraw
-from synthgen.types import MeshGeometry
-from synthgen.validation import check_number, check_range_pair
 
 __all__ = ["COCO_KEYPOINTS", "COCO_SKELETON", "JOINT_LIMITS_DEG", "Mannequin"]
 

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from synthgen.types import Camera, SceneSpec
-from synthgen.validation import check_choice, check_number, check_range_pair
+from synthgen.core import Camera, SceneSpec
+from synthgen.core.validation import check_choice, check_number, check_range_pair
 
 __all__ = ["ConstantVelocity", "LinearPath", "MotionModel", "SplineKeyframes", "SplinePath", "Trajectory"]
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import trimesh
 
+from synthgen.core import MeshGeometry
+from synthgen.core.validation import check_number, check_vector
 from synthgen.scene.assets import Asset, AssetDraw
-from synthgen.types import MeshGeometry
-from synthgen.validation import check_number, check_vector
 
 __all__ = ["ProceduralShape"]
 

@@ -17,7 +17,9 @@ import cv2
 import numpy as np
 import trimesh
 
-from synthgen.errors import ConfigError
+from synthgen.core import CategoryInfo, MeshGeometry, Polyline, SceneObject, SceneSpec, Texture
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number, check_range_pair, check_vector
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
 from synthgen.randomize.placement import rotation_z
 from synthgen.randomize.textures import procedural_texture
@@ -26,8 +28,6 @@ from synthgen.scene.camera import ForwardCamera
 from synthgen.scene.color import srgb_to_linear
 from synthgen.scene.lighting import Lighting
 from synthgen.scene.tabletop import Category
-from synthgen.types import CategoryInfo, MeshGeometry, Polyline, SceneObject, SceneSpec, Texture
-from synthgen.validation import check_number, check_range_pair, check_vector
 
 __all__ = ["RoadSampler", "VehicleShape"]
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from synthgen.errors import InputError
+from synthgen.core.errors import InputError
 from synthgen.io.coco import coco_dict
 from synthgen.io.dataset import LabeledDataset, LabeledImage
-from synthgen.io.store import decode_rle
+from synthgen.io.record import decode_rle
 from synthgen.validate.features import import_torch, load_mobilenet_v2
 
 __all__ = ["MobileNetV2Detector", "coco_scores"]

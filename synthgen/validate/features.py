@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_number
 from synthgen.torch_import import import_torch as import_torch_safely
-from synthgen.validation import check_number
 
 __all__ = ["MobileNetV2Features", "import_torch", "load_mobilenet_v2"]
 

@@ -1,4 +1,4 @@
-"""``synthgen validate``: measure the gap between a synthetic and a real dataset and report it.
+"""Measure the gap between a synthetic and a real dataset and report it (``synthgen validate``).
 
 Writes ``metrics.json`` (every number with its N, the extractor, its weights and the
 preprocessing) and ``report.html`` (one self-contained page: findings, tables, plots,
@@ -10,22 +10,19 @@ images no synthetic image comes close to). Image-distribution metrics need the
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import io
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import EXPORT_MARKER, prepare_export_folder
-from synthgen.io.store import write_bytes_atomic
+from synthgen.io.files import write_bytes_atomic
 from synthgen.io.readers import read_dataset
 from synthgen.registry import instantiate
 from synthgen.validate.distribution import (
@@ -37,12 +34,9 @@ from synthgen.validate.distribution import (
 )
 from synthgen.validate.label_stats import label_gap, label_statistics
 from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr
-from synthgen.validation import check_number
 
-__all__ = ["validate"]
+__all__ = ["validate_report"]
 
-_KEYS = ("synthetic", "real", "out", "overwrite", "features", "max_images", "kid_subsets", "permutations", "seed",
-         "gallery", "progress", "tstr")
 _SWEEP_KEY_FILE = ".synthgen-validate-key.json"
 
 
@@ -67,12 +61,12 @@ def _check_inputs(synthetic: LabeledDataset, real: LabeledDataset) -> None:
 
 def _image_gap(synthetic_features, real_features, settings, rng) -> dict:
     return {
-        "kid": kid(synthetic_features, real_features, rng, subsets=settings["kid_subsets"]),
+        "kid": kid(synthetic_features, real_features, rng, subsets=settings.kid_subsets),
         "frechet_distance": frechet_distance(synthetic_features, real_features),
         "mmd_rbf": mmd_rbf(synthetic_features, real_features),
         "precision_recall_density_coverage": precision_recall_density_coverage(synthetic_features, real_features),
         "classifier_two_sample": classifier_two_sample_test(synthetic_features, real_features, rng,
-                                                            permutations=settings["permutations"]),
+                                                            permutations=settings.permutations),
     }
 
 
@@ -251,19 +245,10 @@ def _report(metrics: dict, plots, galleries) -> str:
     )
 
 
-def _tstr_settings(block) -> TstrSettings:
-    block = dict(block or {})
-    fields = {f.name for f in dataclasses.fields(TstrSettings)}
-    unknown = sorted(set(block) - fields)
-    if unknown:
-        raise ConfigError(f"tstr.{unknown[0]}: unknown key; allowed keys: {sorted(fields)}")
-    return TstrSettings(**block)
-
-
-def _sweep_key(settings: dict, tstr: TstrSettings) -> dict:
+def _sweep_key(settings, tstr: TstrSettings) -> dict:
     """What the jobs of one sweep share: everything but which TSTR points each one trains."""
-    return {"synthetic": str(Path(str(settings["synthetic"])).resolve()), "real": str(Path(str(settings["real"])).resolve()),
-            "seed": settings["seed"], "max_images": settings["max_images"], "tstr": tstr.comparison_key()}
+    return {"synthetic": str(Path(str(settings.synthetic)).resolve()), "real": str(Path(str(settings.real)).resolve()),
+            "seed": settings.seed, "max_images": settings.max_images, "tstr": tstr.comparison_key()}
 
 
 def _in_multirun() -> bool:
@@ -273,10 +258,10 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _output_folder(settings: dict, tstr: TstrSettings) -> Path:
+def _output_folder(settings, tstr: TstrSettings) -> Path:
     """The output folder; an earlier run of the same sweep there is kept so its TSTR points add up."""
-    out = Path(str(settings["out"])).expanduser()
-    if settings["overwrite"] and _in_multirun():
+    out = Path(str(settings.out)).expanduser()
+    if settings.overwrite and _in_multirun():
         raise ConfigError("overwrite=true in a multirun: the jobs would erase each other's results; "
                           "remove the old folder (or choose a new out=) and sweep without overwrite")
     key = _sweep_key(settings, tstr)
@@ -284,9 +269,9 @@ def _output_folder(settings: dict, tstr: TstrSettings) -> Path:
         earlier = json.loads((out / _SWEEP_KEY_FILE).read_text())
     except (OSError, ValueError):
         earlier = None
-    if earlier == key and (out / EXPORT_MARKER).is_file() and not settings["overwrite"]:
+    if earlier == key and (out / EXPORT_MARKER).is_file() and not settings.overwrite:
         return out  # an earlier job of the same sweep (same inputs and TSTR settings): add to its points
-    out = prepare_export_folder(out, bool(settings["overwrite"]))
+    out = prepare_export_folder(out, bool(settings.overwrite))
     _write_json(out / _SWEEP_KEY_FILE, key)
     return out
 
@@ -305,35 +290,36 @@ def _tstr_runs(out: Path) -> list[dict]:
     return sorted(runs, key=lambda run: (run["real_fraction"] is None, run["real_fraction"] or 0.0))
 
 
-def validate(cfg: DictConfig | Mapping) -> Path:
-    """Run ``synthgen validate`` as configured (conf/validate.yaml); returns the output folder."""
-    settings = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    unknown = sorted(set(settings) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys: {list(_KEYS)}")
-    for key, minimum in (("max_images", 2), ("kid_subsets", 1), ("permutations", 0), ("seed", 0), ("gallery", 0)):
-        check_number(key, settings[key], minimum=minimum, integer=True)
-    synthetic = read_dataset(str(settings["synthetic"]), name=Path(str(settings["synthetic"])).name)
-    real = read_dataset(str(settings["real"]), name=Path(str(settings["real"])).name)
+def validate_report(settings) -> Path:
+    """Measure the gap and write ``metrics.json`` + ``report.html``; returns the output folder.
+
+    Args:
+        settings: Validated settings (``synthgen.commands.validate.ValidateSettings``):
+            ``synthetic``, ``real``, ``out``, ``overwrite``, ``features`` (a config node or
+            None), ``max_images``, ``kid_subsets``, ``permutations``, ``gallery``, ``tstr``
+            (``TstrSettings``), ``seed``, ``progress``.
+    """
+    synthetic = read_dataset(str(settings.synthetic), name=Path(str(settings.synthetic)).name)
+    real = read_dataset(str(settings.real), name=Path(str(settings.real)).name)
     _check_inputs(synthetic, real)
-    extractor = instantiate(settings["features"], "features") if settings["features"] else None
-    tstr = _tstr_settings(settings.get("tstr"))
+    extractor = instantiate(settings.features, "features") if settings.features else None
+    tstr = settings.tstr
     if tstr.enabled:
         check_tstr_inputs(synthetic, real, tstr)
     out = _output_folder(settings, tstr)
-    rng = np.random.default_rng(settings["seed"])
-    synthetic_images = _subset(synthetic, settings["max_images"], rng)
-    real_images = _subset(real, settings["max_images"], rng)
+    rng = np.random.default_rng(settings.seed)
+    synthetic_images = _subset(synthetic, settings.max_images, rng)
+    real_images = _subset(real, settings.max_images, rng)
     metrics = {
         "synthetic": {"name": synthetic.name, "images": len(synthetic_images)},
         "real": {"name": real.name, "images": len(real_images)},
         "label_gap": label_gap(LabeledDataset(synthetic.name, synthetic.categories, synthetic_images),
                                LabeledDataset(real.name, real.categories, real_images)),
-        "seed": settings["seed"],
+        "seed": settings.seed,
     }
     galleries = []
     if extractor is not None:
-        with tqdm(total=2, desc="features", unit="set", disable=not settings["progress"]) as bar:
+        with tqdm(total=2, desc="features", unit="set", disable=not settings.progress) as bar:
             synthetic_features = extractor([image.path for image in synthetic_images])
             bar.update(1)
             real_features = extractor([image.path for image in real_images])
@@ -343,7 +329,7 @@ def validate(cfg: DictConfig | Mapping) -> Path:
         metrics["image_gap"] = _image_gap(synthetic_features, real_features, settings, rng)
         scores = metrics["image_gap"]["classifier_two_sample"]["synthetic_scores"]
         uncovered = metrics["image_gap"]["precision_recall_density_coverage"]["real_uncovered_ratio"]
-        count = settings["gallery"]
+        count = settings.gallery
         galleries = [
             ("synthetic images that look most synthetic", [
                 _thumbnail_html(synthetic_images[i].path, f"{synthetic_images[i].path.name}: score {scores[i]:.2f}")
@@ -356,7 +342,7 @@ def validate(cfg: DictConfig | Mapping) -> Path:
         (out / "tstr").mkdir(exist_ok=True)
         # Points already in the folder come from identical settings (_output_folder checked): keep them.
         done = [run["real_fraction"] for run in _tstr_runs(out)]
-        for run in run_tstr(synthetic, real, tstr, progress=settings["progress"], skip=done):
+        for run in run_tstr(synthetic, real, tstr, progress=settings.progress, skip=done):
             _write_json(out / "tstr" / f"{_slug(run)}.json", run)
     metrics["tstr"] = _tstr_runs(out)
     if metrics["tstr"]:

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
-from synthgen.validation import check_choice, check_number
 
-__all__ = ["TstrSettings", "check_tstr_inputs", "run_tstr"]
+__all__ = ["TstrSettings", "check_tstr_inputs", "run_tstr", "tstr_settings"]
 
 
 @dataclasses.dataclass
@@ -188,3 +188,13 @@ def run_tstr(synthetic: LabeledDataset, real: LabeledDataset, settings: TstrSett
     for fraction in fractions:
         if fraction not in skip:
             yield _one_run(synthetic, real, settings, fraction, device, progress)
+
+
+def tstr_settings(block: Mapping | None) -> TstrSettings:
+    """The ``tstr`` config block as ``TstrSettings`` (unknown keys named as ``tstr.<key>``)."""
+    block = dict(block or {})
+    fields = {f.name for f in dataclasses.fields(TstrSettings)}
+    unknown = sorted(set(block) - fields)
+    if unknown:
+        raise ConfigError(f"tstr.{unknown[0]}: unknown key; allowed keys: {sorted(fields)}")
+    return TstrSettings(**block)

@@ -9,15 +9,15 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from synthgen.augment.augmenter import Augmenter, mirror_permutation
-from synthgen.errors import ConfigError
+from synthgen.augment.augmenter import Augmenter
+from synthgen.commands.generate import generate
+from synthgen.core import mirror_permutation, sample_rng
+from synthgen.core.errors import ConfigError
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 from synthgen.registry import instantiate
 from synthgen.render.pyrender_backend import PyrenderRenderer
-from synthgen.rng import sample_rng
 from tests.conftest import SMALL_RUN
 
 WIDTH, HEIGHT = 128, 96

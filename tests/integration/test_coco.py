@@ -8,9 +8,9 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from synthgen.commands.generate import generate
 from synthgen.io.coco import export_coco, mask_to_polygons
 from synthgen.io.store import iter_records
-from synthgen.pipeline import generate
 from tests.conftest import SMALL_RUN
 
 
@@ -107,7 +107,7 @@ def test_export_is_a_pure_function_of_the_store(dataset, tmp_path):
 
 
 def test_streamed_json_has_the_bytes_of_the_materialized_object(tmp_path):
-    from synthgen.io.store import OMIT, write_json_atomic, write_json_list_streamed, write_json_streamed
+    from synthgen.io.files import OMIT, write_json_atomic, write_json_list_streamed, write_json_streamed
 
     gathered = []
 
@@ -128,7 +128,7 @@ def test_streamed_json_has_the_bytes_of_the_materialized_object(tmp_path):
 def test_store_exports_read_records_lazily(dataset, tmp_path):
     """A store's images are read when visited, never all held (export memory stays flat in n)."""
     from synthgen.io.coco import coco_dict, write_coco
-    from synthgen.io.dataset import StoreImages, open_store
+    from synthgen.io.store import StoreImages, open_store
 
     store = open_store(dataset)
     assert isinstance(store.images, StoreImages) and len(store.images) == 6

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from synthgen.commands.generate import generate
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.diffusion.prompts import PromptTemplate, describe_objects
-from synthgen.errors import ConfigError, InputError
 from synthgen.io.store import iter_records, read_sample
 from synthgen.labels.agreement import agreement_scores
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ("render.width=64", "render.height=48", "progress=false", "scene.placement.count=[3,4]", "n=4")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from synthgen.errors import InputError
+from synthgen.core import MeshGeometry, SceneObject, Texture
+from synthgen.core.errors import InputError
 from synthgen.io.flow_files import read_kitti_flow, write_kitti_flow
 from synthgen.labels.flow import optical_flow
-from synthgen.types import MeshGeometry, SceneObject, Texture
 from tests.conftest import camera_at, spec_of, translation
 
 SIZE = 128

@@ -15,17 +15,17 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from scipy.ndimage import binary_fill_holes
 
+from synthgen.commands.generate import generate
 from synthgen.io.coco import CocoExporter
-from synthgen.io.dataset import open_store
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.kitti import KittiExporter
 from synthgen.io.labelstudio import GoldExporter, LabelStudioExporter
 from synthgen.io.readers import read_dataset
-from synthgen.io.store import decode_rle
+from synthgen.io.record import decode_rle
+from synthgen.io.store import open_store
 from synthgen.io.voc import VocExporter
 from synthgen.io.yolo import YoloExporter
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 
 SIZE = ("render.width=160", "render.height=120", "progress=false")
 

@@ -2,7 +2,7 @@
 
 import json
 
-from synthgen.pipeline import generate
+from synthgen.commands.generate import generate
 from tests.conftest import SMALL_RUN
 from tests.labelstudio_server import label_studio_executable, label_studio_server
 

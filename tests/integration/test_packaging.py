@@ -1,5 +1,6 @@
 """The built wheel ships what the source tree has: every subpackage, config and asset."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,12 @@ def _source_files(folder: str, pattern: str) -> set[str]:
 
 
 def test_wheel_ships_every_package_config_and_asset(tmp_path):
+    # Built from a clean copy: setuptools' build/ folder in a source tree keeps files removed since.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                                ".pytest_cache"))
     # No build isolation: the dev extra has setuptools and wheel, and nothing is downloaded.
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
                              "-q", "-w", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     [wheel] = tmp_path.glob("synthgen-*.whl")

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError, InputError
-from synthgen.io.store import read_manifest, read_sample
-from synthgen.pipeline import generate
+from synthgen.commands.generate import generate
+from synthgen.core import sample_rng
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.io.manifest import read_manifest
+from synthgen.io.store import read_sample
 from synthgen.registry import instantiate
-from synthgen.rng import sample_rng
 from tests.conftest import SMALL_RUN
 
 
@@ -177,7 +178,8 @@ def test_unreadable_mesh_file_is_named_with_its_config_key(generate_cfg, tmp_pat
 
 def test_quarantine_record_keeps_the_real_amodal_mask(tmp_path):
     """A failed sample's record shows its masks as they are, even when areas happen to match."""
-    from synthgen.io.store import DatasetWriter, decode_rle
+    from synthgen.io.record import decode_rle
+    from synthgen.io.store import DatasetWriter
     from synthgen.labels.checks import check_sample
     from tests.conftest import two_instance_sample
 

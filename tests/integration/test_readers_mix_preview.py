@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.commands.generate import generate
+from synthgen.commands.mix import mix
+from synthgen.commands.preview import preview
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.readers import read_dataset
-from synthgen.mix.mixer import mix
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
-from synthgen.preview import preview
 
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 needs_fruits = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")

@@ -4,15 +4,13 @@ import numpy as np
 import pytest
 import trimesh
 
+from synthgen.core import SceneObject, SceneSpec, mask_box, sample_rng
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
-from synthgen.labels.geometry import mask_box
-from synthgen.render.pyrender_backend import PyrenderRenderer
-from synthgen.rng import sample_rng
-from synthgen.scene.assets import BOX_CORNER_NAMES, MeshFile, Primitive
 from synthgen.randomize.placement import Placement
+from synthgen.render.pyrender_backend import PyrenderRenderer
+from synthgen.scene.assets import BOX_CORNER_NAMES, MeshFile, Primitive
 from synthgen.scene.tabletop import Category, TabletopSampler
-from synthgen.types import SceneObject, SceneSpec
 from tests.conftest import camera_at, cube, spec_of, translation
 
 

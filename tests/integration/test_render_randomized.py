@@ -7,19 +7,18 @@ import pytest
 import trimesh
 from hydra import compose, initialize_config_dir
 
+from synthgen.core import Light, MeshGeometry, SceneObject, Texture, sample_rng
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
+from synthgen.paths import conf_dir
 from synthgen.randomize.distractors import DistractorRandomizer
 from synthgen.randomize.materials import MaterialRandomizer
-from synthgen.paths import conf_dir
 from synthgen.randomize.placement import Placement
 from synthgen.registry import instantiate
-from synthgen.rng import sample_rng
 from synthgen.scene.assets import Primitive
 from synthgen.scene.lighting import Lighting
 from synthgen.scene.mannequin import Mannequin
 from synthgen.scene.tabletop import Category, TabletopSampler
-from synthgen.types import Light, MeshGeometry, SceneObject, Texture
 from tests.conftest import camera_at, cube, spec_of, translation
 
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-from synthgen.pipeline import generate
+from synthgen.commands.generate import generate
 from tests.conftest import SMALL_RUN
 
 
@@ -69,7 +69,7 @@ def test_sigterm_finishes_samples_in_flight_and_says_how_to_resume(tmp_path):
 def _merge(*overrides):
     from hydra import compose, initialize_config_dir
 
-    from synthgen.merge import merge_shards
+    from synthgen.commands.merge import merge_shards
     from synthgen.paths import conf_dir
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
@@ -115,7 +115,7 @@ def test_merge_lists_each_shard_once_however_many_indices(generate_cfg, tmp_path
 def test_merge_refuses_missing_duplicate_and_foreign_shards(generate_cfg, tmp_path):
     import pytest
 
-    from synthgen.errors import InputError
+    from synthgen.core.errors import InputError
 
     for shard in (0, 1):
         generate(generate_cfg(*SMALL_RUN, "n=4", f"out={tmp_path / str(shard)}", f"shard={shard}", "num_shards=2"))
@@ -190,7 +190,7 @@ def test_merge_refuses_a_foreign_target_in_a_shard_manifest(generate_cfg, tmp_pa
 
     import pytest
 
-    from synthgen.errors import ConfigError
+    from synthgen.core.errors import ConfigError
 
     generate(generate_cfg(*SMALL_RUN, "n=2", f"out={tmp_path / 'a'}"))
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -204,7 +204,7 @@ def test_merge_refuses_a_foreign_target_in_a_shard_manifest(generate_cfg, tmp_pa
 def test_ray_tasks_shards_merge_into_the_single_run(generate_cfg, tmp_path):
     import ray
 
-    from synthgen.cluster.ray_tasks import generate_shards_on_ray
+    from synthgen.commands.ray_shards import generate_shards_on_ray
 
     common = ["render.width=96", "render.height=72", "n=5", "seed=8"]
     # A local Ray for this test only, with its session files in a short temporary folder
@@ -236,8 +236,8 @@ def test_concurrent_identical_runs_give_identical_bytes():
 
 
 def test_lights_and_meshes_are_listed_in_the_samples_own_order(two_cubes):
+    from synthgen.core import Light
     from synthgen.render.pyrender_backend import PyrenderRenderer
-    from synthgen.types import Light
 
     lights = tuple(Light("directional", (1.0, 1.0, 1.0), 1.0 + i, direction=(0.1 * i, 0.2, -1.0)) for i in range(6))
     renderer = PyrenderRenderer(64, 64)

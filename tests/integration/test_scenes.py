@@ -12,17 +12,16 @@ from hydra import compose, initialize_config_dir
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from synthgen.commands.generate import generate
+from synthgen.core import Camera, CategoryInfo, SceneObject, SceneSpec, sample_rng, stream_seed
 from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
 from synthgen.registry import instantiate
 from synthgen.render.pyrender_backend import PyrenderRenderer
-from synthgen.rng import sample_rng, stream_seed
 from synthgen.scene.camera import intrinsics_from_fov, look_at
 from synthgen.scene.mannequin import COCO_KEYPOINTS, JOINT_LIMITS_DEG, Mannequin
-from synthgen.types import Camera, CategoryInfo, SceneObject, SceneSpec
 
 SCENES = ["tabletop", "tabletop_fruits", "chessboard", "figures", "road"]
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -187,8 +186,8 @@ def test_road_vehicles_have_cuboids_on_the_ground():
 def test_instances_json_holds_only_real_masks_and_polylines_have_their_own_file(tmp_path):
     """Lane lines used to be COCO objects with area 0 and an empty mask (15 of 28 annotations of a
     4-image road run); instances.json is now standard COCO and the lines are in polylines.json."""
+    from synthgen.commands.mix import mix
     from synthgen.io.readers import read_dataset
-    from synthgen.mix.mixer import mix
 
     store = tmp_path / "road"
     summary = generate(_scene_config("road", f"out={store}", "n=4", "render.width=160", "render.height=120",

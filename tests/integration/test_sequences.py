@@ -13,15 +13,15 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from pycocotools.coco import COCO
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.commands.generate import generate
+from synthgen.commands.preview import preview
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.flow_files import read_kitti_flow
 from synthgen.io.mot import read_mot
 from synthgen.io.store import iter_records, read_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.labels.tracks import add_sequence_labels
 from synthgen.paths import conf_dir
-from synthgen.pipeline import generate
-from synthgen.preview import preview
 from synthgen.scene.motion import LinearPath, Trajectory
 from synthgen.sequence import Clip, SequenceSettings
 from tests.conftest import camera_at, cube, spec_of, translation
@@ -200,12 +200,13 @@ def test_cvat_video_xml_has_one_keyframed_box_track_per_object(clips):
 
 
 def test_cvat_polygon_tracks_outline_the_visible_masks(clips, tmp_path):
-    from synthgen.io.cvat import CvatVideoExporter
-    from synthgen.io.dataset import clips_of, open_store
     from matplotlib.path import Path
     from scipy.ndimage import binary_fill_holes
 
-    from synthgen.io.store import decode_rle
+    from synthgen.io.cvat import CvatVideoExporter
+    from synthgen.io.dataset import clips_of
+    from synthgen.io.record import decode_rle
+    from synthgen.io.store import open_store
 
     out = tmp_path / "cvat"
     out.mkdir()
@@ -352,7 +353,7 @@ def test_self_checks_pass_real_frames_and_catch_inconsistent_tracks(clips):
 
 
 def test_shards_split_by_clip_and_merge_to_the_same_dataset(tmp_path):
-    from synthgen.merge import merge_shards
+    from synthgen.commands.merge import merge_shards
 
     common = (*RUN, "render.width=64", "render.height=48", "n=3", "sequence.frames=3")
     generate(_compose(*common, f"out={tmp_path / 'whole'}"))
@@ -373,7 +374,7 @@ FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 
 @pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
 def test_clips_mixed_with_real_photos_keep_video_fields_only_on_frames(clips, tmp_path):
-    from synthgen.mix.mixer import mix
+    from synthgen.commands.mix import mix
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="mix", overrides=[f"synthetic=[{clips}]", f"real=[{FRUITS}]", "unmatched=merge",

@@ -12,11 +12,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.commands.validate import validate
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.readers import read_dataset
 from synthgen.paths import conf_dir
 from synthgen.validate.detector import coco_scores
-from synthgen.validate.report import validate
 from tests.helpers import write_shapes_dataset
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

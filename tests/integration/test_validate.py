@@ -8,9 +8,9 @@ import cv2
 import pytest
 from hydra import compose, initialize_config_dir
 
-from synthgen.errors import InputError
+from synthgen.commands.validate import validate
+from synthgen.core.errors import InputError
 from synthgen.paths import conf_dir
-from synthgen.validate.report import validate
 
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 pytestmark = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")

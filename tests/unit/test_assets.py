@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.scene.assets import BOX_CORNER_NAMES, MeshFile, Primitive, load_mesh_file
 
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from synthgen.core import CUBOID_CORNER_SIGNS, SceneObject, mask_box
 from synthgen.labels.checks import check_sample
-from synthgen.labels.geometry import cuboid_of, mask_box, truncation_ratio
+from synthgen.labels.geometry import cuboid_of, truncation_ratio
 from synthgen.render.amodal import plan_amodal_passes
 from synthgen.scene.assets import Primitive
-from synthgen.types import CUBOID_CORNER_SIGNS, SceneObject
 from tests.conftest import camera_at, cube, spec_of, translation, two_instance_sample
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError
+from synthgen.core.errors import ConfigError
 from synthgen.scene.motion import ConstantVelocity, SplineKeyframes
 from tests.conftest import camera_at, cube, spec_of, translation
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError
+from synthgen.core.errors import ConfigError
 from synthgen.scene.chessboard import Chessboard
 from synthgen.scene.mannequin import Mannequin
 from synthgen.scene.procedural import ProceduralShape

@@ -4,13 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError, InputError
+from synthgen.core import sample_rng
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.randomize.background import BackgroundRandomizer
 from synthgen.randomize.distractors import DistractorRandomizer
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.randomize.placement import Placement
 from synthgen.randomize.textures import PROCEDURAL_TEXTURES, ImageFolder, procedural_texture
-from synthgen.rng import sample_rng
 from synthgen.scene.assets import Primitive
 from synthgen.scene.camera import ForwardCamera, LookAtCamera
 from synthgen.scene.color import kelvin_to_linear_rgb, linear_to_srgb, srgb_to_linear

@@ -1,6 +1,6 @@
 import pytest
 
-from synthgen.errors import ConfigError
+from synthgen.core.errors import ConfigError
 from synthgen.registry import instantiate
 
 

@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.errors import ConfigError
-from synthgen.rng import sample_rng
-from synthgen.scene.assets import MeshFile, Primitive
+from synthgen.core import sample_rng
+from synthgen.core.errors import ConfigError
 from synthgen.randomize.placement import Placement
+from synthgen.scene.assets import MeshFile, Primitive
 from synthgen.scene.tabletop import Category, TabletopSampler
 
 

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from synthgen.rng import sample_rng
+from synthgen.core import Camera, MeshGeometry, SceneObject, sample_rng
 from synthgen.scene.camera import LookAtCamera, intrinsics_from_fov, look_at
-from synthgen.types import Camera, MeshGeometry, SceneObject
 from tests.conftest import camera_at
 
 

@@ -1,4 +1,4 @@
-"""Core data types: scene description in, labeled sample out. numpy only.
+"""The scene model: what a scene sampler draws and a renderer renders. numpy only.
 
 Coordinate conventions used everywhere in synthgen:
 
@@ -20,22 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "CUBOID_CORNER_SIGNS",
     "Camera",
     "CategoryInfo",
-    "Cuboid",
-    "FlowField",
-    "FrameInfo",
-    "Instance",
     "Light",
     "MeshGeometry",
     "Polyline",
-    "PolylineLabel",
-    "Sample",
     "SceneObject",
     "SceneSpec",
     "Texture",
-    "Track",
-    "TRACK_STATES",
     "default_uv",
 ]
 
@@ -420,200 +413,3 @@ class SceneSpec:
             if category.id == category_id:
                 return category
         raise KeyError(category_id)
-
-
-@dataclass(frozen=True)
-class Cuboid:
-    """An object's 3D bounding box in the camera frame.
-
-    The box is the object's axis-aligned bounds in its own frame, so it turns with it.
-
-    Attributes:
-        dimensions: (3,) float64 edge lengths along the object's x, y, z (metres).
-        center: (3,) float64 box centre in the OpenCV camera frame (metres).
-        rotation: (3, 3) float64 object -> camera rotation.
-        corners_3d: (8, 3) float64 corners in the camera frame, in the order of
-            ``CUBOID_CORNER_SIGNS`` (x, y, z half-dimension signs).
-        corners_2d: (8, 2) float64 projected corners, continuous pixel coordinates
-            (NaN for corners behind the camera).
-    """
-
-    dimensions: np.ndarray
-    center: np.ndarray
-    rotation: np.ndarray
-    corners_3d: np.ndarray
-    corners_2d: np.ndarray
-
-
-@dataclass
-class Instance:
-    """Labels of one object in one image.
-
-    Attributes:
-        instance_id: Id of the object in ``Sample.instance_ids``.
-        category_id: Category id.
-        category: Category name.
-        mask: (H, W) bool visible pixels (equal to ``instance_ids == instance_id``).
-        amodal_mask: (H, W) bool pixels the object covers when rendered alone.
-        bbox: (4,) float64 xyxy extent of ``mask`` (exclusive maxima).
-        amodal_bbox: (4,) float64 xyxy extent of ``amodal_mask``.
-        area: Visible pixel count.
-        amodal_area: Amodal pixel count (inside the image).
-        occlusion: ``1 - area / amodal_area``: share hidden by other objects.
-        truncation: Share of the projected object's 2D box outside the image (KITTI style).
-        keypoints: (K, 3) float64 x, y (continuous pixels), v (COCO visibility:
-            0 outside the image or behind the camera, 1 occluded, 2 visible).
-        cuboid: The 3D box.
-        pose: (4, 4) float64 object -> camera transform (OpenCV camera frame).
-    """
-
-    instance_id: int
-    category_id: int
-    category: str
-    mask: np.ndarray
-    amodal_mask: np.ndarray
-    bbox: np.ndarray
-    amodal_bbox: np.ndarray
-    area: int
-    amodal_area: int
-    occlusion: float
-    truncation: float
-    keypoints: np.ndarray
-    cuboid: Cuboid
-    pose: np.ndarray
-
-
-@dataclass
-class PolylineLabel:
-    """A polyline in one image: a scene polyline projected and clipped to the image.
-
-    Attributes:
-        category_id: Category id.
-        category: Category name.
-        points: (M, 3) float64 rows ``x, y, v``: continuous pixel coordinates inside the
-            image and COCO visibility (2 visible, 1 hidden by an object). Where the
-            line leaves the image or passes behind the camera it is cut, with a
-            vertex on the border; each label is one connected piece.
-    """
-
-    category_id: int
-    category: str
-    points: np.ndarray
-
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """Where a frame sits in its clip (sequences only).
-
-    Attributes:
-        clip: Clip number (0-based; ``n`` clips per run).
-        frame: Frame number in the clip (0-based).
-        frames: Frames per clip.
-        fps: Frames per second; frame ``f`` is at ``f / fps`` seconds.
-    """
-
-    clip: int
-    frame: int
-    frames: int
-    fps: float
-
-    @property
-    def time(self) -> float:
-        """Seconds since the clip's first frame."""
-        return self.frame / self.fps
-
-
-# A track's state in one frame: labeled; visible but under ``min_visible_pixels``;
-# inside the view but hidden behind other objects; outside the view (or behind the camera).
-TRACK_STATES = ("visible", "too_small", "occluded", "out_of_view")
-
-
-@dataclass
-class Track:
-    """One object's track state in one frame; every object of a clip has one in every frame.
-
-    Attributes:
-        track_id: Stable id for the whole clip (the object's instance id).
-        category_id: Category id.
-        category: Category name.
-        state: One of ``TRACK_STATES``.
-        visibility: Visible pixels / amodal pixels inside the image (0 when none).
-        amodal_bbox: (4,) float64 xyxy extent of the amodal mask in the image
-            (zeros when out of view).
-        position: (3,) float64 object origin in the camera frame (metres, OpenCV axes).
-        velocity: (3,) float64 d(position)/dt in the camera frame (m/s): object and
-            camera motion together, as a tracker on the camera would see it.
-    """
-
-    track_id: int
-    category_id: int
-    category: str
-    state: str
-    visibility: float
-    amodal_bbox: np.ndarray
-    position: np.ndarray
-    velocity: np.ndarray
-
-
-@dataclass
-class FlowField:
-    """Optical flow from this frame to a neighbouring one.
-
-    Attributes:
-        flow: (H, W, 2) float32 ``(du, dv)`` pixels to where each pixel's surface point
-            is in the other frame; NaN where nothing was hit (no surface).
-        occluded: (H, W) bool pixels whose point has no visible match in the other
-            frame: hidden behind another surface there, or outside its image.
-    """
-
-    flow: np.ndarray
-    occluded: np.ndarray
-
-
-@dataclass
-class Sample:
-    """One rendered image with all of its labels.
-
-    Attributes:
-        index: Sample index in the run (its RNG depends only on seed and index).
-        image: (H, W, 3) uint8 RGB.
-        depth: (H, W) float32 metres along the optical axis; 0 where nothing was hit.
-        instance_ids: (H, W) int32 id of the visible object per pixel; 0 for background
-            and unlabeled occluders. Ids of dropped (too small) instances remain here.
-        camera: The camera.
-        instances: Labeled instances, ordered by instance id.
-        categories: All categories of the scene, labeled or not in this image.
-        dropped_instance_ids: Ids of objects visible in ``instance_ids`` but too small
-            to be labeled (fewer visible pixels than the configured minimum).
-        polylines: Polyline labels (lane markings).
-        augmentations: Names of the 2D augmentations applied to this sample, in order.
-        frame: Clip and frame number (sequences), else None.
-        tracks: Every object's track state in this frame, ordered by track id (sequences).
-        flow_forward: Flow to the next frame (sequences; None on a clip's last frame).
-        flow_backward: Flow to the previous frame (sequences; None on a clip's first frame).
-        generation: How a diffusion generator made ``image`` (generator, model, prompt,
-            seed, settings, label-agreement scores), or None for a plain render.
-    """
-
-    index: int
-    image: np.ndarray
-    depth: np.ndarray
-    instance_ids: np.ndarray
-    camera: Camera
-    instances: list[Instance]
-    categories: tuple[CategoryInfo, ...]
-    dropped_instance_ids: tuple[int, ...] = ()
-    polylines: list[PolylineLabel] = field(default_factory=list)
-    augmentations: tuple[str, ...] = ()
-    frame: FrameInfo | None = None
-    tracks: list[Track] = field(default_factory=list)
-    flow_forward: FlowField | None = None
-    flow_backward: FlowField | None = None
-    generation: dict | None = None
-
-    def semantic_mask(self) -> np.ndarray:
-        """(H, W) uint16 category id per pixel (0: background, occluders, dropped)."""
-        lookup = np.zeros(int(self.instance_ids.max()) + 1, dtype=np.uint16)
-        for instance in self.instances:
-            lookup[instance.instance_id] = instance.category_id
-        return lookup[self.instance_ids]

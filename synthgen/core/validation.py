@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from synthgen.errors import ConfigError
+from synthgen.core.errors import ConfigError
 
 __all__ = ["check_choice", "check_choices", "check_number", "check_range_pair", "check_vector"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from synthgen.errors import ConfigError
-from synthgen.validation import check_number
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
 
 __all__ = ["generate_shards_on_ray"]
 
@@ -20,8 +20,8 @@ __all__ = ["generate_shards_on_ray"]
 def _run_shard(overrides: list[str], shard: int, num_shards: int, out: str) -> str:
     from hydra import compose, initialize_config_dir
 
+    from synthgen.commands.generate import generate
     from synthgen.paths import conf_dir
-    from synthgen.pipeline import generate
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate",

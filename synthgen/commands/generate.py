@@ -1,0 +1,446 @@
+"""``synthgen generate``: config -> scenes -> renders -> labels -> checked, committed samples -> exports.
+
+``generate(cfg)`` is what the command runs; tests call it directly. One render loop
+(``render_and_commit``) serves both ways of running: with ``workers=1`` it runs on the
+calling process; with more, every worker process runs it on the render groups it is
+given (``synthgen.commands.workers``). Rendering happens on the loop's thread (one
+renderer per process); scenes are drawn one ahead on their own thread, and label
+derivation, checks and encoding run on a small thread pool so they overlap rendering the
+next image (numpy, zlib and OpenCV release the GIL).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from synthgen.augment.augmenter import Augmenter
+from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, stream_seed
+from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number
+from synthgen.io.files import write_json_atomic
+from synthgen.io.manifest import MANIFEST, build_manifest
+from synthgen.io.store import DatasetWriter, prepare_store, store_counts
+from synthgen.labels.checks import check_sample
+from synthgen.labels.derive import LabelDeriver
+from synthgen.labels.tracks import add_sequence_labels
+from synthgen.registry import build_settings, instantiate
+from synthgen.render.base import Renderer
+from synthgen.scene.base import SceneSampler
+from synthgen.scene.motion import MotionModel
+from synthgen.sequence import FrameJob, FrameSource, SequenceSettings, finish_order, render_groups
+
+__all__ = ["Components", "GenerateSettings", "GenerateSummary", "Stages", "build_components", "generate",
+           "render_and_commit", "stop_on_interrupt"]
+
+# Keys that control how a run executes, not what it produces: they may differ on
+# resume and are left out of the manifest (so identical datasets have identical bytes).
+RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after",
+                    "shard", "num_shards")
+_COMPONENT_KEYS = ("seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export",
+                   "sequence", "motion", "generator")
+log = logging.getLogger("synthgen")
+
+
+class GenerateSettings:
+    """The settings of ``synthgen generate`` (conf/generate.yaml): its constructor is the schema.
+
+    Component nodes (``scene``, ``render``, ``labels``, ``augment``, ``writer``, ``export``,
+    ``motion``, ``generator``) are kept as plain config and built by ``build_components``;
+    the rest is validated here.
+
+    Raises:
+        ConfigError: A value is out of range or of the wrong kind (the message names the key).
+    """
+
+    def __init__(self, out: str, n: int, seed: int, resume: bool, overwrite: bool, progress: bool, threads: int,
+                 workers: int, recycle_after: int, shard: int, num_shards: int, allowed_target_prefixes: list,
+                 scene: dict, render: dict, labels: dict, augment: dict | None, writer: dict, export: dict | None,
+                 sequence: dict | None, motion: dict | None, generator: dict | None):
+        if not isinstance(out, str) or not out:
+            raise ConfigError(f"out: must be a folder path, got {out!r}")
+        for key, value in (("resume", resume), ("overwrite", overwrite), ("progress", progress)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key}: must be true or false, got {value!r}")
+        self.out, self.resume, self.overwrite, self.progress = out, resume, overwrite, progress
+        self.n = check_number("n", n, minimum=1, integer=True)
+        self.seed = check_number("seed", seed, minimum=0, integer=True)
+        self.threads = check_number("threads", threads, minimum=1, maximum=64, integer=True)
+        self.workers = check_number("workers", workers, minimum=1, maximum=256, integer=True)
+        self.recycle_after = check_number("recycle_after", recycle_after, minimum=0, integer=True)
+        self.num_shards = check_number("num_shards", num_shards, minimum=1, integer=True)
+        self.shard = check_number("shard", shard, minimum=0, maximum=num_shards - 1, integer=True)
+        if recycle_after and sys.version_info < (3, 11):
+            raise ConfigError("recycle_after: needs Python >= 3.11 (max_tasks_per_child); set 0")
+        if not isinstance(allowed_target_prefixes, list) or not all(
+                isinstance(p, str) and p.endswith(".") for p in allowed_target_prefixes):
+            raise ConfigError("allowed_target_prefixes: must be a list of module prefixes ending in '.', "
+                              f"got {allowed_target_prefixes!r}")
+        self.allowed_target_prefixes = allowed_target_prefixes
+        self.sequence_settings = SequenceSettings.from_config(sequence)
+        if self.sequence_settings.is_video and augment:
+            raise ConfigError("augment: 2D augmentation is not supported with sequence.frames > 1 (it would draw "
+                              "differently per frame and break flow and tracks); use augment=none")
+        if self.sequence_settings.is_video and generator:
+            raise ConfigError("generator: diffusion is not supported with sequence.frames > 1 (each frame would be "
+                              "redrawn independently and flicker; flow would not match); use generator=none")
+        self.scene, self.render, self.labels, self.augment, self.writer = scene, render, labels, augment, writer
+        self.export, self.sequence, self.motion, self.generator = export, sequence, motion, generator
+
+    @property
+    def config(self) -> dict:
+        """What the dataset is a function of (the manifest's ``config``): run-control keys left out."""
+        return {key: getattr(self, key) for key in _COMPONENT_KEYS}
+
+    @property
+    def shard_of(self) -> tuple[int, int]:
+        return self.shard, self.num_shards
+
+
+@dataclass
+class Components:
+    """What ``build_components`` builds from the settings, once per process."""
+
+    frames: FrameSource
+    renderer: Renderer
+    deriver: LabelDeriver
+    augmenter: Augmenter | None
+    make_writer: Callable[..., DatasetWriter]
+    exporters: dict[str, Callable[[Path], Path]]
+    generator: object | None  # DiffusionGenerator, with its model loaded
+
+
+def build_components(settings: GenerateSettings) -> Components:
+    """Every component the config names, checked to be of the right kind.
+
+    Raises:
+        ConfigError: A node builds the wrong kind of object, or a component rejects its
+            arguments (named by config path); a diffusion model that cannot be loaded.
+    """
+    allowed = settings.allowed_target_prefixes
+    sequence = settings.sequence_settings
+    motion = instantiate(settings.motion, "motion", allowed) if sequence.is_video else None
+    sampler = instantiate(settings.scene, "scene", allowed)
+    renderer = instantiate(settings.render, "render", allowed)
+    deriver = instantiate(settings.labels, "labels", allowed)
+    augmenter = instantiate(settings.augment, "augment", allowed) if settings.augment else None
+    make_writer = instantiate(settings.writer, "writer", allowed)
+    exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (settings.export or {}).items()}
+    for key, value, kind in (("motion", motion, MotionModel), ("scene", sampler, SceneSampler),
+                             ("render", renderer, Renderer), ("labels", deriver, LabelDeriver),
+                             ("augment", augmenter, Augmenter)):
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(f"{key}._target_: must build a {kind.__name__}, got {type(value).__name__}")
+    if not callable(make_writer):
+        raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
+    frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
+    return Components(frames, renderer, deriver, augmenter, make_writer, exporters,
+                      _build_generator(settings, renderer))
+
+
+def _build_generator(settings: GenerateSettings, renderer: Renderer):
+    """The diffusion generator, its model loaded (so a bad model fails before anything is written)."""
+    if not settings.generator:
+        return None
+    from synthgen.diffusion.base import DiffusionGenerator
+
+    generator = instantiate(settings.generator, "generator", settings.allowed_target_prefixes)
+    if not isinstance(generator, DiffusionGenerator):
+        raise ConfigError(f"generator._target_: must build a DiffusionGenerator, got {type(generator).__name__}")
+    generator.check_size(renderer.width, renderer.height)
+    generator.load()
+    return generator
+
+
+@dataclass
+class Stages:
+    """What turns a render into a committed sample (run on the thread pool)."""
+
+    deriver: LabelDeriver
+    augmenter: Augmenter | None
+    writer: DatasetWriter
+    seed: int
+    sequence: SequenceSettings
+    generator: object | None = None  # DiffusionGenerator
+
+    @property
+    def batch_size(self) -> int:
+        return self.generator.batch_size if self.generator is not None else 1
+
+
+def _label(job: FrameJob, stages: Stages):
+    sample = stages.deriver(job.render, job.spec, job.index)
+    if job.clip is not None:
+        frame = job.index - job.clip.number * stages.sequence.frames
+        sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
+                                     previous_depth=job.previous_depth, next_depth=job.next_depth)
+    return sample
+
+
+def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
+    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
+    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
+    seconds = collections.Counter()
+    start = time.thread_time()
+    samples = [_label(job, stages) for job in jobs]
+    seconds["labels+checks (cpu)"] += time.thread_time() - start
+    if stages.generator is not None:
+        samples = stages.generator(samples, [stream_seed(stages.seed, s.index, DIFFUSION_STREAM) for s in samples])
+        seconds["diffusion"] += stages.generator.last_call_seconds()
+    for sample in samples:
+        start = time.thread_time()
+        if stages.augmenter is not None:
+            sample = stages.augmenter(sample, stream_seed(stages.seed, sample.index, AUGMENT_STREAM))
+        augmented = time.thread_time()
+        problems = check_sample(sample) + (stages.generator.problems(sample) if stages.generator is not None else [])
+        checked = time.thread_time()
+        if problems:
+            log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))
+            stages.writer.quarantine(sample, problems)
+        else:
+            stages.writer.add(sample)
+        seconds["labels+checks (cpu)"] += checked - augmented
+        seconds["encode+write (cpu)"] += time.thread_time() - checked
+        if stages.augmenter is not None:
+            seconds["augment (cpu)"] += augmented - start
+    return dict(seconds)
+
+
+def _batches(jobs: Iterable, size: int) -> Iterator[list]:
+    """Lists of up to ``size`` consecutive items (the last may be shorter)."""
+    batch = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _renders(plan: list[tuple[int, bool]], frames: FrameSource, renderer: Renderer, seconds: collections.Counter,
+             stop: threading.Event | None) -> Iterator[tuple]:
+    """Render the (index, commit) plan in order; each next scene is drawn while this one renders,
+    on one thread of its own (which keeps the sampler's caches single-threaded)."""
+
+    def draw_scene(index: int):
+        start = time.thread_time()
+        spec, clip = frames.scene(index)
+        return spec, clip, time.thread_time() - start
+
+    with ThreadPoolExecutor(1, "synthgen-scene") as scenes:
+        upcoming = scenes.submit(draw_scene, plan[0][0]) if plan else None
+        for position, (index, commit) in enumerate(plan):
+            if stop is not None and stop.is_set():
+                return
+            began = time.perf_counter()
+            spec, clip, sample_cpu = upcoming.result()
+            if position + 1 < len(plan):
+                upcoming = scenes.submit(draw_scene, plan[position + 1][0])
+            sampled = time.perf_counter()
+            render = renderer.render(spec, amodal=commit)  # neighbours only lend their depth
+            seconds["sample (cpu)"] += sample_cpu
+            seconds["wait for scene"] += sampled - began
+            seconds["render"] += time.perf_counter() - sampled
+            yield index, commit, spec, render, clip
+
+
+def render_and_commit(groups: list[list[tuple[int, bool]]], frames: FrameSource, renderer: Renderer, stages: Stages,
+                      threads: int, stop: threading.Event | None = None,
+                      committed: Callable[[int], None] = lambda count: None) -> dict[str, float]:
+    """Render the ``render_groups`` and commit each committed sample: the one render loop.
+
+    Args:
+        groups: Render groups (a still image, or a clip's frames with neighbours).
+        frames: Draws each index's scene.
+        renderer: This process's renderer.
+        stages: Labels, checks and the writer.
+        threads: Threads for labels, checks and encoding; at most two batches per thread
+            are in flight, which bounds memory.
+        stop: Set by an interrupt: the loop ends after the samples in flight are committed.
+        committed: Called with the number of samples of each batch once it is committed.
+
+    Returns:
+        Seconds per stage: wall time of rendering and of waiting for the next scene, CPU
+        time of the stages on threads, wall time of diffusion calls.
+    """
+    seconds = collections.Counter()
+    plan = [item for group in groups for item in group]
+    pending: collections.deque[Future] = collections.deque()
+
+    def collect_oldest() -> None:
+        future = pending.popleft()
+        seconds.update(future.result())
+        committed(future.samples)
+
+    with ThreadPoolExecutor(threads, "synthgen-write") as pool:
+        for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, stop)), stages.batch_size):
+            future = pool.submit(_finish, batch, stages)
+            future.samples = len(batch)
+            pending.append(future)
+            while len(pending) > 2 * threads or (pending and pending[0].done()):
+                collect_oldest()
+        while pending:
+            collect_oldest()
+    return dict(seconds)
+
+
+@dataclass
+class GenerateSummary:
+    """What a run produced.
+
+    Attributes:
+        out: Dataset folder.
+        rendered: Samples rendered by this run (committed or quarantined).
+        skipped: Samples already committed by an earlier run (resume).
+        images: Committed (labeled) samples in the dataset.
+        instances: Labeled instances in the dataset.
+        instances_per_category: Category name -> labeled instance count.
+        quarantined: Samples set aside by the label self-checks.
+        dropped_instances: Instances too small to be labeled.
+        seconds: Wall time of the render loop.
+        stage_ms: Mean milliseconds per sample of each stage: wall time for rendering and
+            for waiting on the next scene, CPU time for the stages that overlap rendering
+            on threads (scene sampling, labels, augmentation, writing), wall time of the
+            diffusion pipeline calls. With workers, summed over the workers.
+        exports: Export name -> written path.
+    """
+
+    out: Path
+    rendered: int
+    skipped: int
+    images: int
+    instances: int
+    instances_per_category: dict[str, int]
+    quarantined: int
+    dropped_instances: int
+    seconds: float
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    exports: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.rendered / self.seconds if self.seconds > 0 else 0.0
+
+    def format(self) -> str:
+        """A human-readable report."""
+        lines = [
+            f"dataset: {self.out}",
+            f"images: {self.images} committed ({self.rendered} rendered now, {self.skipped} already there)",
+            f"quarantined: {self.quarantined}",
+            f"instances: {self.instances} (+{self.dropped_instances} too small, not labeled)",
+        ]
+        lines += [f"  {name}: {count}" for name, count in self.instances_per_category.items()]
+        rate = self.images_per_second
+        lines.append(f"throughput: {rate:.{1 if rate >= 1 else 3}f} images/s ({self.seconds:.1f} s)")
+        if self.stage_ms:
+            lines.append("per sample: " + ", ".join(f"{k} {v:.1f} ms" for k, v in self.stage_ms.items()))
+        lines += [f"export {name}: {path}" for name, path in self.exports.items()]
+        return "\n".join(lines)
+
+
+def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
+    """Generate a dataset as the config describes (see conf/generate.yaml).
+
+    Args:
+        cfg: The composed generate config.
+
+    Returns:
+        What was produced; also printed when ``progress`` is on.
+
+    Raises:
+        ConfigError: A config key or value is invalid (the message names the key).
+        InputError: The output folder or an input file cannot be used.
+    """
+    settings = build_settings(GenerateSettings, cfg, "generate")
+    parts = build_components(settings)
+    sequence, categories = settings.sequence_settings, parts.frames.sampler.categories
+    root = Path(settings.out).expanduser()
+    # Validates writer settings before anything touches disk.
+    writer = parts.make_writer(root=root, flow_format=sequence.flow_format)
+    prepare_store(root, settings.config, resume=settings.resume, overwrite=settings.overwrite)
+    # Incomplete until this run finishes (a resumed dataset's config is the same).
+    write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, None, settings.shard_of))
+
+    stage_totals = collections.Counter()
+    with writer:
+        done = writer.committed_indices()
+        # A shard takes every num_shards-th clip (still image): stable as n grows, merged by index.
+        shard_indices = [i for i in range(settings.n * sequence.frames)
+                         if i // sequence.frames % settings.num_shards == settings.shard]
+        todo = [i for i in shard_indices if i not in done]
+        start = time.perf_counter()
+        groups = render_groups(todo, sequence)
+        bar = tqdm(total=sum(commit for group in groups for _, commit in group), unit="img",
+                   desc=f"generate ({settings.workers} workers)" if settings.workers > 1 else "generate",
+                   disable=not settings.progress)
+        with stop_on_interrupt() as stop, bar:
+            if settings.workers > 1:
+                from synthgen.commands.workers import render_in_processes
+
+                stage_totals.update(render_in_processes(groups, settings, stop, bar.update))
+            else:
+                stages = Stages(parts.deriver, parts.augmenter, writer, settings.seed, sequence, parts.generator)
+                stage_totals.update(render_and_commit(groups, parts.frames, parts.renderer, stages, settings.threads,
+                                                      stop, bar.update))
+        if stop.is_set():
+            raise KeyboardInterrupt
+        seconds = time.perf_counter() - start
+
+    counts = store_counts(root, categories)
+    written = {name: exporter(root) for name, exporter in parts.exporters.items()}
+    write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, counts, settings.shard_of))
+    summary = GenerateSummary(
+        out=root,
+        rendered=len(todo),
+        skipped=len(shard_indices) - len(todo),
+        images=counts["images"],
+        instances=counts["instances"],
+        instances_per_category=counts["instances_per_category"],
+        quarantined=counts["quarantined"],
+        dropped_instances=counts["dropped_instances"],
+        seconds=seconds,
+        stage_ms={k: 1000 * v / max(len(todo), 1) for k, v in stage_totals.items()},
+        exports=written,
+    )
+    if settings.progress:
+        print(summary.format(), file=sys.stderr)
+    return summary
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C (SIGINT) or SIGTERM; a second one interrupts at once.
+
+    Raising KeyboardInterrupt at an arbitrary point can land inside a finalizer or a
+    GL callback, where Python only prints it and carries on; a flag checked between
+    samples stops the run reliably, after the samples in flight are committed.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be installed from the main thread
+        return
+
+    def request_stop(signum, frame):
+        stop.set()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -1,0 +1,77 @@
+"""What every layer shares, numpy only: the scene and sample models, a render's output,
+geometry helpers, random streams, errors and argument checks.
+
+``synthgen.core`` imports nothing else of synthgen (an import contract checks it), so
+labels, io, scene, render and the commands can all build on it.
+"""
+
+from synthgen.core.errors import ConfigError, InputError, SynthgenError
+from synthgen.core.geometry import BOX_EDGES, footprint_box, mask_box, mirror_permutation
+from synthgen.core.render_output import RenderOutput
+from synthgen.core.sample_model import (
+    TRACK_STATES,
+    Cuboid,
+    FlowField,
+    FrameInfo,
+    Instance,
+    PolylineLabel,
+    Sample,
+    Track,
+)
+from synthgen.core.scene_model import (
+    CUBOID_CORNER_SIGNS,
+    Camera,
+    CategoryInfo,
+    Light,
+    MeshGeometry,
+    Polyline,
+    SceneObject,
+    SceneSpec,
+    Texture,
+    default_uv,
+)
+from synthgen.core.streams import (
+    AUGMENT_STREAM,
+    DIFFUSION_STREAM,
+    MOTION_STREAM,
+    SCENE_STREAM,
+    sample_rng,
+    stream_generator,
+    stream_seed,
+)
+
+__all__ = [
+    "AUGMENT_STREAM",
+    "BOX_EDGES",
+    "CUBOID_CORNER_SIGNS",
+    "Camera",
+    "CategoryInfo",
+    "ConfigError",
+    "Cuboid",
+    "DIFFUSION_STREAM",
+    "FlowField",
+    "FrameInfo",
+    "InputError",
+    "Instance",
+    "Light",
+    "MOTION_STREAM",
+    "MeshGeometry",
+    "Polyline",
+    "PolylineLabel",
+    "RenderOutput",
+    "SCENE_STREAM",
+    "Sample",
+    "SceneObject",
+    "SceneSpec",
+    "SynthgenError",
+    "TRACK_STATES",
+    "Texture",
+    "Track",
+    "default_uv",
+    "footprint_box",
+    "mask_box",
+    "mirror_permutation",
+    "sample_rng",
+    "stream_generator",
+    "stream_seed",
+]
