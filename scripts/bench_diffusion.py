@@ -28,7 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from synthgen.commands.generate import GenerateSettings, build_components  # noqa: E402
+from synthgen.commands.generate import GenerateSettings  # noqa: E402
+from synthgen.commands.render_loop import build_components  # noqa: E402
 from synthgen.core import DIFFUSION_STREAM, stream_seed  # noqa: E402
 from synthgen.diffusion.tiny import make_tiny_pipelines  # noqa: E402
 from synthgen.paths import conf_dir  # noqa: E402

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from synthgen.core.errors import ConfigError, SynthgenError
 
-__all__ = ["BUILTIN_PREFIXES", "build_settings", "instantiate", "resolve_target"]
+__all__ = ["build_settings", "BUILTIN_PREFIXES", "call_with_path", "instantiate", "resolve_target"]
 
 BUILTIN_PREFIXES = ("synthgen.",)
 _RESERVED = {"_target_", "_partial_"}

@@ -1,12 +1,9 @@
 """``synthgen generate``: config -> scenes -> renders -> labels -> checked, committed samples -> exports.
 
-``generate(cfg)`` is what the command runs; tests call it directly. One render loop
-(``render_and_commit``) serves both ways of running: with ``workers=1`` it runs on the
-calling process; with more, every worker process runs it on the render groups it is
-given (``synthgen.commands.workers``). Rendering happens on the loop's thread (one
-renderer per process); scenes are drawn one ahead on their own thread, and label
-derivation, checks and encoding run on a small thread pool so they overlap rendering the
-next image (numpy, zlib and OpenCV release the GIL).
+``generate(cfg)`` is what the command runs; tests call it directly. It prepares the store
+and its manifest, then runs the one render loop (``synthgen.commands.render_loop``) in this
+process (``workers=1``) or in worker processes (``synthgen.commands.workers``), and
+rebuilds the exports and the manifest from the store at the end.
 """
 
 from __future__ import annotations
@@ -17,8 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,24 +22,17 @@ from pathlib import Path
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from synthgen.augment.augmenter import Augmenter
-from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, stream_seed
+from synthgen.commands.render_loop import Stages, build_components, render_and_commit
+from synthgen.commands.workers import render_in_processes
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number
 from synthgen.io.files import write_json_atomic
 from synthgen.io.manifest import MANIFEST, build_manifest
-from synthgen.io.store import DatasetWriter, prepare_store, store_counts
-from synthgen.labels.checks import check_sample
-from synthgen.labels.derive import LabelDeriver
-from synthgen.labels.tracks import add_sequence_labels
-from synthgen.registry import build_settings, instantiate
-from synthgen.render.base import Renderer
-from synthgen.scene.base import SceneSampler
-from synthgen.scene.motion import MotionModel
-from synthgen.sequence import FrameJob, FrameSource, SequenceSettings, finish_order, render_groups
+from synthgen.io.store import prepare_store, store_counts
+from synthgen.registry import build_settings
+from synthgen.sequence import SequenceSettings, render_groups
 
-__all__ = ["Components", "GenerateSettings", "GenerateSummary", "Stages", "build_components", "generate",
-           "render_and_commit", "stop_on_interrupt"]
+__all__ = ["GenerateSettings", "GenerateSummary", "generate", "stop_on_interrupt"]
 
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
@@ -107,194 +96,6 @@ class GenerateSettings:
     @property
     def shard_of(self) -> tuple[int, int]:
         return self.shard, self.num_shards
-
-
-@dataclass
-class Components:
-    """What ``build_components`` builds from the settings, once per process."""
-
-    frames: FrameSource
-    renderer: Renderer
-    deriver: LabelDeriver
-    augmenter: Augmenter | None
-    make_writer: Callable[..., DatasetWriter]
-    exporters: dict[str, Callable[[Path], Path]]
-    generator: object | None  # DiffusionGenerator, with its model loaded
-
-
-def build_components(settings: GenerateSettings) -> Components:
-    """Every component the config names, checked to be of the right kind.
-
-    Raises:
-        ConfigError: A node builds the wrong kind of object, or a component rejects its
-            arguments (named by config path); a diffusion model that cannot be loaded.
-    """
-    allowed = settings.allowed_target_prefixes
-    sequence = settings.sequence_settings
-    motion = instantiate(settings.motion, "motion", allowed) if sequence.is_video else None
-    sampler = instantiate(settings.scene, "scene", allowed)
-    renderer = instantiate(settings.render, "render", allowed)
-    deriver = instantiate(settings.labels, "labels", allowed)
-    augmenter = instantiate(settings.augment, "augment", allowed) if settings.augment else None
-    make_writer = instantiate(settings.writer, "writer", allowed)
-    exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (settings.export or {}).items()}
-    for key, value, kind in (("motion", motion, MotionModel), ("scene", sampler, SceneSampler),
-                             ("render", renderer, Renderer), ("labels", deriver, LabelDeriver),
-                             ("augment", augmenter, Augmenter)):
-        if value is not None and not isinstance(value, kind):
-            raise ConfigError(f"{key}._target_: must build a {kind.__name__}, got {type(value).__name__}")
-    if not callable(make_writer):
-        raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
-    frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
-    return Components(frames, renderer, deriver, augmenter, make_writer, exporters,
-                      _build_generator(settings, renderer))
-
-
-def _build_generator(settings: GenerateSettings, renderer: Renderer):
-    """The diffusion generator, its model loaded (so a bad model fails before anything is written)."""
-    if not settings.generator:
-        return None
-    from synthgen.diffusion.base import DiffusionGenerator
-
-    generator = instantiate(settings.generator, "generator", settings.allowed_target_prefixes)
-    if not isinstance(generator, DiffusionGenerator):
-        raise ConfigError(f"generator._target_: must build a DiffusionGenerator, got {type(generator).__name__}")
-    generator.check_size(renderer.width, renderer.height)
-    generator.load()
-    return generator
-
-
-@dataclass
-class Stages:
-    """What turns a render into a committed sample (run on the thread pool)."""
-
-    deriver: LabelDeriver
-    augmenter: Augmenter | None
-    writer: DatasetWriter
-    seed: int
-    sequence: SequenceSettings
-    generator: object | None = None  # DiffusionGenerator
-
-    @property
-    def batch_size(self) -> int:
-        return self.generator.batch_size if self.generator is not None else 1
-
-
-def _label(job: FrameJob, stages: Stages):
-    sample = stages.deriver(job.render, job.spec, job.index)
-    if job.clip is not None:
-        frame = job.index - job.clip.number * stages.sequence.frames
-        sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
-                                     previous_depth=job.previous_depth, next_depth=job.next_depth)
-    return sample
-
-
-def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
-    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
-    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
-    seconds = collections.Counter()
-    start = time.thread_time()
-    samples = [_label(job, stages) for job in jobs]
-    seconds["labels+checks (cpu)"] += time.thread_time() - start
-    if stages.generator is not None:
-        samples = stages.generator(samples, [stream_seed(stages.seed, s.index, DIFFUSION_STREAM) for s in samples])
-        seconds["diffusion"] += stages.generator.last_call_seconds()
-    for sample in samples:
-        start = time.thread_time()
-        if stages.augmenter is not None:
-            sample = stages.augmenter(sample, stream_seed(stages.seed, sample.index, AUGMENT_STREAM))
-        augmented = time.thread_time()
-        problems = check_sample(sample) + (stages.generator.problems(sample) if stages.generator is not None else [])
-        checked = time.thread_time()
-        if problems:
-            log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))
-            stages.writer.quarantine(sample, problems)
-        else:
-            stages.writer.add(sample)
-        seconds["labels+checks (cpu)"] += checked - augmented
-        seconds["encode+write (cpu)"] += time.thread_time() - checked
-        if stages.augmenter is not None:
-            seconds["augment (cpu)"] += augmented - start
-    return dict(seconds)
-
-
-def _batches(jobs: Iterable, size: int) -> Iterator[list]:
-    """Lists of up to ``size`` consecutive items (the last may be shorter)."""
-    batch = []
-    for job in jobs:
-        batch.append(job)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _renders(plan: list[tuple[int, bool]], frames: FrameSource, renderer: Renderer, seconds: collections.Counter,
-             stop: threading.Event | None) -> Iterator[tuple]:
-    """Render the (index, commit) plan in order; each next scene is drawn while this one renders,
-    on one thread of its own (which keeps the sampler's caches single-threaded)."""
-
-    def draw_scene(index: int):
-        start = time.thread_time()
-        spec, clip = frames.scene(index)
-        return spec, clip, time.thread_time() - start
-
-    with ThreadPoolExecutor(1, "synthgen-scene") as scenes:
-        upcoming = scenes.submit(draw_scene, plan[0][0]) if plan else None
-        for position, (index, commit) in enumerate(plan):
-            if stop is not None and stop.is_set():
-                return
-            began = time.perf_counter()
-            spec, clip, sample_cpu = upcoming.result()
-            if position + 1 < len(plan):
-                upcoming = scenes.submit(draw_scene, plan[position + 1][0])
-            sampled = time.perf_counter()
-            render = renderer.render(spec, amodal=commit)  # neighbours only lend their depth
-            seconds["sample (cpu)"] += sample_cpu
-            seconds["wait for scene"] += sampled - began
-            seconds["render"] += time.perf_counter() - sampled
-            yield index, commit, spec, render, clip
-
-
-def render_and_commit(groups: list[list[tuple[int, bool]]], frames: FrameSource, renderer: Renderer, stages: Stages,
-                      threads: int, stop: threading.Event | None = None,
-                      committed: Callable[[int], None] = lambda count: None) -> dict[str, float]:
-    """Render the ``render_groups`` and commit each committed sample: the one render loop.
-
-    Args:
-        groups: Render groups (a still image, or a clip's frames with neighbours).
-        frames: Draws each index's scene.
-        renderer: This process's renderer.
-        stages: Labels, checks and the writer.
-        threads: Threads for labels, checks and encoding; at most two batches per thread
-            are in flight, which bounds memory.
-        stop: Set by an interrupt: the loop ends after the samples in flight are committed.
-        committed: Called with the number of samples of each batch once it is committed.
-
-    Returns:
-        Seconds per stage: wall time of rendering and of waiting for the next scene, CPU
-        time of the stages on threads, wall time of diffusion calls.
-    """
-    seconds = collections.Counter()
-    plan = [item for group in groups for item in group]
-    pending: collections.deque[Future] = collections.deque()
-
-    def collect_oldest() -> None:
-        future = pending.popleft()
-        seconds.update(future.result())
-        committed(future.samples)
-
-    with ThreadPoolExecutor(threads, "synthgen-write") as pool:
-        for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, stop)), stages.batch_size):
-            future = pool.submit(_finish, batch, stages)
-            future.samples = len(batch)
-            pending.append(future)
-            while len(pending) > 2 * threads or (pending and pending[0].done()):
-                collect_oldest()
-        while pending:
-            collect_oldest()
-    return dict(seconds)
 
 
 @dataclass
@@ -388,8 +189,6 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
                    disable=not settings.progress)
         with stop_on_interrupt() as stop, bar:
             if settings.workers > 1:
-                from synthgen.commands.workers import render_in_processes
-
                 stage_totals.update(render_in_processes(groups, settings, stop, bar.update))
             else:
                 stages = Stages(parts.deriver, parts.augmenter, writer, settings.seed, sequence, parts.generator)

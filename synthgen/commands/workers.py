@@ -19,14 +19,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from synthgen.commands.generate import GenerateSettings, Stages, build_components, render_and_commit
+from synthgen.commands.render_loop import Stages, build_components, render_and_commit
 
 __all__ = ["render_in_processes"]
 
 _WORKER: dict = {}
 
 
-def _start_worker(settings: GenerateSettings) -> None:
+def _start_worker(settings) -> None:
     # The parent decides when to stop (Ctrl-C/SIGTERM finish the samples in flight).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -46,13 +46,13 @@ def _produce(group: list[tuple[int, bool]]) -> tuple[int, dict[str, float]]:
     return sum(count), seconds
 
 
-def render_in_processes(groups: list[list[tuple[int, bool]]], settings: GenerateSettings, stop: threading.Event,
+def render_in_processes(groups: list[list[tuple[int, bool]]], settings, stop: threading.Event,
                         committed: Callable[[int], None]) -> dict[str, float]:
     """Commit the samples of ``groups`` (see ``render_groups``) on ``settings.workers`` processes.
 
     Args:
         groups: The render groups, submitted in order.
-        settings: The run's settings (each worker builds its components from them).
+        settings: The run's ``GenerateSettings`` (each worker builds its components from them).
         stop: Set by an interrupt: no further group is submitted; those in flight finish.
         committed: Called with the number of samples of each finished group.
 

@@ -74,7 +74,8 @@ class ControlNet(DiffusionGenerator):
         for condition in self.controlnets:
             if condition not in CONDITIONS:
                 raise ConfigError(f"controlnets.{condition}: unknown condition; choose from {list(CONDITIONS)}")
-        scales = conditioning_scale if isinstance(conditioning_scale, (list, tuple)) else [conditioning_scale] * len(self.controlnets)
+        scales = (conditioning_scale if isinstance(conditioning_scale, (list, tuple))
+                  else [conditioning_scale] * len(self.controlnets))
         if len(scales) != len(self.controlnets):
             raise ConfigError(f"conditioning_scale: one number or one per condition ({len(self.controlnets)})")
         self.conditioning_scale = [check_number("conditioning_scale", s, minimum=0.0, maximum=10.0) for s in scales]

@@ -8,7 +8,7 @@ from PIL import Image
 from synthgen.core import Sample
 from synthgen.diffusion.base import DiffusionGenerator
 
-__all__ = ["InpaintBackground"]
+__all__ = ["InpaintBackground", "object_pixels"]
 
 
 def object_pixels(sample: Sample) -> np.ndarray:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -35,6 +34,7 @@ from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+from synthgen.io.export_files import place_image
 from synthgen.io.files import OMIT, write_json_streamed
 from synthgen.io.input_checks import (
     check_box,
@@ -43,51 +43,15 @@ from synthgen.io.input_checks import (
     load_json,
     polygons_to_rle,
 )
+from synthgen.io.polygons import mask_to_polygons
 from synthgen.io.record import decode_rle
 from synthgen.io.store import open_store
 
-__all__ = ["CocoExporter", "coco_dict", "export_coco", "mask_to_polygons", "outer_polygon", "polylines_path", "write_coco"]
+__all__ = ["CocoExporter", "coco_dict", "export_coco", "polylines_path", "polylines_path_owner", "read_coco", "write_coco"]
 
 
 def _xywh(box: list[float]) -> list[float]:
     return [box[0], box[1], box[2] - box[0], box[3] - box[1]]
-
-
-def mask_to_polygons(mask: np.ndarray) -> list[list[float]] | None:
-    """COCO polygons that trace a mask's pixel edges, or None when the mask has holes.
-
-    OpenCV traces the contour of the mask upsampled 2x, so the polygon follows the
-    pixels' outer edges rather than their centres; pycocotools rasterises it back to
-    exactly the same mask. COCO polygons cannot express holes: callers keep RLE then.
-
-    Args:
-        mask: (H, W) bool.
-
-    Returns:
-        Flat ``[x0, y0, x1, y1, ...]`` lists in continuous pixel coordinates, one per
-        connected part, or None.
-    """
-    contours, hierarchy = _edge_contours(mask, cv2.RETR_CCOMP)
-    if hierarchy is not None and np.any(hierarchy[0][:, 3] >= 0):
-        return None
-    return [((contour.reshape(-1, 2) + 0.5) / 2.0).ravel().tolist() for contour in contours]
-
-
-def _edge_contours(mask: np.ndarray, mode: int):
-    upsampled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))
-    return cv2.findContours(upsampled, mode, cv2.CHAIN_APPROX_SIMPLE)
-
-
-def outer_polygon(mask: np.ndarray) -> list[float] | None:
-    """The pixel-edge outline of a mask's largest part (holes ignored), flat ``[x0, y0, ...]``, or None if empty.
-
-    For formats that take one polygon per object (YOLO segment, Label Studio).
-    """
-    contours, _ = _edge_contours(mask, cv2.RETR_EXTERNAL)
-    if not contours:
-        return None
-    largest = max(contours, key=cv2.contourArea)
-    return ((largest.reshape(-1, 2) + 0.5) / 2.0).ravel().tolist()
 
 
 def _segmentation(rle: dict, mode: str):
@@ -362,8 +326,6 @@ class CocoExporter:
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         """``out/images/<split>/`` and ``out/annotations/instances_<split>.json`` (one split:
         ``images/`` and ``instances.json``)."""
-        from synthgen.io.export_files import place_image  # export_files builds on this module
-
         splits = sorted({image.split for image in dataset.images}) or ["train"]
         written = None
         for split in splits:

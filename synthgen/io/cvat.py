@@ -23,7 +23,8 @@ import numpy as np
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, clips_of
-from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
+from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.polygons import largest_polygon
 
 __all__ = ["CvatVideoExporter", "cvat_video_xml", "export_cvat_video"]
 

@@ -7,12 +7,10 @@ import shutil
 from pathlib import Path
 
 from synthgen.core.errors import InputError
-from synthgen.io.coco import outer_polygon
 from synthgen.io.dataset import LabeledDataset
-from synthgen.io.record import decode_rle
 from synthgen.io.store import open_store
 
-__all__ = ["StoreExporter", "largest_polygon", "place_image", "prepare_export_folder"]
+__all__ = ["StoreExporter", "place_image", "prepare_export_folder"]
 
 EXPORT_MARKER = ".synthgen-export"
 
@@ -50,11 +48,6 @@ def place_image(source: Path, destination: Path) -> None:
         os.link(source, destination)
     except OSError:
         shutil.copy2(source, destination)
-
-
-def largest_polygon(rle: dict) -> list[float] | None:
-    """The outline of a COCO RLE mask's largest part, flat ``[x1, y1, ...]`` (pixel edges), or None."""
-    return outer_polygon(decode_rle(rle))
 
 
 class StoreExporter:

@@ -36,7 +36,7 @@ from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
+from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import write_json_list_streamed
 from synthgen.io.input_checks import (
     check_box,
@@ -46,8 +46,10 @@ from synthgen.io.input_checks import (
     load_json,
     polygons_to_rle,
 )
+from synthgen.io.polygons import largest_polygon
 
-__all__ = ["GoldExporter", "LabelStudioExporter", "export_gold", "export_labelstudio", "labeling_config"]
+__all__ = ["export_gold", "export_labelstudio", "GoldExporter", "labeling_config", "LabelStudioExporter",
+           "read_labelstudio"]
 
 
 def _percent(value: float, size: int) -> float:
@@ -294,7 +296,7 @@ def _labelstudio_objects(results, image, labels, keypoint_labels, where) -> list
                             extra={"_keypoints": {}})
         objects.append(obj)
         region_of[str(result.get("id", "")).rsplit("-", 1)[0]] = obj
-    for k, result in enumerate(results):
+    for result in results:
         value = result.get("value", {})
         kind = result.get("type")
         if kind not in ("polygonlabels", "keypointlabels"):

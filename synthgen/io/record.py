@@ -79,7 +79,7 @@ def array_from_json(value) -> np.ndarray:
     return np.asarray(restore(value), dtype=np.float64)
 
 
-def instance_record(instance: Instance, tracked: bool = False) -> dict:
+def _instance_record(instance: Instance, tracked: bool = False) -> dict:
     cuboid = instance.cuboid
     segmentation = encode_rle(instance.mask)
     # Unoccluded objects have amodal == visible; comparing is ~6x cheaper than encoding. Compared,
@@ -111,7 +111,7 @@ def instance_record(instance: Instance, tracked: bool = False) -> dict:
     }
 
 
-def sequence_fields(sample: Sample) -> dict:
+def _sequence_fields(sample: Sample) -> dict:
     frame = sample.frame
     return {
         "frame": {"clip": frame.clip, "frame": frame.frame, "frames": frame.frames, "fps": frame.fps,
@@ -125,7 +125,7 @@ def sequence_fields(sample: Sample) -> dict:
     }
 
 
-def instance_from_record(item: dict, ids: np.ndarray) -> Instance:
+def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
     cuboid = item["cuboid"]
     return Instance(
         instance_id=item["instance_id"],
@@ -140,7 +140,8 @@ def instance_from_record(item: dict, ids: np.ndarray) -> Instance:
         occlusion=item["occlusion"],
         truncation=item["truncation"],
         keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        cuboid=Cuboid(*(array_from_json(cuboid[key]) for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
+        cuboid=Cuboid(*(array_from_json(cuboid[key])
+                        for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
         pose=array_from_json(item["pose"]),
     )
 
@@ -156,14 +157,14 @@ def sample_record(sample: Sample, files: dict[str, str], depth_unit_m: float) ->
         "files": files,
         "depth_unit_m": depth_unit_m,
         "camera": {"K": json_array(sample.camera.K), "world_to_camera": json_array(sample.camera.world_to_camera)},
-        "instances": [instance_record(instance, sample.frame is not None) for instance in sample.instances],
+        "instances": [_instance_record(instance, sample.frame is not None) for instance in sample.instances],
         "dropped_instance_ids": list(sample.dropped_instance_ids),
         "polylines": [
             {"category_id": line.category_id, "category": line.category, "points": json_array(line.points)}
             for line in sample.polylines
         ],
         "augmentations": list(sample.augmentations),
-        **(sequence_fields(sample) if sample.frame is not None else {}),
+        **(_sequence_fields(sample) if sample.frame is not None else {}),
         **({"generation": sample.generation} if sample.generation is not None else {}),
     }
 
@@ -184,7 +185,7 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
     """
     camera = Camera(np.array(record["camera"]["K"]), np.array(record["camera"]["world_to_camera"]),
                     record["width"], record["height"])
-    instances = [instance_from_record(item, instance_ids) for item in record["instances"]]
+    instances = [_instance_from_record(item, instance_ids) for item in record["instances"]]
     polylines = [
         PolylineLabel(line["category_id"], line["category"], array_from_json(line["points"]).reshape(-1, 3))
         for line in record.get("polylines", [])

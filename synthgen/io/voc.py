@@ -29,7 +29,7 @@ from synthgen.io.input_checks import (
     existing_image,
 )
 
-__all__ = ["VocExporter", "export_voc"]
+__all__ = ["export_voc", "read_voc", "VocExporter"]
 
 
 def _element(parent: ET.Element, tag: str, text) -> ET.Element:

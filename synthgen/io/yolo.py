@@ -26,15 +26,16 @@ from synthgen.core import CategoryInfo, mirror_permutation
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.io.export_files import StoreExporter, largest_polygon, place_image
+from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.input_checks import (
     check_box,
     image_size,
     inside_root,
     polygons_to_rle,
 )
+from synthgen.io.polygons import largest_polygon
 
-__all__ = ["YoloExporter", "export_yolo"]
+__all__ = ["export_yolo", "read_yolo", "YoloExporter"]
 
 TASKS = ("detect", "segment", "pose")
 

@@ -54,7 +54,8 @@ def _check_instance(instance: Instance, sample: Sample, id_counts: np.ndarray) -
     # Same pixel count as its id-map region and equal inside the box (which holds all of
     # both): the visible mask is exactly the id map's region.
     in_id_map = id_counts[instance.instance_id] if instance.instance_id < len(id_counts) else 0
-    if in_id_map != instance.area or not np.array_equal(instance.mask[window], sample.instance_ids[window] == instance.instance_id):
+    in_window = sample.instance_ids[window] == instance.instance_id
+    if in_id_map != instance.area or not np.array_equal(instance.mask[window], in_window):
         problems.append(f"{name}: visible mask differs from the instance id map")
     outside_amodal = int(np.count_nonzero(instance.mask[window] & ~instance.amodal_mask[window]))
     if outside_amodal:

@@ -13,7 +13,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choices, check_range_pair
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
 
-__all__ = ["BackgroundRandomizer"]
+__all__ = ["BackgroundRandomizer", "random_crop"]
 
 KINDS = ("color", "procedural", "images")
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from synthgen.core import SceneObject, SceneSpec, Texture
+from synthgen.core.color import linear_to_srgb, srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.randomize.base import check_roles
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
-from synthgen.scene.color import linear_to_srgb, srgb_to_linear
 
 __all__ = ["MaterialRandomizer"]
 

@@ -24,7 +24,11 @@ def intrinsics_from_fov(width: int, height: int, fov_y_deg: float) -> np.ndarray
     return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+_Z_UP = np.array([0.0, 0.0, 1.0])
+_Z_UP.flags.writeable = False  # a shared default: never modified
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = _Z_UP) -> np.ndarray:
     """(4, 4) float64 world -> OpenCV camera transform of a camera at ``eye`` facing ``target``.
 
     The image's "up" (negative camera y) points as close to ``up`` as possible; when

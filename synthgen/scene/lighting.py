@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from synthgen.core import Light
+from synthgen.core.color import kelvin_to_linear_rgb
 from synthgen.core.validation import check_choices, check_range_pair, check_vector
-from synthgen.scene.color import kelvin_to_linear_rgb
 
 __all__ = ["Lighting"]
 

@@ -20,7 +20,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair
 from synthgen.scene.assets import Asset, AssetDraw
 
-__all__ = ["COCO_KEYPOINTS", "COCO_SKELETON", "JOINT_LIMITS_DEG", "Mannequin"]
+__all__ = ["COCO_KEYPOINTS", "COCO_SKELETON", "JOINT_LIMITS_DEG", "Mannequin", "pose_joints"]
 
 COCO_KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",

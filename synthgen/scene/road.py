@@ -18,6 +18,7 @@ import numpy as np
 import trimesh
 
 from synthgen.core import CategoryInfo, MeshGeometry, Polyline, SceneObject, SceneSpec, Texture
+from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair, check_vector
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
@@ -25,7 +26,6 @@ from synthgen.randomize.placement import rotation_z
 from synthgen.randomize.textures import procedural_texture
 from synthgen.scene.assets import Asset, AssetDraw
 from synthgen.scene.camera import ForwardCamera
-from synthgen.scene.color import srgb_to_linear
 from synthgen.scene.lighting import Lighting
 from synthgen.scene.tabletop import Category
 

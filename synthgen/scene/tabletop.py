@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from synthgen.core import CategoryInfo, SceneObject, SceneSpec
+from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair, check_vector
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
 from synthgen.randomize.placement import Footprint, Placement
 from synthgen.scene.assets import Asset, Primitive
 from synthgen.scene.camera import LookAtCamera
-from synthgen.scene.color import srgb_to_linear
 from synthgen.scene.lighting import Lighting
 
 __all__ = ["Category", "TabletopSampler"]

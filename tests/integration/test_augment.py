@@ -98,7 +98,7 @@ def test_every_transform_keeps_labels_consistent(samples, scene, spec):
         # Keypoints move with the pixels: a keypoint visible before and after still lies on its
         # object's visible mask (within the raster's rounding).
         distance = cv2.distanceTransform((~after.mask).astype(np.uint8), cv2.DIST_L2, 5)
-        for (x, y, v) in after.keypoints[(after.keypoints[:, 2] == 2) & (before.keypoints[:, 2] == 2)]:
+        for x, y, _ in after.keypoints[(after.keypoints[:, 2] == 2) & (before.keypoints[:, 2] == 2)]:
             assert distance[int(y), int(x)] <= 2.5, (spec, x, y)
 
 

@@ -9,7 +9,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from synthgen.commands.generate import generate
-from synthgen.io.coco import export_coco, mask_to_polygons
+from synthgen.io.coco import export_coco
+from synthgen.io.polygons import mask_to_polygons
 from synthgen.io.store import iter_records
 from tests.conftest import SMALL_RUN
 

@@ -50,7 +50,8 @@ def test_group_option_composes_and_instantiates(group, option, tmp_path):
 def test_default_config_has_documented_top_level_keys():
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate")
-    assert set(cfg) == {"out", "n", "seed", "resume", "overwrite", "threads", "workers", "recycle_after", "shard", "num_shards", "progress",
-                        "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export", "sequence", "motion", "generator"}
+    assert set(cfg) == {"out", "n", "seed", "resume", "overwrite", "threads", "workers", "recycle_after", "shard",
+                        "num_shards", "progress", "allowed_target_prefixes", "scene", "render", "labels", "augment",
+                        "writer", "export", "sequence", "motion", "generator"}
     sampler = instantiate(cfg.scene, "scene")
     assert len(sampler.categories) >= 3

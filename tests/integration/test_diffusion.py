@@ -148,7 +148,8 @@ def test_bad_models_and_settings_fail_before_anything_is_written(tiny, tmp_path,
     out = tmp_path / "never"
     cases = [
         (InputError, "generator.model=/no/such/model: cannot load", ("generator=img2img", "generator.model=/no/such/model")),
-        (InputError, "its UNet takes 9 input channels, img2img needs 4", ("generator=img2img", f"generator.model={tiny / 'sd-inpaint'}")),
+        (InputError, "its UNet takes 9 input channels, img2img needs 4",
+         ("generator=img2img", f"generator.model={tiny / 'sd-inpaint'}")),
         (InputError, "not a diffusers model folder", ("generator=inpaint_background",
                                                       f"generator.model={tiny / 'controlnet-depth'}")),
         (ConfigError, "generator.model: required", ("generator=inpaint_background",)),

@@ -84,7 +84,8 @@ def test_coco_round_trip_with_our_reader_and_pycocotools(store, tmp_path):
             assert np.allclose(obj.keypoints, obj_reread.keypoints, equal_nan=True) or not obj.keypoints[:, 2].any()
     for annotation in coco.loadAnns(coco.getAnnIds()):
         image = original.images[annotation["image_id"] - 1]
-        obj = image.objects[[a["id"] for a in coco.loadAnns(coco.getAnnIds(imgIds=annotation["image_id"]))].index(annotation["id"])]
+        same_image = coco.loadAnns(coco.getAnnIds(imgIds=annotation["image_id"]))
+        obj = image.objects[[a["id"] for a in same_image].index(annotation["id"])]
         assert np.array_equal(coco.annToMask(annotation).astype(bool), decode_rle(obj.segmentation))
 
 
@@ -145,9 +146,10 @@ def test_voc_round_trip_with_our_reader_and_supervision(store, tmp_path):
         assert np.allclose(np.array(sorted(detections.xyxy.tolist())), expected, atol=1e-9)
 
 
-def _kitti_corners(h, w, l, x, y, z, ry):
+def _kitti_corners(h, w, length, x, y, z, ry):
     """KITTI's devkit: the 8 corners of a 3D box in the camera frame."""
-    xs = np.array([l / 2, l / 2, -l / 2, -l / 2, l / 2, l / 2, -l / 2, -l / 2])
+    half = length / 2
+    xs = np.array([half, half, -half, -half, half, half, -half, -half])
     ys = np.array([0, 0, 0, 0, -h, -h, -h, -h])
     zs = np.array([w / 2, -w / 2, -w / 2, w / 2, w / 2, -w / 2, -w / 2, w / 2])
     rotation = np.array([[math.cos(ry), 0, math.sin(ry)], [0, 1, 0], [-math.sin(ry), 0, math.cos(ry)]])
@@ -168,8 +170,8 @@ def test_kitti_labels_rebuild_the_cuboids_with_the_devkit_convention(road, tmp_p
             fields = line.split()
             assert fields[0] in ("car", "van")
             assert np.allclose([float(v) for v in fields[4:8]], obj.bbox, atol=0.01)
-            h, w, l, x, y, z, ry = (float(v) for v in fields[8:15])
-            corners = _kitti_corners(h, w, l, x, y, z, ry)
+            h, w, length, x, y, z, ry = (float(v) for v in fields[8:15])
+            corners = _kitti_corners(h, w, length, x, y, z, ry)
             truth = np.asarray(obj.extra["cuboid"]["corners_3d"])
             # Same 8 corners (order aside), within the file's 2-decimal precision.
             distance = np.linalg.norm(corners[:, None] - truth[None], axis=2).min(axis=1)

@@ -57,7 +57,7 @@ def test_keypoints_match_independent_projection(renderer_256):
     checked = 0
     for instance in sample.instances:
         obj = next(o for o in spec.instances if o.instance_id == instance.instance_id)
-        for local, (x, y, v) in zip(obj.keypoints, instance.keypoints):
+        for local, (x, y, _) in zip(obj.keypoints, instance.keypoints):
             world = obj.pose @ np.append(local * obj.scale, 1.0)
             homogeneous = K @ (world_to_camera @ world)[:3]
             assert np.allclose([x, y], homogeneous[:2] / homogeneous[2], atol=1e-9)

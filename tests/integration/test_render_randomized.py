@@ -11,11 +11,11 @@ from synthgen.core import Light, MeshGeometry, SceneObject, Texture, sample_rng
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
-from synthgen.randomize.distractors import DistractorRandomizer
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.randomize.placement import Placement
 from synthgen.registry import instantiate
 from synthgen.scene.assets import Primitive
+from synthgen.scene.distractors import DistractorRandomizer
 from synthgen.scene.lighting import Lighting
 from synthgen.scene.mannequin import Mannequin
 from synthgen.scene.tabletop import Category, TabletopSampler
@@ -46,7 +46,8 @@ def test_background_image_is_composited_where_nothing_is_hit(renderer_64, two_cu
     empty = out.depth == 0
     assert empty.sum() > 500
     # Far from any surface the background shows exactly; on objects it does not.
-    far = empty & np.pad(empty, 1)[2:, 1:-1] & np.pad(empty, 1)[:-2, 1:-1] & np.pad(empty, 1)[1:-1, 2:] & np.pad(empty, 1)[1:-1, :-2]
+    padded = np.pad(empty, 1)
+    far = empty & padded[2:, 1:-1] & padded[:-2, 1:-1] & padded[1:-1, 2:] & padded[1:-1, :-2]
     assert np.array_equal(out.image[far], background[far])
     assert not np.array_equal(out.image[~empty], background[~empty])
     plain = renderer_64.render(two_cubes, amodal=False)
@@ -59,8 +60,9 @@ def test_every_light_kind_lights_the_scene(renderer_64, two_cubes, kind):
     light = Light(kind, np.ones(3), 3.0 if kind == "directional" else 8.0, direction=np.array([0.0, 0.3, -1.0]),
                   position=np.array([0.0, -0.6, 2.0]), inner_cone_deg=20, outer_cone_deg=40)
     lit = dataclasses.replace(dark, lights=(light,))
-    mask = renderer_64.render(dark, amodal=False).instance_ids > 0
-    assert renderer_64.render(lit, amodal=False).image[mask].mean() > renderer_64.render(dark, amodal=False).image[mask].mean() + 20
+    unlit = renderer_64.render(dark, amodal=False)
+    mask = unlit.instance_ids > 0
+    assert renderer_64.render(lit, amodal=False).image[mask].mean() > unlit.image[mask].mean() + 20
 
 
 def test_per_sample_meshes_are_not_kept_by_the_renderer(renderer_64):

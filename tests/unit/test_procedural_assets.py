@@ -11,7 +11,8 @@ from synthgen.scene.road import VehicleShape
 
 
 def test_shape_variants_are_fixed_by_the_seed_and_differ_from_each_other():
-    first, second = ProceduralShape([0.04, 0.02, 0.02], wrinkles=0.05, seed=4), ProceduralShape([0.04, 0.02, 0.02], wrinkles=0.05, seed=4)
+    first = ProceduralShape([0.04, 0.02, 0.02], wrinkles=0.05, seed=4)
+    second = ProceduralShape([0.04, 0.02, 0.02], wrinkles=0.05, seed=4)
     assert all(np.array_equal(a.vertices, b.vertices) for a, b in zip(first.variants, second.variants))
     assert not np.array_equal(first.variants[0].vertices, first.variants[1].vertices)
     assert len({v.key for v in first.variants}) == len(first.variants)

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from synthgen.core import MeshGeometry, SceneObject, SceneSpec
+from synthgen.core.color import srgb_to_linear
 from synthgen.core.validation import check_choices, check_number, check_range_pair
 from synthgen.randomize.placement import Footprint, Placement
 from synthgen.randomize.textures import random_color
 from synthgen.scene.assets import PRIMITIVE_SHAPES, Primitive
-from synthgen.scene.color import srgb_to_linear
 
 __all__ = ["DistractorRandomizer", "random_rotation"]
 

@@ -1,0 +1,230 @@
+"""The one render loop of ``synthgen generate``, for the calling process and for worker processes.
+
+``build_components`` builds what the config names once per process; ``render_and_commit``
+renders render groups on the calling thread (one renderer per process), draws each next
+scene on a thread of its own while the current one renders, and derives labels, checks
+and commits samples on a small thread pool (numpy, zlib and OpenCV release the GIL), so
+the stages overlap. With ``workers=1`` it runs in the calling process; with more, every
+worker process runs it on the groups it is given (``synthgen.commands.workers``), and both
+report the same stages.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthgen.augment.augmenter import Augmenter
+from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, stream_seed
+from synthgen.core.errors import ConfigError
+from synthgen.io.store import DatasetWriter
+from synthgen.labels.checks import check_sample
+from synthgen.labels.derive import LabelDeriver
+from synthgen.labels.tracks import add_sequence_labels
+from synthgen.registry import instantiate
+from synthgen.render.base import Renderer
+from synthgen.scene.base import SceneSampler
+from synthgen.scene.motion import MotionModel
+from synthgen.sequence import FrameJob, FrameSource, SequenceSettings, finish_order
+
+__all__ = ["Components", "Stages", "build_components", "render_and_commit"]
+
+log = logging.getLogger("synthgen")
+
+
+@dataclass
+class Components:
+    """What ``build_components`` builds from the settings, once per process."""
+
+    frames: FrameSource
+    renderer: Renderer
+    deriver: LabelDeriver
+    augmenter: Augmenter | None
+    make_writer: Callable[..., DatasetWriter]
+    exporters: dict[str, Callable[[Path], Path]]
+    generator: object | None  # DiffusionGenerator, with its model loaded
+
+
+def build_components(settings) -> Components:
+    """Every component the config names, checked to be of the right kind.
+
+    Args:
+        settings: The run's ``GenerateSettings`` (its component nodes, seed, sequence
+            settings and allowed target prefixes).
+
+    Raises:
+        ConfigError: A node builds the wrong kind of object, or a component rejects its
+            arguments (named by config path); a diffusion model that cannot be loaded.
+    """
+    allowed = settings.allowed_target_prefixes
+    sequence = settings.sequence_settings
+    motion = instantiate(settings.motion, "motion", allowed) if sequence.is_video else None
+    sampler = instantiate(settings.scene, "scene", allowed)
+    renderer = instantiate(settings.render, "render", allowed)
+    deriver = instantiate(settings.labels, "labels", allowed)
+    augmenter = instantiate(settings.augment, "augment", allowed) if settings.augment else None
+    make_writer = instantiate(settings.writer, "writer", allowed)
+    exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (settings.export or {}).items()}
+    for key, value, kind in (("motion", motion, MotionModel), ("scene", sampler, SceneSampler),
+                             ("render", renderer, Renderer), ("labels", deriver, LabelDeriver),
+                             ("augment", augmenter, Augmenter)):
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(f"{key}._target_: must build a {kind.__name__}, got {type(value).__name__}")
+    if not callable(make_writer):
+        raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
+    frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
+    return Components(frames, renderer, deriver, augmenter, make_writer, exporters,
+                      _build_generator(settings, renderer))
+
+
+def _build_generator(settings, renderer: Renderer):
+    """The diffusion generator, its model loaded (so a bad model fails before anything is written)."""
+    if not settings.generator:
+        return None
+    from synthgen.diffusion.base import DiffusionGenerator
+
+    generator = instantiate(settings.generator, "generator", settings.allowed_target_prefixes)
+    if not isinstance(generator, DiffusionGenerator):
+        raise ConfigError(f"generator._target_: must build a DiffusionGenerator, got {type(generator).__name__}")
+    generator.check_size(renderer.width, renderer.height)
+    generator.load()
+    return generator
+
+
+@dataclass
+class Stages:
+    """What turns a render into a committed sample (run on the thread pool)."""
+
+    deriver: LabelDeriver
+    augmenter: Augmenter | None
+    writer: DatasetWriter
+    seed: int
+    sequence: SequenceSettings
+    generator: object | None = None  # DiffusionGenerator
+
+    @property
+    def batch_size(self) -> int:
+        return self.generator.batch_size if self.generator is not None else 1
+
+
+def _label(job: FrameJob, stages: Stages):
+    sample = stages.deriver(job.render, job.spec, job.index)
+    if job.clip is not None:
+        frame = job.index - job.clip.number * stages.sequence.frames
+        sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
+                                     previous_depth=job.previous_depth, next_depth=job.next_depth)
+    return sample
+
+
+def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
+    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
+    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
+    seconds = collections.Counter()
+    start = time.thread_time()
+    samples = [_label(job, stages) for job in jobs]
+    seconds["labels+checks (cpu)"] += time.thread_time() - start
+    if stages.generator is not None:
+        samples = stages.generator(samples, [stream_seed(stages.seed, s.index, DIFFUSION_STREAM) for s in samples])
+        seconds["diffusion"] += stages.generator.last_call_seconds()
+    for sample in samples:
+        start = time.thread_time()
+        if stages.augmenter is not None:
+            sample = stages.augmenter(sample, stream_seed(stages.seed, sample.index, AUGMENT_STREAM))
+        augmented = time.thread_time()
+        problems = check_sample(sample) + (stages.generator.problems(sample) if stages.generator is not None else [])
+        checked = time.thread_time()
+        if problems:
+            log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))
+            stages.writer.quarantine(sample, problems)
+        else:
+            stages.writer.add(sample)
+        seconds["labels+checks (cpu)"] += checked - augmented
+        seconds["encode+write (cpu)"] += time.thread_time() - checked
+        if stages.augmenter is not None:
+            seconds["augment (cpu)"] += augmented - start
+    return dict(seconds)
+
+
+def _batches(jobs: Iterable, size: int) -> Iterator[list]:
+    """Lists of up to ``size`` consecutive items (the last may be shorter)."""
+    batch = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _renders(plan: list[tuple[int, bool]], frames: FrameSource, renderer: Renderer, seconds: collections.Counter,
+             stop: threading.Event | None) -> Iterator[tuple]:
+    """Render the (index, commit) plan in order; each next scene is drawn while this one renders,
+    on one thread of its own (which keeps the sampler's caches single-threaded)."""
+
+    def draw_scene(index: int):
+        start = time.thread_time()
+        spec, clip = frames.scene(index)
+        return spec, clip, time.thread_time() - start
+
+    with ThreadPoolExecutor(1, "synthgen-scene") as scenes:
+        upcoming = scenes.submit(draw_scene, plan[0][0]) if plan else None
+        for position, (index, commit) in enumerate(plan):
+            if stop is not None and stop.is_set():
+                return
+            began = time.perf_counter()
+            spec, clip, sample_cpu = upcoming.result()
+            if position + 1 < len(plan):
+                upcoming = scenes.submit(draw_scene, plan[position + 1][0])
+            sampled = time.perf_counter()
+            render = renderer.render(spec, amodal=commit)  # neighbours only lend their depth
+            seconds["sample (cpu)"] += sample_cpu
+            seconds["wait for scene"] += sampled - began
+            seconds["render"] += time.perf_counter() - sampled
+            yield index, commit, spec, render, clip
+
+
+def render_and_commit(groups: list[list[tuple[int, bool]]], frames: FrameSource, renderer: Renderer, stages: Stages,
+                      threads: int, stop: threading.Event | None = None,
+                      committed: Callable[[int], None] = lambda count: None) -> dict[str, float]:
+    """Render the ``render_groups`` and commit each committed sample: the one render loop.
+
+    Args:
+        groups: Render groups (a still image, or a clip's frames with neighbours).
+        frames: Draws each index's scene.
+        renderer: This process's renderer.
+        stages: Labels, checks and the writer.
+        threads: Threads for labels, checks and encoding; at most two batches per thread
+            are in flight, which bounds memory.
+        stop: Set by an interrupt: the loop ends after the samples in flight are committed.
+        committed: Called with the number of samples of each batch once it is committed.
+
+    Returns:
+        Seconds per stage: wall time of rendering and of waiting for the next scene, CPU
+        time of the stages on threads, wall time of diffusion calls.
+    """
+    seconds = collections.Counter()
+    plan = [item for group in groups for item in group]
+    pending: collections.deque[Future] = collections.deque()
+
+    def collect_oldest() -> None:
+        future = pending.popleft()
+        seconds.update(future.result())
+        committed(future.samples)
+
+    with ThreadPoolExecutor(threads, "synthgen-write") as pool:
+        for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, stop)), stages.batch_size):
+            future = pool.submit(_finish, batch, stages)
+            future.samples = len(batch)
+            pending.append(future)
+            while len(pending) > 2 * threads or (pending and pending[0].done()):
+                collect_oldest()
+        while pending:
+            collect_oldest()
+    return dict(seconds)
