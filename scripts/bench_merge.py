@@ -20,6 +20,7 @@ from pathlib import Path
 
 from clone_store import clone_store
 from hydra import compose, initialize_config_dir
+from script_args import options_and_overrides
 
 from synthgen.commands.generate import generate
 from synthgen.commands.merge import merge_shards
@@ -27,13 +28,7 @@ from synthgen.paths import conf_dir
 
 
 def _arguments(argv: list[str]) -> dict:
-    options = {"small": "10000", "large": "100000", "export": "none"}
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key not in options:
-            raise SystemExit(f"unknown argument {arg!r}; allowed: {sorted(options)}")
-        options[key] = value
-    return options
+    return options_and_overrides(argv, {"small": "10000", "large": "100000", "export": "none"}, overrides=False)[0]
 
 
 def _one_sample(root: Path, export: str) -> Path:

@@ -27,20 +27,13 @@ import time
 from pathlib import Path
 
 from clone_store import clone_store
+from script_args import options_and_overrides
 
 DEFAULTS = ["render.width=320", "render.height=240", "progress=false"]
 
 
 def _arguments(argv: list[str]) -> tuple[dict, list[str]]:
-    options = {"n": "120", "long": "5000", "export_n": "5000", "lp_threads": "auto"}
-    rest = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key in options:
-            options[key] = value
-        else:
-            rest.append(arg)
-    return options, rest
+    return options_and_overrides(argv, {"n": "120", "long": "5000", "export_n": "5000", "lp_threads": "auto"})
 
 
 def _throughput(workers: int, n: int, overrides: list[str], lp_threads: str) -> float:

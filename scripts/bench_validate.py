@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from hydra import compose, initialize_config_dir
+from script_args import options_and_overrides
 
 from synthgen.commands.generate import generate
 from synthgen.commands.validate import validate
@@ -29,13 +30,8 @@ from synthgen.validate.distribution import classifier_two_sample_test
 
 
 def _arguments(argv: list[str]) -> dict:
-    options = {"synthetic": "1000", "real": "100", "size": "320x240", "permutations": "50"}
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key not in options:
-            raise SystemExit(f"unknown argument {arg!r}; allowed: {sorted(options)}")
-        options[key] = value
-    return options
+    defaults = {"synthetic": "1000", "real": "100", "size": "320x240", "permutations": "50"}
+    return options_and_overrides(argv, defaults, overrides=False)[0]
 
 
 def _compose(name: str, overrides: list[str]):

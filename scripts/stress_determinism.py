@@ -20,19 +20,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from script_args import options_and_overrides
 
 DEFAULTS = ["n=6", "seed=11", "progress=false"]
 
 
 def _arguments(argv: list[str]) -> tuple[dict, list[str]]:
-    options, rest = {"runs": "8", "parallel": "2"}, []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key in options:
-            options[key] = value
-        else:
-            rest.append(arg)
-    return options, rest
+    return options_and_overrides(argv, {"runs": "8", "parallel": "2"})
 
 
 def _run(out: Path, overrides: list[str]) -> dict[str, str]:

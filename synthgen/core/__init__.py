@@ -1,5 +1,6 @@
 """What every layer shares, numpy only: the scene and sample models, a render's output,
-geometry helpers, random streams, errors and argument checks.
+geometry helpers, colour conversions (``synthgen.core.color``), random streams and their
+ids, errors and argument checks (``synthgen.core.validation``).
 
 ``synthgen.core`` imports nothing else of synthgen (an import contract checks it), so
 labels, io, scene, render and the commands can all build on it.
