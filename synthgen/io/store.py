@@ -1,4 +1,7 @@
-"""The canonical dataset store: the truth every export is derived from.
+"""The canonical dataset store, the truth every export is derived from: its writer
+(``DatasetWriter``), its reader (``read_sample``, ``open_store``, ``iter_records``), counts,
+and making a folder ready for a run. The label record's layout is in ``synthgen.io.record``,
+the manifest's in ``synthgen.io.manifest``.
 
 Layout of a dataset folder::
 
@@ -14,6 +17,7 @@ Layout of a dataset folder::
     labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
     annotations/instances.json COCO export (derived; rebuilt at the end of every run)
+    annotations/polylines.json its polylines, when the scene has line labels
     exports/<format>/          other exports run by generate (derived; rebuilt likewise)
 
 Each file is written to a temporary name and renamed into place, so a reader never sees
@@ -89,7 +93,7 @@ def _label_map(values: np.ndarray) -> np.ndarray:
 class DatasetWriter:
     """Writes samples into a dataset folder, each committed atomically.
 
-    Thread-safe for distinct sample indices (the pipeline writes from a thread pool).
+    Thread-safe for distinct sample indices (generate writes from a thread pool).
     Writers see only ``Sample`` data.
 
     Args:
