@@ -9,12 +9,15 @@ error far below a millimetre per second); flow comes from depth and the known mo
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synthgen.core import FlowField, RenderOutput, Sample, SceneObject, Track, mask_box
 from synthgen.labels.flow import optical_flow
-from synthgen.sequence import Clip
+
+if TYPE_CHECKING:  # labels import only core at run time; a clip is used through its attributes
+    from synthgen.sequence import Clip
 
 __all__ = ["add_sequence_labels", "flow_between", "track_labels"]
 
