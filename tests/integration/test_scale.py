@@ -20,10 +20,12 @@ def _hashes(root):
 
 
 def test_any_worker_count_gives_byte_identical_datasets(generate_cfg, tmp_path):
-    generate(generate_cfg(*SMALL_RUN, f"out={tmp_path / 'one'}", "n=8", "seed=3", "workers=1"))
-    generate(generate_cfg(*SMALL_RUN, f"out={tmp_path / 'two'}", "n=8", "seed=3", "workers=2", "recycle_after=3"))
+    one = generate(generate_cfg(*SMALL_RUN, f"out={tmp_path / 'one'}", "n=8", "seed=3", "workers=1"))
+    two = generate(generate_cfg(*SMALL_RUN, f"out={tmp_path / 'two'}", "n=8", "seed=3", "workers=2", "recycle_after=3"))
     first, second = _hashes(tmp_path / "one"), _hashes(tmp_path / "two")
     assert first == second and sum(name.startswith("labels/") for name in first) == 8
+    # One render loop for both: the same stages are reported.
+    assert set(one.stage_ms) == set(two.stage_ms) >= {"sample (cpu)", "render", "labels+checks (cpu)"}
 
 
 def _start(tmp_path, *args):
