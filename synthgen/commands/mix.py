@@ -32,7 +32,9 @@ class MixCommandSettings:
         overwrite: Replace an earlier mix in ``out``.
         format: Output format: coco | yolo | voc | labelstudio.
         task: yolo only: detect | segment | pose.
-        **mixing: The ``MixSettings`` fields (ratios, splits, weights, categories, seed).
+
+    The other arguments are ``MixSettings``' fields (category map and unmatched policy,
+    ratio or counts, val/test fractions, weights, seed), checked there.
     """
 
     def __init__(self, synthetic: list, real: list, out: str, overwrite: bool = False, format: str = "coco",

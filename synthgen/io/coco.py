@@ -403,9 +403,15 @@ def _coco_polyline(entry: dict, category: CategoryInfo, where: str) -> dict:
     return {"category_id": category.id, "points": points}
 
 
-def polylines_path_owner(polylines: Path) -> Path:
-    """The instances file whose polylines ``polylines`` holds (inverse of ``polylines_path``)."""
-    return polylines.with_name("instances" + polylines.name[len("polylines"):])
+def polylines_path_owner(polylines: Path) -> Path | None:
+    """The instances file whose polylines ``polylines`` would hold (the inverse of
+    ``polylines_path``), or None when the name is not one ``polylines_path`` gives."""
+    name = polylines.name
+    if name.startswith("polylines"):
+        return polylines.with_name("instances" + name[len("polylines"):])
+    if name.endswith("_polylines.json"):
+        return polylines.with_name(name[: -len("_polylines.json")] + ".json")
+    return None
 
 
 def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set[int]) -> tuple[CategoryInfo, ...]:

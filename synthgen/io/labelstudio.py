@@ -164,7 +164,7 @@ def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, que
     (out / "labeling_config.xml").write_text(labeling_config(dataset))
     gold = _tasks(dataset, out, gold=True)
     if queue is None:
-        tasks, positions = gold, list(range(available))
+        tasks, positions, total = gold, list(range(available)), available
     else:
         human = _read_queue(queue)
         wanted = int(round(rate / (1.0 - rate) * len(human))) if rate < 1 else available
@@ -177,7 +177,6 @@ def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, que
         gold_at, remaining = set(positions), iter(human)
         tasks = (next(gold) if i in gold_at else next(remaining) for i in range(total))
     write_json_list_streamed(out / "tasks.json", tasks)
-    total = available if queue is None else len(human) + len(positions)
     (out / "gold_tasks.json").write_text(json.dumps({"positions": positions, "rate": len(positions) / max(total, 1)}))
     return out / "tasks.json"
 

@@ -62,7 +62,8 @@ def _coco_file(path: Path) -> Path:
         return path
     candidates = sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
     # A polylines file is read with the instances file beside it, not on its own.
-    candidates = [c for c in candidates if not (c.name.startswith("polylines") and polylines_path_owner(c).is_file())]
+    owners = [polylines_path_owner(c) for c in candidates]
+    candidates = [c for c, owner in zip(candidates, owners) if owner is None or not owner.is_file()]
     if len(candidates) != 1:
         raise InputError(f"{path}: expected one COCO JSON file, found {[c.name for c in candidates]}; "
                          "pass the file itself")

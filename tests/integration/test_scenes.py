@@ -221,6 +221,15 @@ def test_instances_json_holds_only_real_masks_and_polylines_have_their_own_file(
 
     # Read back: the COCO files give the store's polylines; mix carries them into its own files.
     stored, exported = read_dataset(store), read_dataset(instances)
+    # A folder holding an instances file and its polylines file reads as that one dataset.
+    from synthgen.io.coco import write_coco
+    from synthgen.io.store import open_store
+
+    custom = write_coco(open_store(store), tmp_path / "custom" / "annotations" / "road.json")
+    (tmp_path / "custom" / "images").symlink_to(store / "images")
+    assert (custom.parent / "road_polylines.json").is_file()
+    for folder in (store / "annotations", tmp_path / "custom"):
+        assert sum(len(i.polylines) for i in read_dataset(folder).images) == len(lines["annotations"])
     assert sum(len(i.polylines) for i in stored.images) == len(lines["annotations"]) > 0
     for a, b in zip(stored.images, exported.images):
         assert len(a.polylines) == len(b.polylines)
