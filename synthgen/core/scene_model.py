@@ -21,15 +21,20 @@ import numpy as np
 
 __all__ = [
     "CUBOID_CORNER_SIGNS",
+    "ALPHA_MODES",
     "Camera",
     "CategoryInfo",
+    "EnvironmentMap",
     "Light",
+    "Material",
     "MeshGeometry",
     "Polyline",
     "SceneObject",
     "SceneSpec",
     "Texture",
+    "UV_PROJECTIONS",
     "default_uv",
+    "project_uv",
 ]
 
 # Corner order of every cuboid: signs of the half-dimensions along the object's x, y, z.
@@ -127,6 +132,11 @@ class MeshGeometry:
             texture image), or None for a default projection (``default_uv``).
         cacheable: False for geometry made for one sample (posed figures): renderers
             upload it for that frame only instead of keeping it.
+        colors: (V, 4) float64 linear RGBA vertex colours in [0, 1] (multiplied into
+            the surface colour), or None.
+        part_offsets: (P + 1,) int64 face offsets: part p is faces
+            ``part_offsets[p]:part_offsets[p + 1]`` and takes material p of the
+            object (a mesh file with several materials). None: one part.
     """
 
     vertices: np.ndarray
@@ -135,6 +145,8 @@ class MeshGeometry:
     key: str = ""
     uv: np.ndarray | None = None
     cacheable: bool = True
+    colors: np.ndarray | None = None
+    part_offsets: np.ndarray | None = None
 
     def __post_init__(self):
         vertices = np.ascontiguousarray(self.vertices, dtype=np.float64)
@@ -152,10 +164,24 @@ class MeshGeometry:
             if uv.shape != (len(vertices), 2):
                 raise ValueError(f"MeshGeometry.uv must be (V, 2) = ({len(vertices)}, 2), got {uv.shape}")
             object.__setattr__(self, "uv", uv)
+        if self.colors is not None:
+            colors = np.ascontiguousarray(self.colors, dtype=np.float64)
+            if colors.shape != (len(vertices), 4) or not np.all((colors >= 0) & (colors <= 1)):
+                raise ValueError(f"MeshGeometry.colors must be (V, 4) = ({len(vertices)}, 4) in [0, 1], got {colors.shape}")
+            object.__setattr__(self, "colors", colors)
+        offsets = np.array([0, len(faces)]) if self.part_offsets is None else np.asarray(self.part_offsets, np.int64)
+        if offsets.ndim != 1 or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(faces) or np.any(np.diff(offsets) <= 0):
+            raise ValueError(f"MeshGeometry.part_offsets must rise strictly from 0 to {len(faces)}, got {offsets}")
+        object.__setattr__(self, "part_offsets", offsets.astype(np.int64))
         if not self.key:
-            uv_bytes = b"" if self.uv is None else self.uv.tobytes()
-            digest = hashlib.sha1(vertices.tobytes() + faces.tobytes() + uv_bytes + bytes([self.smooth]))
+            extra = b"".join(b"" if a is None else a.tobytes() for a in (self.uv, self.colors)) + offsets.tobytes()
+            digest = hashlib.sha1(vertices.tobytes() + faces.tobytes() + extra + bytes([self.smooth]))
             object.__setattr__(self, "key", digest.hexdigest())
+
+    @property
+    def num_parts(self) -> int:
+        """Number of parts (materials) of the mesh."""
+        return len(self.part_offsets) - 1
 
     @property
     def bounds(self) -> np.ndarray:
@@ -191,12 +217,62 @@ def default_uv(vertices: np.ndarray) -> np.ndarray:
     return np.stack([(angle + np.pi) / (2.0 * np.pi), (vertices[:, 2] - low[2]) / extent[2]], axis=1)
 
 
+UV_PROJECTIONS = ("auto", "box", "sphere", "cylinder", "planar")
+
+
+def project_uv(vertices: np.ndarray, method: str, normals: np.ndarray | None = None) -> np.ndarray:
+    """Texture coordinates projected onto a mesh that has none (or should not use its own).
+
+    Args:
+        vertices: (V, 3) float object-frame positions.
+        method: ``auto`` (``default_uv``), ``planar`` (onto the two largest axes),
+            ``cylinder`` (angle about z, height), ``sphere`` (longitude, latitude about
+            the bounding-box centre) or ``box`` (each vertex onto the face of the
+            bounding box its normal points to most, the six faces side by side in u).
+        normals: (V, 3) float vertex normals, used by ``box`` (positions from the
+            centre when None).
+
+    Returns:
+        (V, 2) float64 in [0, 1].
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    if method not in UV_PROJECTIONS:
+        raise ValueError(f"uv projection must be one of {UV_PROJECTIONS}, got {method!r}")
+    if method == "auto":
+        return default_uv(vertices)
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    extent = np.maximum(high - low, 1e-12)
+    unit = (vertices - low) / extent
+    centre = (low + high) / 2.0
+    offset = vertices - centre
+    if method == "planar":
+        axes = sorted(np.argsort(extent)[1:])
+        return unit[:, axes]
+    angle = (np.arctan2(offset[:, 1], offset[:, 0]) + np.pi) / (2.0 * np.pi)
+    if method == "cylinder":
+        return np.stack([angle, unit[:, 2]], axis=1)
+    if method == "sphere":
+        radius = np.maximum(np.linalg.norm(offset, axis=1), 1e-12)
+        latitude = np.arcsin(np.clip(offset[:, 2] / radius, -1.0, 1.0))
+        return np.stack([angle, latitude / np.pi + 0.5], axis=1)
+    direction = offset / extent if normals is None else np.asarray(normals, dtype=np.float64)
+    axis = np.argmax(np.abs(direction), axis=1)
+    face = axis * 2 + (np.take_along_axis(direction, axis[:, None], 1)[:, 0] < 0)
+    # The two other axes of the dominant one span that face of the box.
+    others = np.array([[1, 2], [0, 2], [0, 1]])[axis]
+    u = np.take_along_axis(unit, others[:, :1], 1)[:, 0]
+    v = np.take_along_axis(unit, others[:, 1:], 1)[:, 0]
+    return np.stack([(face + u) / 6.0, v], axis=1)
+
+
 @dataclass(frozen=True, eq=False)
 class Texture:
     """An image wrapped onto a mesh through its texture coordinates.
 
     Attributes:
-        image: (h, w, 3) uint8 sRGB; row 0 is the top of the image (v = 1).
+        image: (h, w, 3) uint8 RGB or (h, w, 4) RGBA (alpha linear); row 0 is the top
+            of the image (v = 1). Colour textures are sRGB encoded; data textures
+            (normal, metallic-roughness maps) hold linear values.
         key: Stable identity used by renderers to reuse uploads (content hash when empty).
     """
 
@@ -205,11 +281,102 @@ class Texture:
 
     def __post_init__(self):
         image = np.ascontiguousarray(self.image)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
-            raise ValueError(f"Texture.image must be (h, w, 3) uint8, got {image.shape} {image.dtype}")
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise ValueError(f"Texture.image must be (h, w, 3|4) uint8, got {image.shape} {image.dtype}")
         object.__setattr__(self, "image", image)
         if not self.key:
             object.__setattr__(self, "key", hashlib.sha1(image.tobytes() + str(image.shape).encode()).hexdigest())
+
+
+ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
+
+
+@dataclass(frozen=True, eq=False)
+class Material:
+    """A metallic-roughness PBR surface (the glTF 2.0 material model).
+
+    Attributes:
+        base_color: (4,) float64 linear RGBA factor in [0, 1], multiplied with
+            ``base_color_texture`` (and vertex colours).
+        base_color_texture: sRGB colour texture (RGBA: alpha is coverage), or None.
+        metallic: Metalness factor 0..1.
+        roughness: Roughness factor 0..1.
+        metallic_roughness_texture: Linear texture, roughness in G and metalness in B
+            (multiplied with the factors), or None.
+        normal_texture: Tangent-space normal map (linear, RGB = XYZ * 0.5 + 0.5), or None.
+        emissive: (3,) float64 linear emitted radiance factor.
+        emissive_texture: sRGB emission texture (multiplied with ``emissive``), or None.
+        alpha_mode: ``OPAQUE``, ``MASK`` (cut out below ``alpha_cutoff``) or ``BLEND``.
+        alpha_cutoff: Alpha threshold of ``MASK``.
+        double_sided: Render back faces too (leaves, cards).
+        name: The file's name for the material (for messages).
+    """
+
+    base_color: np.ndarray = field(default_factory=lambda: np.ones(4))
+    base_color_texture: Texture | None = None
+    metallic: float = 0.0
+    roughness: float = 0.8
+    metallic_roughness_texture: Texture | None = None
+    normal_texture: Texture | None = None
+    emissive: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    emissive_texture: Texture | None = None
+    alpha_mode: str = "OPAQUE"
+    alpha_cutoff: float = 0.5
+    double_sided: bool = False
+    name: str = ""
+
+    def __post_init__(self):
+        color = np.asarray(self.base_color, dtype=np.float64)
+        if color.shape == (3,):
+            color = np.append(color, 1.0)
+        object.__setattr__(self, "base_color", np.clip(_as_matrix(color, (4,), "Material.base_color"), 0.0, 1.0))
+        object.__setattr__(self, "emissive", np.clip(_as_matrix(self.emissive, (3,), "Material.emissive"), 0.0, None))
+        if self.alpha_mode not in ALPHA_MODES:
+            raise ValueError(f"Material.alpha_mode must be one of {ALPHA_MODES}, got {self.alpha_mode!r}")
+        for name in ("metallic", "roughness", "alpha_cutoff"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"Material.{name} must be in [0, 1], got {getattr(self, name)}")
+
+    @property
+    def has_texture(self) -> bool:
+        """Whether the surface colour comes from an image (not just a factor)."""
+        return self.base_color_texture is not None
+
+
+@dataclass(frozen=True, eq=False)
+class EnvironmentMap:
+    """Light arriving from every direction: an equirectangular (latitude-longitude) map.
+
+    Row 0 is straight up (+z), the last row straight down; column 0 looks along +x
+    and columns advance counter-clockwise seen from above (towards +y), before
+    ``rotation_deg`` turns the map about z.
+
+    Attributes:
+        radiance: (h, w, 3) float32 linear radiance (HDR; 1.0 = a white diffuse
+            surface lit by an irradiance of pi W/m^2 would look this bright).
+        rotation_deg: Turn of the map about the world's z axis, degrees.
+        strength: Multiplier of the radiance (exposure of the map, linear).
+        visible: Shown as the background where no surface is hit.
+        key: Stable identity (content hash when empty), for renderers' caches.
+    """
+
+    radiance: np.ndarray
+    rotation_deg: float = 0.0
+    strength: float = 1.0
+    visible: bool = True
+    key: str = ""
+
+    def __post_init__(self):
+        radiance = np.ascontiguousarray(self.radiance, dtype=np.float32)
+        if radiance.ndim != 3 or radiance.shape[2] != 3 or radiance.shape[0] < 2 or radiance.shape[1] < 4:
+            raise ValueError(f"EnvironmentMap.radiance must be (h, w, 3) with h >= 2, w >= 4, got {radiance.shape}")
+        if not np.all(np.isfinite(radiance)) or radiance.min() < 0:
+            raise ValueError("EnvironmentMap.radiance must be finite and non-negative")
+        if not self.strength >= 0:
+            raise ValueError(f"EnvironmentMap.strength must be >= 0, got {self.strength}")
+        object.__setattr__(self, "radiance", radiance)
+        if not self.key:
+            object.__setattr__(self, "key", hashlib.sha1(radiance.tobytes() + str(radiance.shape).encode()).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -254,6 +421,10 @@ class SceneObject:
         keypoint_slack: (K,) float64 metres each keypoint may lie below the visible
             surface and still count as visible: joints inside a limb sit about a limb
             radius behind its skin. Zeros for keypoints on the surface.
+        materials: The surface as a mesh file authored it: one ``Material`` per part
+            of ``mesh`` (``MeshGeometry.part_offsets``); each part's base colour is
+            multiplied by ``color`` (a tint; ones keep the file's look). Empty: one
+            surface from ``color``, ``metallic``, ``roughness`` and ``texture``.
     """
 
     mesh: MeshGeometry
@@ -268,9 +439,14 @@ class SceneObject:
     texture: Texture | None = None
     role: str = ""
     keypoint_slack: np.ndarray | None = None
+    materials: tuple[Material, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "pose", _as_matrix(self.pose, (4, 4), "SceneObject.pose"))
+        object.__setattr__(self, "materials", tuple(self.materials))
+        if self.materials and len(self.materials) != self.mesh.num_parts:
+            raise ValueError(f"SceneObject.materials: {len(self.materials)} materials for a mesh of "
+                             f"{self.mesh.num_parts} parts")
         if not self.role:
             object.__setattr__(self, "role", "instance" if self.instance_id > 0 else "scenery")
         color = np.asarray(self.color, dtype=np.float64)
@@ -376,6 +552,13 @@ class SceneSpec:
             shown where no surface is hit (anti-aliased edges blend into it); None
             for the plain ``background`` colour.
         polylines: Labeled 3D polylines (lane markings).
+        environment: Light from every direction (image-based lighting), added to
+            ``lights`` and ``ambient``; when visible, it is the background instead
+            of ``background`` and ``background_image``. None: no environment.
+        exposure_ev: Camera exposure in stops: linear pixel values are scaled by
+            ``2 ** exposure_ev`` before the sRGB encoding.
+        white_balance: (3,) float64 per-channel linear gains of the camera (1, 1, 1:
+            neutral), applied with the exposure to every pixel, background included.
     """
 
     camera: Camera
@@ -386,8 +569,14 @@ class SceneSpec:
     background: np.ndarray = field(default_factory=lambda: np.zeros(3))
     background_image: np.ndarray | None = None
     polylines: tuple[Polyline, ...] = ()
+    environment: EnvironmentMap | None = None
+    exposure_ev: float = 0.0
+    white_balance: np.ndarray = field(default_factory=lambda: np.ones(3))
 
     def __post_init__(self):
+        object.__setattr__(self, "white_balance", _as_matrix(self.white_balance, (3,), "SceneSpec.white_balance"))
+        if np.any(self.white_balance <= 0) or not -20 <= self.exposure_ev <= 20:
+            raise ValueError("SceneSpec: white_balance gains must be positive and exposure_ev within [-20, 20]")
         if self.background_image is not None:
             shape = (self.camera.height, self.camera.width, 3)
             if self.background_image.shape != shape or self.background_image.dtype != np.uint8:

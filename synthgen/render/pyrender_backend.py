@@ -7,9 +7,16 @@ unused nodes are hidden instead of removed, because pyrender frees the GPU buffe
 meshes that leave the scene.
 
 Geometry made for one sample (``MeshGeometry.cacheable`` False) is added for that
-frame only. Textures are uploaded once per ``Texture.key`` while in use (a small LRU,
-at most 64 textures and 32 MiB, keeps recent ones); every pooled mesh carries texture
-coordinates so any object can take a texture.
+frame only. A mesh of several parts (a file with several materials) is one node with
+one primitive per part. Textures are uploaded once per ``Texture.key`` while in use (an
+LRU of at most 256 textures and 512 MiB keeps recent ones); every pooled mesh carries
+texture coordinates so any object can take a texture.
+
+Colour: pyrender decodes textures with the sRGB curve but writes ``linear ** (1/2.2)``;
+its output is re-encoded to sRGB (``camera_response.gamma22_to_srgb_table``). The
+camera's exposure and white balance scale the lights (so highlights are not clipped
+before the exposure) and, through a table, the background. Environment maps are
+approximated by lights (``synthgen.render.environment_light``).
 
 Draw and light order is fixed per sample: pyrender keeps nodes in sets, which iterate
 in memory-address order, so the order in which lights were summed in the shader (and
@@ -46,18 +53,27 @@ logging.getLogger("OpenGL").setLevel(logging.WARNING)
 import pyrender  # noqa: E402
 import trimesh  # noqa: E402
 
-from synthgen.core import Light, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture  # noqa: E402
+from synthgen.core import Light, Material, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture  # noqa: E402
 from synthgen.core.errors import ConfigError  # noqa: E402
 from synthgen.core.validation import check_number  # noqa: E402
 from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
+from synthgen.render.camera_response import (  # noqa: E402
+    apply_table,
+    camera_gains,
+    encode_linear,
+    gamma22_to_srgb_table,
+    srgb_gain_table,
+)
+from synthgen.render.environment_light import approximate_lighting, environment_background  # noqa: E402
 
 __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 
 # OpenCV camera axes (x right, y down, z forward) -> OpenGL camera axes (y up, z back).
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 _MAX_ID = 2**24 - 1
-_TEXTURE_CACHE_SIZE = 64
-_TEXTURE_CACHE_BYTES = 32 * 2**20
+_TEXTURE_CACHE_SIZE = 256
+_TEXTURE_CACHE_BYTES = 512 * 2**20
+_DISPLAY_TO_SRGB = gamma22_to_srgb_table()
 
 _OFFSCREEN: pyrender.OffscreenRenderer | None = None
 
@@ -176,15 +192,27 @@ class PyrenderRenderer:
         return output
 
     def _render_color(self, renderer, spec: SceneSpec) -> np.ndarray:
-        if spec.background_image is None:
-            return renderer.render(self._scene, flags=self._color_flags)[0]
-        # Premultiplied colour over a transparent background, then "over" the image:
-        # anti-aliased edges blend into the background as they would into a colour.
+        # Premultiplied colour over a transparent background, then "over" the background:
+        # anti-aliased edges blend into it as they would into a clear colour.
         self._scene.bg_color = np.zeros(4)
         rgba, _ = renderer.render(self._scene, flags=pyrender.RenderFlags.RGBA | self._color_flags)
+        surface = apply_table(np.ascontiguousarray(rgba[..., :3]), _DISPLAY_TO_SRGB)
         transparency = (255 - rgba[..., 3:].astype(np.uint16))
-        composite = rgba[..., :3] + (spec.background_image * transparency + 127) // 255
+        composite = surface + (self._background(spec) * transparency + 127) // 255
         return np.minimum(composite, 255).astype(np.uint8)
+
+    def _background(self, spec: SceneSpec) -> np.ndarray:
+        """(H, W, 3) or (3,) uint8 sRGB seen where no surface is hit, through the camera's gains."""
+        gains = camera_gains(spec.exposure_ev, spec.white_balance)
+        if spec.environment is not None and spec.environment.visible:
+            return encode_linear(environment_background(spec.environment, spec.camera) * gains.astype(np.float32))
+        if spec.background_image is not None:
+            image = spec.background_image
+        else:
+            image = np.clip(np.rint(np.asarray(spec.background) * 255), 0, 255).astype(np.uint8)[None, None, :]
+        if np.allclose(gains, 1.0):
+            return image
+        return apply_table(image, srgb_gain_table(gains))
 
     def _render_amodal(self, renderer, spec: SceneSpec, nodes, output: RenderOutput) -> None:
         plan = plan_amodal_passes(spec)
@@ -213,40 +241,72 @@ class PyrenderRenderer:
         for node in self._frame_nodes:
             self._scene.remove_node(node)
         self._frame_nodes = []
-        used: dict[str, int] = {}
+        used: dict[tuple[str, bool], int] = {}
         nodes = []
+        gains = camera_gains(spec.exposure_ev, spec.white_balance)
         for position, obj in enumerate(spec.objects):
+            # Vertex colours belong to a file's own appearance (materials); without it they are not shown.
+            with_colors = bool(obj.materials) and obj.mesh.colors is not None
             if obj.mesh.cacheable:
-                slot = used.get(obj.mesh.key, 0)
-                used[obj.mesh.key] = slot + 1
-                node = self._pool_node(obj.mesh, slot)
+                slot = used.get((obj.mesh.key, with_colors), 0)
+                used[(obj.mesh.key, with_colors)] = slot + 1
+                node = self._pool_node(obj.mesh, with_colors, slot)
                 node.mesh.is_visible = True
             else:
-                node = self._scene.add_ordered(_render_mesh(obj.mesh), ("frame", "", position))
+                node = self._scene.add_ordered(_render_mesh(obj.mesh, with_colors), ("frame", "", position))
                 self._frame_nodes.append(node)
-            material = node.mesh.primitives[0].material
-            material.baseColorFactor = obj.color
-            material.metallicFactor = obj.metallic
-            material.roughnessFactor = obj.roughness
-            material.baseColorTexture = None if obj.texture is None else self._texture(obj.texture)
+            self._set_materials(node, obj, gains)
             self._scene.set_pose(node, obj.object_to_world)
             nodes.append((node, obj))
-        self._scene.ambient_light = np.asarray(spec.ambient, dtype=np.float64)
-        self._scene.bg_color = np.append(spec.background, 1.0)
+        ambient, lights = np.asarray(spec.ambient, dtype=np.float64), spec.lights
+        if spec.environment is not None:
+            env_ambient, env_lights = approximate_lighting(spec.environment)
+            ambient, lights = ambient + env_ambient, (*lights, *env_lights)
+        self._scene.ambient_light = ambient * gains
         self._add_camera(spec)
-        for position, light in enumerate(spec.lights):
-            source, pose = _light_source(light)
+        for position, light in enumerate(lights):
+            source, pose = _light_source(light, gains)
             self._frame_nodes.append(self._scene.add_ordered(source, ("light", "", position), pose=pose))
         return nodes
 
-    def _texture(self, texture: Texture) -> pyrender.Texture:
-        if texture.key in self._textures:
-            self._textures.move_to_end(texture.key)
+    def _set_materials(self, node: pyrender.Node, obj: SceneObject, gains: np.ndarray) -> None:
+        """Give each primitive of ``node`` its surface for this sample."""
+        if not obj.materials:
+            surface = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic,
+                               roughness=obj.roughness)
+            self._apply(node.mesh.primitives[0].material, surface, np.ones(4), gains)
+            return
+        for primitive, surface in zip(node.mesh.primitives, obj.materials):
+            self._apply(primitive.material, surface, obj.color, gains)
+
+    def _apply(self, target: pyrender.MetallicRoughnessMaterial, surface: Material, tint: np.ndarray,
+               gains: np.ndarray) -> None:
+        target.baseColorFactor = np.clip(surface.base_color * tint, 0.0, 1.0)
+        target.metallicFactor = surface.metallic
+        target.roughnessFactor = surface.roughness
+        target.baseColorTexture = self._texture(surface.base_color_texture)
+        target.metallicRoughnessTexture = self._texture(surface.metallic_roughness_texture, linear=True)
+        target.normalTexture = self._texture(surface.normal_texture, linear=True)
+        # Emission is light leaving the surface: the camera's gains apply to it as to the lights.
+        target.emissiveFactor = surface.emissive * gains
+        target.emissiveTexture = self._texture(surface.emissive_texture)
+        target.alphaMode = surface.alpha_mode
+        target.alphaCutoff = surface.alpha_cutoff
+        target.doubleSided = surface.double_sided
+
+    def _texture(self, texture: Texture | None, linear: bool = False) -> pyrender.Texture | None:
+        if texture is None:
+            return None
+        key = (texture.key, linear)
+        if key in self._textures:
+            self._textures.move_to_end(key)
         else:
             # RGBA rows are always 4-byte aligned; pyrender uploads with OpenGL's default
             # unpack alignment of 4, which skews RGB images whose width * 3 is not.
-            rgba = np.concatenate([texture.image, np.full(texture.image.shape[:2] + (1,), 255, np.uint8)], axis=2)
-            self._textures[texture.key] = pyrender.Texture(source=rgba, source_channels="RGBA")
+            rgba = texture.image
+            if rgba.shape[2] == 3:
+                rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, np.uint8)], axis=2)
+            self._textures[key] = pyrender.Texture(source=rgba, source_channels="RGBA")
             # Bounded by count and bytes (per-sample textures are never reused); an
             # evicted texture is freed once no material uses it.
             while len(self._textures) > 1 and (
@@ -254,7 +314,7 @@ class PyrenderRenderer:
                 or sum(t.source.nbytes for t in self._textures.values()) > _TEXTURE_CACHE_BYTES
             ):
                 self._textures.popitem(last=False)
-        return self._textures[texture.key]
+        return self._textures[key]
 
     def _add_camera(self, spec: SceneSpec) -> None:
         K = spec.camera.K
@@ -264,37 +324,61 @@ class PyrenderRenderer:
         self._scene.main_camera_node = node
         self._frame_nodes.append(node)
 
-    def _pool_node(self, geometry: MeshGeometry, slot: int) -> pyrender.Node:
-        key = (geometry.key, slot)
+    def _pool_node(self, geometry: MeshGeometry, with_colors: bool, slot: int) -> pyrender.Node:
+        key = (geometry.key, with_colors, slot)
         if key not in self._pool:
-            self._pool[key] = self._scene.add_ordered(_render_mesh(geometry), ("pool", str(geometry.key), slot))
+            order = ("pool", str(geometry.key), int(with_colors), slot)
+            self._pool[key] = self._scene.add_ordered(_render_mesh(geometry, with_colors), order)
         return self._pool[key]
 
 
-def _render_mesh(geometry: MeshGeometry) -> pyrender.Mesh:
-    """A pyrender mesh with texture coordinates and its own material."""
-    visual = trimesh.visual.TextureVisuals(uv=geometry.texture_coordinates())
-    mesh = trimesh.Trimesh(geometry.vertices, geometry.faces, visual=visual, process=False)
+def _render_mesh(geometry: MeshGeometry, with_colors: bool = False) -> pyrender.Mesh:
+    """A pyrender mesh, one primitive (with texture coordinates and its own material) per part."""
+    return pyrender.Mesh([_primitive(geometry, part, with_colors) for part in range(geometry.num_parts)])
+
+
+def _primitive(geometry: MeshGeometry, part: int, with_colors: bool) -> pyrender.Primitive:
+    start, stop = geometry.part_offsets[part], geometry.part_offsets[part + 1]
+    used, faces = np.unique(geometry.faces[start:stop], return_inverse=True)
+    faces = faces.reshape(-1, 3)
+    uv = geometry.texture_coordinates()[used]
+    colors = geometry.colors[used] if with_colors else None
+    # Vertex indices ride along as texture coordinates through smooth_shade's vertex split.
+    index_uv = np.column_stack([np.arange(len(used)), np.zeros(len(used))]).astype(np.float64)
+    mesh = trimesh.Trimesh(geometry.vertices[used], faces, visual=trimesh.visual.TextureVisuals(uv=index_uv),
+                           process=False)
     if geometry.smooth:
-        # Interpolate normals across gentle curvature only; keep sharp rims sharp
-        # (smooth_shade splits vertices; it carries the texture coordinates along).
+        # Interpolate normals across gentle curvature only; keep sharp rims sharp.
         mesh = trimesh.graph.smooth_shade(mesh, angle=np.deg2rad(30))
-    material = pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE")
-    return pyrender.Mesh.from_trimesh(mesh, material=material, smooth=geometry.smooth)
+        source = np.rint(mesh.visual.uv[:, 0]).astype(np.int64)
+        positions, normals, indices = mesh.vertices, mesh.vertex_normals, mesh.faces
+    else:  # flat: three vertices of its own per face, with the face's normal
+        source = faces.reshape(-1)
+        positions = mesh.vertices[faces].reshape(-1, 3)
+        normals = np.repeat(mesh.face_normals, 3, axis=0)
+        indices = np.arange(len(positions)).reshape(-1, 3)
+    return pyrender.Primitive(
+        positions=np.asarray(positions, np.float32), normals=np.asarray(normals, np.float32),
+        texcoord_0=uv[source].astype(np.float32),
+        color_0=None if colors is None else colors[source].astype(np.float32),
+        indices=np.asarray(indices, np.uint32), material=pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE"),
+        mode=pyrender.constants.GLTF.TRIANGLES,
+    )
 
 
-def _light_source(light: Light) -> tuple[pyrender.Light, np.ndarray]:
-    """The pyrender light and its pose (pyrender lights shine along their -z axis)."""
+def _light_source(light: Light, gains: np.ndarray) -> tuple[pyrender.Light, np.ndarray]:
+    """The pyrender light (its colour times the camera's gains) and its pose (shining along -z)."""
+    color = np.asarray(light.color) * gains
     if light.kind == "point":
         pose = np.eye(4)
         pose[:3, 3] = light.position
-        return pyrender.PointLight(color=light.color, intensity=light.intensity), pose
+        return pyrender.PointLight(color=color, intensity=light.intensity), pose
     pose = _light_pose(light.direction)
     if light.kind == "directional":
-        return pyrender.DirectionalLight(color=light.color, intensity=light.intensity), pose
+        return pyrender.DirectionalLight(color=color, intensity=light.intensity), pose
     pose[:3, 3] = light.position
     spot = pyrender.SpotLight(
-        color=light.color, intensity=light.intensity,
+        color=color, intensity=light.intensity,
         innerConeAngle=np.deg2rad(light.inner_cone_deg), outerConeAngle=np.deg2rad(light.outer_cone_deg),
     )
     return spot, pose

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from synthgen.core import BOX_EDGES, CUBOID_CORNER_SIGNS, MeshGeometry, Texture
-from synthgen.core.errors import ConfigError, InputError
+from synthgen.core import BOX_EDGES, CUBOID_CORNER_SIGNS, Material, MeshGeometry, Texture
+from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number, check_vector
-from synthgen.paths import scenes_dir
+from synthgen.scene.mesh_loading import load_mesh, shared_mesh_cache
 
 __all__ = ["Asset", "AssetDraw", "MeshFile", "Primitive", "load_mesh_file"]
 
 PRIMITIVE_SHAPES = ("box", "sphere", "cylinder", "capsule", "cone", "torus")
-MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".off")
 # corner_x-y-z- ... corner_x-y+z+: the signs of the corner's coordinates.
 BOX_CORNER_NAMES = tuple(
     "corner_" + "".join(f"{axis}{'+' if s > 0 else '-'}" for axis, s in zip("xyz", signs))
@@ -40,12 +39,18 @@ class AssetDraw:
         keypoint_slack: (K,) float64 metres a keypoint may lie below the visible surface
             (see ``SceneObject.keypoint_slack``), or None for zeros.
         texture: A texture that belongs to the asset (a printed pattern), or None.
+        materials: The file's own surface, one ``Material`` per part of ``geometry``
+            (see ``SceneObject.materials``); empty when it has none.
+        scale: Factor the asset asks for on top of the category's scale (asset sets
+            normalising their files' sizes).
     """
 
     geometry: MeshGeometry
     keypoints: np.ndarray
     keypoint_slack: np.ndarray | None = None
     texture: Texture | None = None
+    materials: tuple[Material, ...] = ()
+    scale: float = 1.0
 
 
 class Asset:
@@ -159,61 +164,31 @@ class Primitive(Asset):
         super().__init__(geometry, keypoints, skeleton)
 
 
-def _resolve_mesh_path(path: str | Path) -> Path:
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute():
-        return candidate
-    if candidate.exists():
-        return candidate.resolve()
-    packaged = scenes_dir() / candidate
-    return packaged if packaged.exists() else candidate
-
-
 def load_mesh_file(path: str | Path, *, smooth: bool = True) -> MeshGeometry:
-    """Load a mesh file into a single triangle mesh.
+    """Load a mesh file's geometry (all primitives in one mesh; see ``mesh_loading.load_mesh``).
 
     Relative paths are looked up in the current directory, then in synthgen's
-    ``scenes/`` folder (so ``assets/bottle.glb`` finds the shipped asset). Scenes with
-    several meshes (GLB) are flattened with their node transforms applied.
-
-    Args:
-        path: OBJ, PLY, STL, GLB, GLTF or OFF file.
-        smooth: Shade with vertex normals.
+    ``scenes/`` folder (so ``assets/bottle.glb`` finds the shipped asset).
 
     Raises:
         InputError: The file is missing, of an unsupported type, unreadable, or has no
             triangles; the message names the file.
     """
-    resolved = _resolve_mesh_path(path)
-    if resolved.suffix.lower() not in MESH_SUFFIXES:
-        raise InputError(f"mesh file {str(path)!r}: unsupported type; use one of {list(MESH_SUFFIXES)}")
-    if not resolved.is_file():
-        raise InputError(
-            f"mesh file {str(path)!r} not found (looked in the current directory and {scenes_dir()}); "
-            "fix the path or use an absolute one"
-        )
-    try:
-        loaded = trimesh.load(resolved, force="mesh", process=False)
-    except Exception as error:  # trimesh raises many types for corrupt files
-        raise InputError(f"mesh file {str(resolved)!r} could not be read: {error}") from error
-    faces = getattr(loaded, "faces", None)
-    if faces is None or len(faces) == 0 or not np.all(np.isfinite(loaded.vertices)):
-        raise InputError(f"mesh file {str(resolved)!r} has no triangles or non-finite vertices")
-    uv = getattr(loaded.visual, "uv", None)  # the file's own texture coordinates, when it has them
-    if uv is not None and np.shape(uv) != (len(loaded.vertices), 2):
-        uv = None
-    return MeshGeometry(loaded.vertices, loaded.faces, smooth=smooth, key=f"file:{resolved}", uv=uv)
+    return load_mesh(path, smooth=smooth).geometry
 
 
 class MeshFile(Asset):
-    """A mesh loaded from a file.
+    """A mesh loaded from a file, with its materials, textures and vertex colours.
 
     Args:
-        path: Mesh file (see ``load_mesh_file`` for formats and lookup).
+        path: Mesh file (see ``synthgen.scene.mesh_loading`` for formats, what is kept
+            of each, and lookup).
         scale: Uniform scale applied to the file's coordinates (e.g. 0.001 for mm).
         smooth: Shade with vertex normals (curved surfaces).
         keypoints: ``{name: [x, y, z]}`` in the file's frame after scaling (metres).
         skeleton: Pairs of keypoint names.
+        up_axis: ``z`` (synthgen's up) or ``y`` (files modelled y-up).
+        max_texture_size: Textures are downscaled to at most this many pixels per edge.
     """
 
     def __init__(
@@ -223,12 +198,18 @@ class MeshFile(Asset):
         smooth: bool = True,
         keypoints: Mapping[str, Sequence[float]] | None = None,
         skeleton: Sequence[Sequence[str]] | None = None,
+        up_axis: str = "z",
+        max_texture_size: int = 2048,
     ):
         check_number("scale", scale, minimum=0, exclusive_minimum=True)
-        geometry = load_mesh_file(path, smooth=smooth)
-        if scale != 1.0:
-            geometry = MeshGeometry(
-                geometry.vertices * scale, geometry.faces, smooth=smooth, key=f"{geometry.key}*{scale}", uv=geometry.uv
-            )
+        check_choice("up_axis", up_axis, ["z", "y"])
+        check_number("max_texture_size", max_texture_size, minimum=8, maximum=16384, integer=True)
+        loaded = shared_mesh_cache().get(path, smooth=smooth, scale=float(scale), up_axis=up_axis,
+                                         max_texture_size=int(max_texture_size))
         self.path = str(path)
-        super().__init__(geometry, keypoints, skeleton)
+        self.materials = loaded.materials
+        super().__init__(loaded.geometry, keypoints, skeleton)
+
+    def draw(self, rng: np.random.Generator) -> AssetDraw:
+        """The file's geometry, keypoints and materials (``rng`` is not used)."""
+        return AssetDraw(self.geometry, self.keypoints, materials=self.materials)

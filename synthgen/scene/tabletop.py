@@ -15,14 +15,16 @@ import numpy as np
 from synthgen.core import CategoryInfo, SceneObject, SceneSpec
 from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
-from synthgen.core.validation import check_number, check_range_pair, check_vector
+from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
 from synthgen.randomize.placement import Footprint, Placement
-from synthgen.scene.assets import Asset, Primitive
+from synthgen.scene.assets import Asset, MeshFile, Primitive
 from synthgen.scene.camera import LookAtCamera
 from synthgen.scene.lighting import Lighting
 
-__all__ = ["Category", "TabletopSampler"]
+__all__ = ["APPEARANCES", "Category", "TabletopSampler"]
+
+APPEARANCES = ("auto", "file", "category", "tint")
 
 
 class Category:
@@ -35,8 +37,13 @@ class Category:
         color: [r, g, b] base colour, sRGB 0..255.
         color_jitter: Each channel moves by up to this much (0..255 units) per instance.
         scale: [min, max] uniform scale factor per instance.
-        metallic: [min, max] PBR metalness per instance, 0..1.
-        roughness: [min, max] PBR roughness per instance, 0..1.
+        metallic: [min, max] PBR metalness per instance, 0..1 (``category`` appearance).
+        roughness: [min, max] PBR roughness per instance, 0..1 (``category`` appearance).
+        appearance: How instances look: ``file`` (the mesh file's own materials,
+            textures and vertex colours, as authored), ``category`` (one flat ``color``
+            per instance, jittered), ``tint`` (the file's look multiplied by the jittered
+            ``color``), or ``auto``: ``file`` when the asset brings a look of its own,
+            else ``category``.
     """
 
     def __init__(
@@ -48,6 +55,7 @@ class Category:
         scale: Sequence[float] = (1.0, 1.0),
         metallic: Sequence[float] = (0.0, 0.0),
         roughness: Sequence[float] = (0.8, 0.8),
+        appearance: str = "auto",
     ):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"name: must be a non-empty string, got {name!r}")
@@ -63,19 +71,27 @@ class Category:
         self.scale = check_range_pair("scale", scale, minimum=0.01)
         self.metallic = check_range_pair("metallic", metallic, minimum=0.0, maximum=1.0)
         self.roughness = check_range_pair("roughness", roughness, minimum=0.0, maximum=1.0)
+        self.appearance = check_choice("appearance", appearance, APPEARANCES)
+        if appearance in ("file", "tint") and isinstance(asset, MeshFile) and not asset.materials:
+            raise ConfigError(f"appearance: {appearance!r} needs a mesh file with materials, textures or vertex "
+                              f"colours; {asset.path!r} has none (use appearance: category)")
 
     def draw(self, rng: np.random.Generator, instance_id: int, category_id: int) -> SceneObject:
         """One instance of this category at the origin: geometry, scale and surface drawn."""
         drawn = self.asset.draw(rng)
-        scale = rng.uniform(*self.scale)
+        scale = rng.uniform(*self.scale) * drawn.scale
         color = srgb_to_linear(self.color + rng.uniform(-1, 1, size=3) * self.color_jitter)
-        if drawn.texture is not None:
-            color = np.ones(3)  # the asset's own texture carries its colours
+        metallic, roughness = rng.uniform(*self.metallic), rng.uniform(*self.roughness)
+        # Without a look of its own an asset can only take the category's colour.
+        appearance = "category" if not drawn.materials else "file" if self.appearance == "auto" else self.appearance
+        materials = drawn.materials if appearance in ("file", "tint") else ()
+        if drawn.texture is not None or appearance == "file":
+            color = np.ones(3)  # the asset's own texture or materials carry its colours
         return SceneObject(
             mesh=drawn.geometry, pose=np.eye(4), scale=scale, color=np.append(color, 1.0),
             instance_id=instance_id, category_id=category_id, keypoints=drawn.keypoints,
-            metallic=rng.uniform(*self.metallic), roughness=rng.uniform(*self.roughness),
-            keypoint_slack=drawn.keypoint_slack, texture=drawn.texture,
+            metallic=metallic, roughness=roughness,
+            keypoint_slack=drawn.keypoint_slack, texture=drawn.texture, materials=materials,
         )
 
     def instance(self, rng: np.random.Generator, placement: Placement, footprint: Footprint,
