@@ -36,7 +36,7 @@ from synthgen.core.validation import check_number
 from synthgen.labels.geometry import NOT_LABELED
 from synthgen.labels.polylines import clip_polyline_2d
 
-__all__ = ["Augmenter", "mirror_permutation"]
+__all__ = ["Augmenter", "mirror_permutation", "relabel", "sample_points"]
 
 _PROBE = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
 
@@ -140,7 +140,7 @@ class Augmenter:
         height, width = sample.instance_ids.shape
         masks = [sample.instance_ids.astype(np.float32), sample.depth.astype(np.float32)]
         masks += [instance.amodal_mask.astype(np.float32) for instance in sample.instances]
-        points, slices = self._points(sample)
+        points, slices = sample_points(sample)
         probe = _PROBE + [width / 2.0, height / 2.0]
         all_points = np.concatenate([points, probe])
         finite = np.isfinite(all_points).all(axis=1)
@@ -163,67 +163,88 @@ class Augmenter:
         moved[~finite] = np.nan
         # The probe triangle tells how the transform turns and scales the image locally.
         area_ratio = _signed_area(moved[-3:]) / _signed_area(probe)
-        return self._relabel(sample, result, moved[:-3], slices, area_ratio, applied)
+        return relabel(sample, np.ascontiguousarray(result["image"]), np.asarray(result["masks"]), moved[:-3], slices,
+                       area_ratio, applied, self.min_visible_pixels)
 
-    @staticmethod
-    def _points(sample: Sample) -> tuple[np.ndarray, dict]:
-        """All 2D points of a sample in one (N, 2) array, with where each label's points are."""
-        chunks, slices, start = [], {}, 0
-        for key, array in (
-            *((("keypoints", i), inst.keypoints[:, :2]) for i, inst in enumerate(sample.instances)),
-            *((("corners", i), inst.cuboid.corners_2d) for i, inst in enumerate(sample.instances)),
-            *((("polyline", i), line.points[:, :2]) for i, line in enumerate(sample.polylines)),
-        ):
-            chunks.append(array)
-            slices[key] = slice(start, start + len(array))
-            start += len(array)
-        return (np.concatenate(chunks) if chunks else np.zeros((0, 2))), slices
 
-    def _relabel(self, sample: Sample, result, moved, slices, area_ratio: float, applied) -> Sample:
-        height, width = sample.instance_ids.shape
-        maps = np.asarray(result["masks"])
-        ids = np.rint(maps[0]).astype(np.int32)
-        depth = np.ascontiguousarray(maps[1], dtype=np.float32)
-        mirrored = area_ratio < 0
-        counts = np.bincount(ids.ravel(), minlength=1)
-        instances, dropped = [], list(sample.dropped_instance_ids)
-        categories = {c.id: c for c in sample.categories}
-        for i, old in enumerate(sample.instances):
-            area = int(counts[old.instance_id]) if old.instance_id < len(counts) else 0
-            if area < self.min_visible_pixels:
-                if area:
-                    dropped.append(old.instance_id)
-                continue
-            mask = np.asfortranarray(ids == old.instance_id)
-            amodal = np.asfortranarray(maps[2 + i] > 0.5)
-            amodal_area = int(np.count_nonzero(amodal))
-            keypoints = self._moved_keypoints(old.keypoints, moved[slices[("keypoints", i)]], width, height)
-            if mirrored and len(keypoints):
-                keypoints = keypoints[mirror_permutation(categories[old.category_id])]
-            cuboid = dataclasses.replace(old.cuboid, corners_2d=moved[slices[("corners", i)]])
-            # Share of the object still in the image: amodal area now vs before, at the new scale.
-            expected = old.amodal_area * abs(area_ratio)
-            kept_share = min(amodal_area / expected, 1.0) if expected > 0 else 1.0
-            instances.append(dataclasses.replace(
-                old, mask=mask, amodal_mask=amodal, bbox=mask_box(mask), amodal_bbox=mask_box(amodal),
-                area=area, amodal_area=amodal_area, occlusion=1.0 - area / amodal_area,
-                truncation=float(np.clip(1.0 - (1.0 - old.truncation) * kept_share, 0.0, 1.0)),
-                keypoints=keypoints, cuboid=cuboid,
-            ))
-        polylines = []
-        for i, line in enumerate(sample.polylines):
-            points = np.column_stack([moved[slices[("polyline", i)]], line.points[:, 2]])
-            polylines += [PolylineLabel(line.category_id, line.category, piece)
-                          for piece in clip_polyline_2d(points, width, height)]
-        return dataclasses.replace(
-            sample, image=np.ascontiguousarray(result["image"]), depth=depth, instance_ids=ids,
-            instances=instances, dropped_instance_ids=tuple(dropped), polylines=polylines,
-            augmentations=sample.augmentations + applied,
-        )
+def sample_points(sample: Sample) -> tuple[np.ndarray, dict]:
+    """All 2D points of a sample in one (N, 2) array, and where each label's points are.
 
-    @staticmethod
-    def _moved_keypoints(old: np.ndarray, moved: np.ndarray, width: int, height: int) -> np.ndarray:
-        keypoints = np.column_stack([moved, old[:, 2]]) if len(old) else np.zeros((0, 3))
-        outside = ~((keypoints[:, 0] >= 0) & (keypoints[:, 0] < width) & (keypoints[:, 1] >= 0) & (keypoints[:, 1] < height))
-        keypoints[outside, 2] = NOT_LABELED
-        return keypoints
+    Returns:
+        points: (N, 2) float64 continuous pixel coordinates: keypoints, cuboid corners
+            and polyline vertices of every label.
+        slices: ``("keypoints" | "corners" | "polyline", i)`` -> slice of ``points``.
+    """
+    chunks, slices, start = [], {}, 0
+    for key, array in (
+        *((("keypoints", i), inst.keypoints[:, :2]) for i, inst in enumerate(sample.instances)),
+        *((("corners", i), inst.cuboid.corners_2d) for i, inst in enumerate(sample.instances)),
+        *((("polyline", i), line.points[:, :2]) for i, line in enumerate(sample.polylines)),
+    ):
+        chunks.append(array)
+        slices[key] = slice(start, start + len(array))
+        start += len(array)
+    return (np.concatenate(chunks) if chunks else np.zeros((0, 2))), slices
+
+
+def relabel(sample: Sample, image: np.ndarray, maps: np.ndarray, moved: np.ndarray, slices: dict,
+            area_ratio: float, applied: tuple[str, ...], min_visible_pixels: int) -> Sample:
+    """A sample's labels re-derived after a geometric warp of its image and maps.
+
+    Args:
+        sample: The sample before the warp.
+        image: (H, W, 3) uint8 warped image.
+        maps: (2 + I, H, W) float warped instance-id map, depth and the I amodal masks
+            (in ``sample.instances`` order), nearest-neighbour.
+        moved: (N, 2) float64 warped ``sample_points`` (NaN: not defined).
+        slices: ``sample_points``' slices.
+        area_ratio: Local area scale of the warp (negative: the image was mirrored).
+        applied: Names of the warps, appended to ``sample.augmentations``.
+        min_visible_pixels: Instances left with fewer visible pixels are dropped.
+    """
+    height, width = sample.instance_ids.shape
+    ids = np.rint(maps[0]).astype(np.int32)
+    depth = np.ascontiguousarray(maps[1], dtype=np.float32)
+    mirrored = area_ratio < 0
+    counts = np.bincount(ids.ravel(), minlength=1)
+    instances, dropped = [], list(sample.dropped_instance_ids)
+    categories = {c.id: c for c in sample.categories}
+    for i, old in enumerate(sample.instances):
+        area = int(counts[old.instance_id]) if old.instance_id < len(counts) else 0
+        if area < min_visible_pixels:
+            if area:
+                dropped.append(old.instance_id)
+            continue
+        mask = np.asfortranarray(ids == old.instance_id)
+        amodal = np.asfortranarray(maps[2 + i] > 0.5)
+        amodal_area = int(np.count_nonzero(amodal))
+        keypoints = _moved_keypoints(old.keypoints, moved[slices[("keypoints", i)]], width, height)
+        if mirrored and len(keypoints):
+            keypoints = keypoints[mirror_permutation(categories[old.category_id])]
+        cuboid = dataclasses.replace(old.cuboid, corners_2d=moved[slices[("corners", i)]])
+        # Share of the object still in the image: amodal area now vs before, at the new scale.
+        expected = old.amodal_area * abs(area_ratio)
+        kept_share = min(amodal_area / expected, 1.0) if expected > 0 else 1.0
+        instances.append(dataclasses.replace(
+            old, mask=mask, amodal_mask=amodal, bbox=mask_box(mask), amodal_bbox=mask_box(amodal),
+            area=area, amodal_area=amodal_area, occlusion=1.0 - area / max(amodal_area, area),
+            truncation=float(np.clip(1.0 - (1.0 - old.truncation) * kept_share, 0.0, 1.0)),
+            keypoints=keypoints, cuboid=cuboid,
+        ))
+    polylines = []
+    for i, line in enumerate(sample.polylines):
+        points = np.column_stack([moved[slices[("polyline", i)]], line.points[:, 2]])
+        polylines += [PolylineLabel(line.category_id, line.category, piece)
+                      for piece in clip_polyline_2d(points, width, height)]
+    return dataclasses.replace(
+        sample, image=image, depth=depth, instance_ids=ids,
+        instances=instances, dropped_instance_ids=tuple(dropped), polylines=polylines,
+        augmentations=sample.augmentations + tuple(applied),
+    )
+
+
+def _moved_keypoints(old: np.ndarray, moved: np.ndarray, width: int, height: int) -> np.ndarray:
+    keypoints = np.column_stack([moved, old[:, 2]]) if len(old) else np.zeros((0, 3))
+    outside = ~((keypoints[:, 0] >= 0) & (keypoints[:, 0] < width) & (keypoints[:, 1] >= 0) & (keypoints[:, 1] < height))
+    keypoints[outside, 2] = NOT_LABELED
+    return keypoints

@@ -43,6 +43,12 @@ _COMPONENT_KEYS = ("seed", "allowed_target_prefixes", "scene", "render", "labels
 log = logging.getLogger("synthgen")
 
 
+def _frame_consistent(augment: dict) -> bool:
+    """A sensor model whose effects leave each frame's geometry alone (no per-frame warps)."""
+    return (augment.get("_target_") == "synthgen.augment.sensor.SensorModel"
+            and not augment.get("lens_distortion") and not augment.get("transforms"))
+
+
 class GenerateSettings:
     """The settings of ``synthgen generate`` (conf/generate.yaml): its constructor is the schema.
 
@@ -79,9 +85,10 @@ class GenerateSettings:
                               f"got {allowed_target_prefixes!r}")
         self.allowed_target_prefixes = allowed_target_prefixes
         self.sequence_settings = SequenceSettings.from_config(sequence)
-        if self.sequence_settings.is_video and augment:
+        if self.sequence_settings.is_video and augment and not _frame_consistent(augment):
             raise ConfigError("augment: 2D augmentation is not supported with sequence.frames > 1 (it would draw "
-                              "differently per frame and break flow and tracks); use augment=none")
+                              "differently per frame and break flow and tracks); use augment=none, or augment=sensor "
+                              "without lens_distortion and transforms (depth of field, motion blur, noise, JPEG)")
         if self.sequence_settings.is_video and generator:
             raise ConfigError("generator: diffusion is not supported with sequence.frames > 1 (each frame would be "
                               "redrawn independently and flicker; flow would not match); use generator=none")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthgen.augment.augmenter import Augmenter
+from synthgen.augment.sensor import SensorModel
 from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, stream_seed
 from synthgen.core.errors import ConfigError
 from synthgen.io.store import DatasetWriter
@@ -45,7 +46,7 @@ class Components:
     frames: FrameSource
     renderer: Renderer
     deriver: LabelDeriver
-    augmenter: Augmenter | None
+    augmenter: Augmenter | SensorModel | None
     make_writer: Callable[..., DatasetWriter]
     exporters: dict[str, Callable[[Path], Path]]
     generator: object | None  # DiffusionGenerator, with its model loaded
@@ -73,9 +74,10 @@ def build_components(settings) -> Components:
     exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (settings.export or {}).items()}
     for key, value, kind in (("motion", motion, MotionModel), ("scene", sampler, SceneSampler),
                              ("render", renderer, Renderer), ("labels", deriver, LabelDeriver),
-                             ("augment", augmenter, Augmenter)):
+                             ("augment", augmenter, (Augmenter, SensorModel))):
         if value is not None and not isinstance(value, kind):
-            raise ConfigError(f"{key}._target_: must build a {kind.__name__}, got {type(value).__name__}")
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ConfigError(f"{key}._target_: must build a {names}, got {type(value).__name__}")
     if not callable(make_writer):
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
     frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
@@ -102,7 +104,7 @@ class Stages:
     """What turns a render into a committed sample (run on the thread pool)."""
 
     deriver: LabelDeriver
-    augmenter: Augmenter | None
+    augmenter: Augmenter | SensorModel | None
     writer: DatasetWriter
     seed: int
     sequence: SequenceSettings

@@ -32,6 +32,7 @@ from synthgen.core.scene_model import (
     SceneSpec,
     Texture,
     default_uv,
+    distort_normalized,
     project_uv,
 )
 from synthgen.core.streams import (
@@ -74,6 +75,7 @@ __all__ = [
     "Texture",
     "Track",
     "default_uv",
+    "distort_normalized",
     "footprint_box",
     "mask_box",
     "mirror_permutation",

@@ -34,6 +34,7 @@ __all__ = [
     "Texture",
     "UV_PROJECTIONS",
     "default_uv",
+    "distort_normalized",
     "project_uv",
 ]
 
@@ -65,15 +66,20 @@ class Camera:
         world_to_camera: (4, 4) float64 rigid transform, world -> OpenCV camera frame.
         width: Image width in pixels.
         height: Image height in pixels.
+        distortion: (5,) float64 lens distortion ``k1, k2, p1, p2, k3`` (OpenCV's
+            Brown-Conrady model, on normalised coordinates) of the image as written;
+            zeros for a pinhole. ``project`` applies it.
     """
 
     K: np.ndarray
     world_to_camera: np.ndarray
     width: int
     height: int
+    distortion: np.ndarray = field(default_factory=lambda: np.zeros(5))
 
     def __post_init__(self):
         object.__setattr__(self, "K", _as_matrix(self.K, (3, 3), "Camera.K"))
+        object.__setattr__(self, "distortion", _as_matrix(self.distortion, (5,), "Camera.distortion"))
         object.__setattr__(
             self, "world_to_camera", _as_matrix(self.world_to_camera, (4, 4), "Camera.world_to_camera")
         )
@@ -99,9 +105,13 @@ class Camera:
         points = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
         uv = np.full((len(points), 2), np.nan)
         in_front = points[:, 2] > 0
-        projected = points[in_front] @ self.K.T
-        uv[in_front] = projected[:, :2] / projected[:, 2:3]
+        normalised = distort_normalized(points[in_front, :2] / points[in_front, 2:3], self.distortion)
+        uv[in_front] = normalised @ self.K[:2, :2].T + self.K[:2, 2]
         return uv
+
+    @property
+    def has_distortion(self) -> bool:
+        return bool(np.any(self.distortion != 0))
 
     def project(self, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project world points into the image.
@@ -215,6 +225,22 @@ def default_uv(vertices: np.ndarray) -> np.ndarray:
     centre = (low + high) / 2.0
     angle = np.arctan2(vertices[:, 1] - centre[1], vertices[:, 0] - centre[0])
     return np.stack([(angle + np.pi) / (2.0 * np.pi), (vertices[:, 2] - low[2]) / extent[2]], axis=1)
+
+
+def distort_normalized(xy: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """Apply Brown-Conrady lens distortion to (N, 2) normalised image coordinates (x/z, y/z).
+
+    ``coefficients`` are OpenCV's ``k1, k2, p1, p2, k3``; zeros return ``xy`` unchanged.
+    """
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    k1, k2, p1, p2, k3 = np.asarray(coefficients, dtype=np.float64)
+    if not (k1 or k2 or p1 or p2 or k3):
+        return xy
+    x, y = xy[:, 0], xy[:, 1]
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+    return np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+                     y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], axis=1)
 
 
 UV_PROJECTIONS = ("auto", "box", "sphere", "cylinder", "planar")

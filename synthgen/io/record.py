@@ -146,6 +146,13 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
     )
 
 
+def _camera_record(camera: Camera) -> dict:
+    record = {"K": json_array(camera.K), "world_to_camera": json_array(camera.world_to_camera)}
+    if camera.has_distortion:  # OpenCV order k1, k2, p1, p2, k3, with the same K
+        record["distortion"] = json_array(camera.distortion)
+    return record
+
+
 def sample_record(sample: Sample, files: dict[str, str], depth_unit_m: float) -> dict:
     """The label record of a sample whose arrays were written to ``files`` (relative paths)."""
     height, width = sample.instance_ids.shape
@@ -156,7 +163,7 @@ def sample_record(sample: Sample, files: dict[str, str], depth_unit_m: float) ->
         "height": height,
         "files": files,
         "depth_unit_m": depth_unit_m,
-        "camera": {"K": json_array(sample.camera.K), "world_to_camera": json_array(sample.camera.world_to_camera)},
+        "camera": _camera_record(sample.camera),
         "instances": [_instance_record(instance, sample.frame is not None) for instance in sample.instances],
         "dropped_instance_ids": list(sample.dropped_instance_ids),
         "polylines": [
@@ -184,7 +191,7 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
         flow_backward: Sequences: the flow to the previous frame, if stored.
     """
     camera = Camera(np.array(record["camera"]["K"]), np.array(record["camera"]["world_to_camera"]),
-                    record["width"], record["height"])
+                    record["width"], record["height"], np.array(record["camera"].get("distortion", np.zeros(5))))
     instances = [_instance_from_record(item, instance_ids) for item in record["instances"]]
     polylines = [
         PolylineLabel(line["category_id"], line["category"], array_from_json(line["points"]).reshape(-1, 3))

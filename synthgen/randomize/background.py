@@ -1,4 +1,5 @@
-"""Background randomization: plain colours, procedural textures or your own images."""
+"""Background randomization: plain colours, procedural textures, your own photos, or the
+photos of a labeled real dataset with its labeled objects taken out."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import numpy as np
 
 from synthgen.core import SceneSpec
 from synthgen.core.errors import ConfigError
-from synthgen.core.validation import check_choices, check_range_pair
+from synthgen.core.validation import check_choice, check_choices, check_range_pair
+from synthgen.randomize.real_photos import CLEAN_MODES, DatasetPhotos
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
 
 __all__ = ["BackgroundRandomizer", "random_crop"]
 
-KINDS = ("color", "procedural", "images")
+KINDS = ("color", "procedural", "images", "dataset")
 
 
 def random_crop(image: np.ndarray, rng: np.random.Generator, width: int, height: int,
@@ -50,8 +52,13 @@ class BackgroundRandomizer:
     Args:
         kinds: Kinds drawn uniformly per image: ``color`` (random plain colour),
             ``procedural`` (a procedural texture) and ``images`` (a random crop of an
-            image from ``image_folder``).
+            image from ``image_folder``) and ``dataset`` (a photo of ``dataset`` with its
+            labeled objects taken out, see ``dataset_mode``).
         image_folder: Folder of background images (needed for ``images``).
+        dataset: A labeled real dataset (any readable format; needed for ``dataset``).
+        dataset_mode: ``inpaint`` (labeled objects filled by OpenCV inpainting) or
+            ``crop`` (crops that touch no labeled box), so no unlabeled positives remain.
+        dataset_image_ids: Only these images of ``dataset``, or null for all.
         textures: Procedural textures to draw from.
         zoom: [min, max] share of the largest fitting crop of a background image.
         repeats: [min, max] pattern periods across the image (procedural).
@@ -64,6 +71,9 @@ class BackgroundRandomizer:
         textures: Sequence[str] = ("noise", "checker", "stripes", "marble", "cloth"),
         zoom: Sequence[float] = (0.5, 1.0),
         repeats: Sequence[float] = (2.0, 12.0),
+        dataset: str | None = None,
+        dataset_mode: str = "inpaint",
+        dataset_image_ids: Sequence[int | str] | None = None,
     ):
         self.kinds = check_choices("kinds", kinds, KINDS)
         if "images" in self.kinds and image_folder is None:
@@ -73,6 +83,10 @@ class BackgroundRandomizer:
         if "procedural" in self.kinds and not self.textures:
             raise ConfigError("textures: must list at least one texture for kinds: [procedural]")
         self.zoom = check_range_pair("zoom", zoom, minimum=0.01, maximum=1.0)
+        if "dataset" in self.kinds and dataset is None:
+            raise ConfigError("dataset: needed for kinds: [dataset]; give a labeled dataset (COCO, YOLO, VOC, ...)")
+        self.dataset = None if dataset is None else DatasetPhotos(dataset, "dataset", image_ids=dataset_image_ids)
+        self.dataset_mode = check_choice("dataset_mode", dataset_mode, CLEAN_MODES)
         self.repeats = check_range_pair("repeats", repeats, minimum=0.1, maximum=256.0)
 
     def __call__(self, spec: SceneSpec, rng: np.random.Generator) -> SceneSpec:
@@ -82,6 +96,8 @@ class BackgroundRandomizer:
             return dataclasses.replace(spec, background=random_color(rng) / 255.0, background_image=None)
         if kind == "images":
             image = random_crop(self.folder.draw(rng), rng, width, height, self.zoom)
+        elif kind == "dataset":
+            image = self.dataset.clean_photo(rng, width, height, self.dataset_mode)
         else:
             texture_kind = self.textures[int(rng.integers(len(self.textures)))]
             colors = (random_color(rng), random_color(rng))

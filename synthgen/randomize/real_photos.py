@@ -1,0 +1,203 @@
+"""A small labeled real set as a source of surfaces and backgrounds.
+
+* ``object_patch``: the pixels of one labeled object of a category: the bounding
+  rectangle of its mask with the pixels outside the mask filled by OpenCV inpainting
+  (Telea), so the patch is all object surface; without a mask, the central part of
+  its box. Wrapped on a mesh, it gives randomized shapes the real surface of the
+  category.
+* ``clean_photo``: a photo with its labeled objects taken out, so it can serve as a
+  background or a support texture without unlabeled positives in it: ``inpaint``
+  fills every object's mask (or box) dilated by a few pixels; ``crop`` takes the
+  largest random crop of the requested aspect that touches no labeled box (falling
+  back to inpainting when none is found).
+
+Any dataset ``synthgen.io.read_dataset`` reads (COCO, YOLO, VOC, Label Studio, a
+synthgen store). Photos are read on first use and kept in a small LRU.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+from synthgen.io.readers import read_dataset
+from synthgen.io.record import decode_rle
+
+__all__ = ["CLEAN_MODES", "DatasetPhotos"]
+
+CLEAN_MODES = ("inpaint", "crop")
+_MAX_EDGE = 1024
+_CACHE = 16
+_MARGIN_PX = 4
+
+
+class DatasetPhotos:
+    """Photos and labeled objects of a real dataset, for textures and backgrounds.
+
+    Args:
+        path: Dataset folder or file (any format ``read_dataset`` detects).
+        name: Config key named in errors.
+        image_ids: Only these images (by the dataset's image index, e.g. COCO ids), or
+            null for all: keep the images you evaluate on out of the textures.
+        min_object_pixels: Objects smaller than this (mask or box area) give no patches.
+
+    Raises:
+        ConfigError: The dataset cannot be read, or none of ``image_ids`` is in it.
+    """
+
+    def __init__(self, path: str, name: str, image_ids: Sequence[int | str] | None = None,
+                 min_object_pixels: int = 64):
+        try:
+            dataset = read_dataset(path)
+        except InputError as error:
+            raise ConfigError(f"{name}: {error}") from error
+        images = list(dataset.images)
+        if image_ids is not None:
+            wanted = {str(i) for i in image_ids}
+            images = [image for image in images if str(image.index) in wanted]
+            if not images:
+                raise ConfigError(f"{name}: none of image_ids {list(image_ids)[:10]} is in {path!r}")
+        if not images:
+            raise ConfigError(f"{name}: dataset {path!r} has no images")
+        self.name = name
+        self.dataset: LabeledDataset = dataset
+        self.images: list[LabeledImage] = images
+        self.min_object_pixels = min_object_pixels
+        self._objects: dict[str, list[tuple[int, LabeledObject]]] = {}
+        for index, image in enumerate(images):
+            for obj in image.objects:
+                if obj.area >= min_object_pixels:
+                    label = dataset.category(obj.category_id).name
+                    self._objects.setdefault(label, []).append((index, obj))
+        self._photos: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+
+    @property
+    def category_names(self) -> list[str]:
+        """Names of the categories with at least one usable object."""
+        return sorted(self._objects)
+
+    def has_objects(self, category: str) -> bool:
+        return category in self._objects
+
+    def _cached(self, key: tuple, make) -> np.ndarray:
+        if key in self._photos:
+            self._photos.move_to_end(key)
+            return self._photos[key]
+        value = make()
+        self._photos[key] = value
+        while len(self._photos) > _CACHE:
+            self._photos.popitem(last=False)
+        return value
+
+    def photo(self, index: int) -> np.ndarray:
+        """(h, w, 3) uint8 RGB image ``index`` at full size."""
+        image = self.images[index]
+
+        def read() -> np.ndarray:
+            pixels = cv2.imread(str(image.path), cv2.IMREAD_COLOR)
+            if pixels is None:
+                raise InputError(f"{self.name}: image file {str(image.path)!r} could not be read; remove or replace it")
+            return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+        return self._cached(("photo", index), read)
+
+    def _object_mask(self, image: LabeledImage, obj: LabeledObject, shape: tuple[int, int]) -> np.ndarray:
+        """(h, w) bool mask of an object: its segmentation, else its box."""
+        if obj.segmentation is not None:
+            mask = decode_rle(obj.segmentation)
+            if mask.shape == shape:
+                return mask
+        mask = np.zeros(shape, bool)
+        x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [shape[1], shape[0]] * 2).astype(int)
+        mask[y0:y1, x0:x1] = True
+        return mask
+
+    def object_patch(self, rng: np.random.Generator, category: str) -> np.ndarray:
+        """(h, w, 3) uint8 RGB surface of a random labeled object of ``category``."""
+        choice = int(rng.integers(len(self._objects[category])))
+        index, obj = self._objects[category][choice]
+        return self._cached(("patch", category, choice), lambda: self._patch(index, obj))
+
+    def _patch(self, index: int, obj: LabeledObject) -> np.ndarray:
+        photo = self.photo(index)
+        height, width = photo.shape[:2]
+        x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [width, height] * 2).astype(int)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            raise InputError(f"{self.name}: an object of image {self.images[index].path} has an empty box")
+        if obj.segmentation is None:  # no mask: the central half of the box is surely the object
+            dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+            return np.ascontiguousarray(photo[y0 + dy:y1 - dy, x0 + dx:x1 - dx])
+        crop = np.ascontiguousarray(photo[y0:y1, x0:x1])
+        inside = self._object_mask(self.images[index], obj, (height, width))[y0:y1, x0:x1]
+        # Erode: the mask's rim mixes in the background; fill everything else from the surface.
+        inside = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        if inside.sum() < 16:
+            return crop
+        return cv2.inpaint(crop, (~inside).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+
+    def clean_photo(self, rng: np.random.Generator, width: int, height: int, mode: str) -> np.ndarray:
+        """(height, width, 3) uint8 RGB: a random photo without its labeled objects.
+
+        Args:
+            rng: Source of the photo, crop and zoom draws.
+            width: Output width in pixels.
+            height: Output height in pixels.
+            mode: ``inpaint`` or ``crop`` (see the module docstring).
+        """
+        index = int(rng.integers(len(self.images)))
+        if mode == "crop":
+            crop = self._free_crop(rng, index, width / height)
+            if crop is not None:
+                return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+        filled = self._cached(("inpainted", index), lambda: self._inpainted(index))
+        return _fit_crop(filled, rng, width, height)
+
+    def _boxes(self, index: int, scale: float = 1.0) -> np.ndarray:
+        boxes = [obj.bbox for obj in self.images[index].objects]
+        return np.reshape(boxes, (-1, 4)) * scale
+
+    def _free_crop(self, rng: np.random.Generator, index: int, aspect: float) -> np.ndarray | None:
+        photo = self.photo(index)
+        h, w = photo.shape[:2]
+        boxes = self._boxes(index) + [-_MARGIN_PX, -_MARGIN_PX, _MARGIN_PX, _MARGIN_PX]
+        for share in (0.6, 0.45, 0.3, 0.2, 0.12):
+            crop_w = min(w, h * aspect) * share
+            crop_h = crop_w / aspect
+            for _ in range(20):
+                x0, y0 = rng.uniform(0, w - crop_w), rng.uniform(0, h - crop_h)
+                overlap = ((boxes[:, 0] < x0 + crop_w) & (boxes[:, 2] > x0) & (boxes[:, 1] < y0 + crop_h) & (boxes[:, 3] > y0))
+                if not overlap.any():
+                    return photo[int(y0):int(y0 + crop_h), int(x0):int(x0 + crop_w)]
+        return None
+
+    def _inpainted(self, index: int) -> np.ndarray:
+        photo = self.photo(index)
+        h, w = photo.shape[:2]
+        scale = min(1.0, _MAX_EDGE / max(h, w), 400 / max(h, w))  # inpaint small: cost grows with the hole area
+        small = cv2.resize(photo, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        holes = np.zeros((h, w), np.uint8)
+        image = self.images[index]
+        for obj in image.objects:
+            holes |= self._object_mask(image, obj, (h, w)).astype(np.uint8)
+        holes = cv2.resize(holes, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        holes = cv2.dilate(holes, np.ones((2 * _MARGIN_PX + 1,) * 2, np.uint8))
+        filled = cv2.inpaint(small, holes, 5, cv2.INPAINT_TELEA)
+        # Inpainted at low resolution; keep the photo's own pixels wherever no object was.
+        up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+        keep = cv2.resize(holes, (w, h), interpolation=cv2.INTER_NEAREST) == 0
+        return np.where(keep[..., None], photo, up)
+
+
+def _fit_crop(image: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A random 70-100% crop of ``image`` with the target aspect, resized to ``width`` x ``height``."""
+    h, w = image.shape[:2]
+    fit = min(w / width, h / height) * rng.uniform(0.7, 1.0)
+    crop_w, crop_h = max(1, int(width * fit)), max(1, int(height * fit))
+    x0, y0 = int(rng.integers(w - crop_w + 1)), int(rng.integers(h - crop_h + 1))
+    return cv2.resize(image[y0:y0 + crop_h, x0:x0 + crop_w], (width, height), interpolation=cv2.INTER_AREA)
+
