@@ -9,10 +9,12 @@ unusable paths) print one line and exit with status 2.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import hydra
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from synthgen.core.errors import SynthgenError
 from synthgen.paths import conf_dir
@@ -62,6 +64,12 @@ def _run_reporting_errors(command: str, cfg: DictConfig) -> None:
         result = implementation(cfg)
     except SynthgenError as error:
         print(f"synthgen: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as error:
+        # A config value left as ??? (one the user must give), reached directly or through ${...}.
+        named = re.search(r"Missing mandatory value: (\S+)", str(error))
+        key = named.group(1) if named else getattr(error, "full_key", "?")
+        print(f"synthgen: error: {key}: this value must be given; add {key}=... to the command line", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         # Samples in flight were finished before the interrupt propagated; nothing is partial.
