@@ -212,7 +212,7 @@ class SensorModel:
         image = _LINEAR[sample.image]
         total = np.zeros_like(image)
         # Centred on the frame's instant: the exposure spans -shutter/2 .. +shutter/2 of the motion.
-        for t in np.linspace(-0.5, 0.5, steps + 1):
+        for t in np.linspace(-0.5, 0.5, steps + 1, dtype=np.float32):
             total += cv2.remap(image, u - motion[..., 0] * t, v - motion[..., 1] * t, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         return self._with_image(sample, _encode(total / (steps + 1)), f"MotionBlur(shutter={shutter:.2f})")
@@ -236,7 +236,8 @@ class SensorModel:
         # The area scale at the image centre (the warp is close to a scaling there).
         centre = np.array([[width / 2, height / 2], [width / 2 + 8, height / 2], [width / 2, height / 2 + 8]])
         probe = _distort_pixels(centre, camera.K, coefficients)
-        ratio = abs(np.cross(probe[1] - probe[0], probe[2] - probe[0])) / 64.0
+        (ax, ay), (bx, by) = probe[1] - probe[0], probe[2] - probe[0]
+        ratio = abs(ax * by - ay * bx) / 64.0
         name = "LensDistortion(" + ", ".join(f"{c:.4f}" for c in coefficients) + ")"
         distorted = relabel(sample, image, warped, moved, slices, ratio, (name,), self.min_visible_pixels)
         return dataclasses.replace(distorted, camera=dataclasses.replace(camera, distortion=coefficients))

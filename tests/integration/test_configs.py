@@ -1,11 +1,15 @@
 """Every shipped config composes with real Hydra and every component instantiates."""
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from synthgen.paths import conf_dir
 from synthgen.registry import instantiate
+
+FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 
 GROUP_OPTIONS = sorted(
     (path.parent.name, path.stem) for path in conf_dir().glob("*/*.yaml")
@@ -23,6 +27,10 @@ def _override(group: str, option: str) -> tuple[list[str], str]:
         return [f"export=[{option}]"], "export"
     if group == "randomize":  # randomizers are placed into scenes; add one under a new key
         return [f"+randomize@probe={option}"], "probe"
+    if (group, option) == ("scene", "tabletop_fruits_photos"):  # the user's photos are mandatory
+        if not FRUITS.is_dir():
+            pytest.skip(f"real data missing: {FRUITS}")
+        return [f"scene={option}", f"scene.randomize.skins.texture_dataset={FRUITS}"], group
     if group == "generator" and option != "none":  # a model is mandatory (loaded later, by generate)
         extra = ["generator.controlnets.depth=some/controlnet"] if option == "controlnet" else []
         return [f"{group}={option}", "generator.model=some/model", *extra], group

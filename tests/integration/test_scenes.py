@@ -23,7 +23,7 @@ from synthgen.render.pyrender_backend import PyrenderRenderer
 from synthgen.scene.camera import intrinsics_from_fov, look_at
 from synthgen.scene.mannequin import COCO_KEYPOINTS, JOINT_LIMITS_DEG, Mannequin
 
-SCENES = ["tabletop", "tabletop_fruits", "chessboard", "figures", "road"]
+SCENES = ["tabletop", "tabletop_fruits", "chessboard", "figures", "road", "tabletop_textured"]
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 FRUITS = DATA / "fruits_nuts"
 CHESSBOARDS = DATA / "chessboards"
@@ -42,6 +42,15 @@ def test_every_scene_generates_checked_labels_readable_by_pycocotools(scene, tmp
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(summary.exports["coco"]))
     assert len(coco.getImgIds()) == 3 and coco.getAnnIds()
+
+
+def test_fruit_photos_scene_generates_checked_labels(tmp_path):
+    if not FRUITS.is_dir():
+        pytest.skip(f"real data missing: {FRUITS}")
+    cfg = _scene_config("tabletop_fruits_photos", f"out={tmp_path}", "n=3", "render.width=160", "render.height=120",
+                        "progress=false", f"scene.randomize.skins.texture_dataset={FRUITS}")
+    summary = generate(cfg)
+    assert summary.images == 3 and summary.quarantined == 0 and summary.instances > 0
 
 
 def _render(scene: str, index: int, size=(640, 480), *overrides: str):
