@@ -24,6 +24,7 @@ from synthgen.io.store import iter_records, read_sample
 from synthgen.paths import conf_dir
 from synthgen.preview import draw_sample
 
+FRUITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fruits_nuts"
 SCENES = {
     # scene: (seed, extra overrides, draw masks, draw cuboids)
     "tabletop": (3, [], True, False),
@@ -31,6 +32,8 @@ SCENES = {
     "chessboard": (2, ["scene.randomize.distractors.count=[0,1]"], False, False),
     "figures": (4, ["scene.placement.count=[3,3]", "scene.camera.distance=[3,3.5]"], True, False),
     "road": (2, [], False, True),
+    "tabletop_textured": (3, [], False, False),
+    "tabletop_fruits_photos": (1, [f"scene.randomize.skins.texture_dataset={FRUITS}"], False, False),
 }
 
 

@@ -281,29 +281,35 @@ class PyrenderRenderer:
 
     def _apply(self, target: pyrender.MetallicRoughnessMaterial, surface: Material, tint: np.ndarray,
                gains: np.ndarray) -> None:
-        target.baseColorFactor = np.clip(surface.base_color * tint, 0.0, 1.0)
+        opaque = surface.alpha_mode == "OPAQUE"
+        color = np.clip(surface.base_color * tint, 0.0, 1.0)
+        if opaque:  # glTF: an opaque surface ignores alpha (pyrender would write it to the image)
+            color[3] = 1.0
+        target.baseColorFactor = color
         target.metallicFactor = surface.metallic
         target.roughnessFactor = surface.roughness
-        target.baseColorTexture = self._texture(surface.base_color_texture)
+        target.baseColorTexture = self._texture(surface.base_color_texture, opaque=opaque)
         target.metallicRoughnessTexture = self._texture(surface.metallic_roughness_texture, linear=True)
         target.normalTexture = self._texture(surface.normal_texture, linear=True)
         # Emission is light leaving the surface: the camera's gains apply to it as to the lights.
-        target.emissiveFactor = surface.emissive * gains
+        # pyrender's shader multiplies by the emissive factor twice; give it the square root.
+        target.emissiveFactor = np.sqrt(surface.emissive * gains)
         target.emissiveTexture = self._texture(surface.emissive_texture)
         target.alphaMode = surface.alpha_mode
         target.alphaCutoff = surface.alpha_cutoff
         target.doubleSided = surface.double_sided
 
-    def _texture(self, texture: Texture | None, linear: bool = False) -> pyrender.Texture | None:
+    def _texture(self, texture: Texture | None, linear: bool = False, opaque: bool = True) -> pyrender.Texture | None:
         if texture is None:
             return None
-        key = (texture.key, linear)
+        opaque = opaque or texture.image.shape[2] == 3
+        key = (texture.key, linear, opaque)
         if key in self._textures:
             self._textures.move_to_end(key)
         else:
             # RGBA rows are always 4-byte aligned; pyrender uploads with OpenGL's default
             # unpack alignment of 4, which skews RGB images whose width * 3 is not.
-            rgba = texture.image
+            rgba = texture.image[..., :3] if opaque else texture.image
             if rgba.shape[2] == 3:
                 rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, np.uint8)], axis=2)
             self._textures[key] = pyrender.Texture(source=rgba, source_channels="RGBA")

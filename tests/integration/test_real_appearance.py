@@ -315,3 +315,31 @@ def test_distortion_is_written_with_k_and_motion_blur_runs_on_clips(generate_cfg
     assert np.array_equal(a.instance_ids, b.instance_ids) and not np.array_equal(a.image, b.image)
     with pytest.raises(ConfigError, match="not supported with sequence.frames > 1"):
         generate(generate_cfg(f"out={tmp_path / 'bad'}", "n=1", *SMALL_RUN, *clip, "augment=sensor"))
+
+
+def test_file_textures_are_uploaded_once_across_samples(generate_cfg):
+    from synthgen.registry import instantiate
+
+    cfg = generate_cfg("scene=tabletop_textured", "scene.randomize.materials.texture_probability=0",
+                       "scene.randomize.table.texture_probability=0", "~scene.randomize.distractors")
+    sampler = instantiate(cfg.scene, "scene")
+    renderer = PyrenderRenderer(*SIZE)
+    uploads = []
+    for index in range(12):
+        renderer.render(sampler.sample(sample_rng(0, index), *SIZE), amodal=False)
+        uploads.append(dict(renderer._textures))
+    # The box's and the can's textures: two uploads, the same objects in every later sample.
+    assert len(uploads[-1]) == 2
+    assert all(uploads[-1][key] is texture for key, texture in uploads[3].items())
+
+
+def test_emission_renders_at_its_radiance_in_the_dark(renderer):
+    import dataclasses
+
+    from synthgen.core import Material
+
+    spec = _flat_red_spec(lights=(), ambient=np.zeros(3), background=np.zeros(3))
+    glowing = dataclasses.replace(spec.objects[0], color=np.ones(4),
+                                  materials=(Material(base_color=np.array([0.0, 0.0, 0.0, 1.0]), emissive=np.array([1.0, 0.25, 0.0])),))
+    pixel = renderer.render(dataclasses.replace(spec, objects=(glowing,))).image[60, 80].astype(int)
+    assert np.abs(pixel - [255, 137, 0]).max() <= 2  # sRGB of linear (1, 0.25, 0)

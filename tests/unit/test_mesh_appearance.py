@@ -202,3 +202,25 @@ def test_lens_model_matches_opencv():
     expected, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), K, coefficients)
     ours = distort_normalized(points[:, :2] / points[:, 2:], coefficients) @ K[:2, :2].T + K[:2, 2]
     assert np.allclose(ours, expected.reshape(-1, 2), atol=1e-9)
+
+
+def test_glb_normal_map_emission_and_alpha_are_kept(tmp_path):
+    from PIL import Image
+    from trimesh.visual.material import PBRMaterial
+
+    mesh = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    mesh.unmerge_vertices()
+    normal = Image.fromarray(np.full((8, 8, 3), (128, 128, 255), np.uint8))
+    glow = Image.fromarray(np.full((8, 8, 3), 255, np.uint8))
+    leaf = Image.fromarray(np.dstack([np.full((8, 8, 3), 60, np.uint8), np.tile([0, 255], (8, 4)).astype(np.uint8)]))
+    material = PBRMaterial(baseColorTexture=leaf, normalTexture=normal, emissiveTexture=glow,
+                           emissiveFactor=[1.0, 0.5, 0.0], alphaMode="MASK", alphaCutoff=0.4, doubleSided=True)
+    mesh.visual = trimesh.visual.TextureVisuals(uv=np.random.default_rng(0).uniform(size=(len(mesh.vertices), 2)),
+                                                material=material)
+    mesh.export(tmp_path / "leaf.glb")
+    (loaded,) = load_mesh(tmp_path / "leaf.glb").materials
+    assert loaded.normal_texture is not None and loaded.emissive_texture is not None
+    assert np.allclose(loaded.emissive, [1.0, 0.5, 0.0])
+    assert loaded.alpha_mode == "MASK" and loaded.alpha_cutoff == pytest.approx(0.4) and loaded.double_sided
+    assert loaded.base_color_texture.image.shape[2] == 4  # coverage kept as alpha
+    assert loaded.metallic == 1.0 and loaded.roughness == 1.0  # glTF's defaults for absent factors
