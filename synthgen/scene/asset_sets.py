@@ -161,7 +161,7 @@ class AssetFolder(Asset):
         self.max_texture_size = check_number("max_texture_size", max_texture_size, minimum=8, maximum=16384, integer=True)
         cache = shared_mesh_cache()
         cache.budget_bytes = int(check_number("cache_mb", cache_mb, minimum=1) * 2**20)
-        self._cache: MeshCache = cache
+        self.cache: MeshCache = cache
         first = self.load(0)
         if check_files:
             for index in range(1, len(self.sources)):
@@ -174,7 +174,7 @@ class AssetFolder(Asset):
     def load(self, index: int) -> LoadedMesh:
         """Mesh ``index`` of the set, from the cache (read on first use)."""
         source = self.sources[index]
-        return self._cache.get(source.path, smooth=self.smooth, scale=self.scale, up_axis=self.up_axis,
+        return self.cache.get(source.path, smooth=self.smooth, scale=self.scale, up_axis=self.up_axis,
                                max_texture_size=int(self.max_texture_size), fallback_texture=source.fallback_texture)
 
     def draw(self, rng: np.random.Generator) -> AssetDraw:
