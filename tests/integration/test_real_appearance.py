@@ -339,3 +339,25 @@ def test_emission_renders_at_its_radiance_in_the_dark(renderer):
     glowing = dataclasses.replace(spec.objects[0], color=np.ones(4), materials=(surface,))
     pixel = renderer.render(dataclasses.replace(spec, objects=(glowing,))).image[60, 80].astype(int)
     assert np.abs(pixel - [255, 137, 0]).max() <= 2  # sRGB of linear (1, 0.25, 0)
+
+
+def test_lens_distortion_moves_polylines_with_the_lens(generate_cfg):
+    from synthgen.core import distort_normalized
+    from synthgen.registry import instantiate
+
+    sampler = instantiate(generate_cfg("scene=road").scene, "scene")
+    spec = sampler.sample(sample_rng(0, 0), *SIZE)
+    sample = LabelDeriver()(PyrenderRenderer(*SIZE).render(spec), spec, 0)
+    assert sample.polylines
+    model = SensorModel(lens_distortion={"probability": 1.0, "k1": [-0.2, -0.2], "k2": [0.0, 0.0], "p": 0.0})
+    distorted = model(sample, 0)
+    assert check_sample(distorted) == []
+    K = sample.camera.K
+    before = np.concatenate([line.points[:, :2] for line in sample.polylines])
+    after = np.concatenate([line.points[:, :2] for line in distorted.polylines])
+    expected = distort_normalized((before - K[:2, 2]) / [K[0, 0], K[1, 1]], distorted.camera.distortion)
+    expected = expected * [K[0, 0], K[1, 1]] + K[:2, 2]
+    inside = (expected[:, 0] >= 0) & (expected[:, 0] < SIZE[0]) & (expected[:, 1] >= 0) & (expected[:, 1] < SIZE[1])
+    # every vertex that stays in the image is where the lens puts it (clipping adds border points)
+    matched = [np.min(np.linalg.norm(after - point, axis=1)) for point in expected[inside]]
+    assert inside.sum() > 3 and np.max(matched) < 1e-6
