@@ -2,12 +2,14 @@
 
 * ``object_patch``: the pixels of one labeled object of a category: the bounding
   rectangle of its mask with the pixels outside the mask filled by OpenCV inpainting
-  (Telea), so the patch is all object surface; without a mask, the central part of
+  (Telea; small holes), so the patch is all object surface; without a mask, the central part of
   its box. Wrapped on a mesh, it gives randomized shapes the real surface of the
   category.
 * ``clean_photo``: a photo with its labeled objects taken out, so it can serve as a
   background or a support texture without unlabeled positives in it: ``inpaint``
-  fills every object's mask (or box) dilated by a few pixels; ``crop`` takes the
+  fills every object's mask (or box), grown past its rim and contact shadow, with the local
+  mean colour of the surface around it (normalised convolution; Telea inpainting smears
+  large clustered holes); ``crop`` takes the
   largest random crop of the requested aspect that touches no labeled box (falling
   back to inpainting when none is found).
 
@@ -178,19 +180,74 @@ class DatasetPhotos:
     def _inpainted(self, index: int) -> np.ndarray:
         photo = self.photo(index)
         h, w = photo.shape[:2]
-        scale = min(1.0, _MAX_EDGE / max(h, w), 400 / max(h, w))  # inpaint small: cost grows with the hole area
+        scale = min(1.0, 400 / max(h, w))  # filled at low resolution: the fill is smooth anyway
         small = cv2.resize(photo, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         holes = np.zeros((h, w), np.uint8)
         image = self.images[index]
         for obj in image.objects:
             holes |= self._object_mask(image, obj, (h, w)).astype(np.uint8)
         holes = cv2.resize(holes, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        holes = cv2.dilate(holes, np.ones((2 * _MARGIN_PX + 1,) * 2, np.uint8))
-        filled = cv2.inpaint(small, holes, 5, cv2.INPAINT_TELEA)
-        # Inpainted at low resolution; keep the photo's own pixels wherever no object was.
-        up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+        # Grow the holes past each object's rim and contact shadow, which the masks leave outside.
+        margin = max(_MARGIN_PX, int(0.02 * max(small.shape[:2])))
+        holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+        filled = _fill_holes(small, holes.astype(bool))
+        # Filled at low resolution; keep the photo's own pixels wherever no object was.
+        up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
         keep = cv2.resize(holes, (w, h), interpolation=cv2.INTER_NEAREST) == 0
         return np.where(keep[..., None], photo, up)
+
+
+def _fill_holes(image: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """Fill ``holes`` with the local mean colour of the pixels around them (normalised convolution).
+
+    Telea inpainting smears the boundary into large holes (grey streaks between clustered
+    objects); a Gaussian-weighted mean of the valid pixels, at the smallest of a few widths
+    that reaches every hole pixel, gives the surface's own colour and shading instead, and
+    the fine texture (weave, grain) is borrowed from nearby object-free places.
+    """
+    valid = (~holes).astype(np.float32)
+    pixels = image.astype(np.float32)
+    result = pixels.copy()
+    todo = holes.copy()
+    for sigma in (0.02, 0.06, 0.2, 0.6):
+        size = sigma * max(image.shape[:2])
+        weight = cv2.GaussianBlur(valid, (0, 0), size)
+        mean = cv2.GaussianBlur(pixels * valid[..., None], (0, 0), size) / np.maximum(weight, 1e-6)[..., None]
+        reached = todo & (weight > 0.05)
+        result[reached] = mean[reached]
+        todo &= ~reached
+        if not todo.any():
+            break
+    if todo.any():  # a photo that is all object: its mean colour
+        result[todo] = pixels[~holes].mean(axis=0) if (~holes).any() else pixels.mean(axis=(0, 1))
+    result += _borrowed_detail(pixels, holes)
+    # Feather the seam: a 3 px blend between the fill and the photo.
+    alpha = cv2.GaussianBlur(holes.astype(np.float32), (0, 0), 1.5)[..., None]
+    return np.clip(pixels * (1 - alpha) + result * alpha, 0, 255).astype(np.uint8)
+
+
+# Where hole pixels borrow fine texture from: shifts by shares of the image size, nearest first.
+_DETAIL_SHIFTS = [(dy, dx) for share in (0.25, 0.5) for dy, dx in
+                  ((0, share), (share, 0), (0, -share), (-share, 0), (share, share), (-share, -share),
+                   (share, -share), (-share, share))]
+
+
+def _borrowed_detail(pixels: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32 fine texture (the photo minus its blur) copied into the holes from
+    the nearest of a fixed list of shifted places that lie outside every hole."""
+    detail = pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0)
+    borrowed = np.zeros_like(pixels)
+    todo = holes.copy()
+    h, w = holes.shape
+    for dy, dx in _DETAIL_SHIFTS:
+        shift = (int(round(dy * h)), int(round(dx * w)))
+        source_ok = ~np.roll(holes, shift, axis=(0, 1))
+        take = todo & source_ok
+        borrowed[take] = np.roll(detail, shift, axis=(0, 1))[take]
+        todo &= ~take
+        if not todo.any():
+            break
+    return borrowed
 
 
 def _fit_crop(image: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:

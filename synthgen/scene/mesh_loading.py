@@ -250,6 +250,7 @@ class MeshCache:
         self.budget_bytes = int(budget_mb * 2**20)
         self._items: collections.OrderedDict[tuple, LoadedMesh] = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._bytes = 0
         self.loads = 0
 
     def get(self, path: str | Path, **options) -> LoadedMesh:
@@ -264,15 +265,18 @@ class MeshCache:
         loaded = load_mesh(resolved, **options)
         with self._lock:
             self.loads += 1
-            self._items[key] = loaded
-            while len(self._items) > 1 and sum(m.nbytes for m in self._items.values()) > self.budget_bytes:
-                self._items.popitem(last=False)
-        return loaded
+            if key not in self._items:
+                self._items[key] = loaded
+                self._bytes += loaded.nbytes
+            while len(self._items) > 1 and self._bytes > self.budget_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return self._items.get(key, loaded)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the cached meshes."""
-        return sum(m.nbytes for m in self._items.values())
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._items)
