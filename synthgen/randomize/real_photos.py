@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,6 +37,20 @@ CLEAN_MODES = ("inpaint", "crop")
 _MAX_EDGE = 1024
 _CACHE = 16
 _MARGIN_PX = 4
+
+
+_DATASETS: collections.OrderedDict[tuple, LabeledDataset] = collections.OrderedDict()
+
+
+def _read_once(path: str) -> LabeledDataset:
+    """The dataset at ``path``, read once per process while unchanged (several randomizers share it)."""
+    resolved = Path(path).expanduser().resolve()
+    key = (str(resolved), resolved.stat().st_mtime_ns if resolved.exists() else None)
+    if key not in _DATASETS:
+        _DATASETS[key] = read_dataset(resolved)
+        while len(_DATASETS) > 4:
+            _DATASETS.popitem(last=False)
+    return _DATASETS[key]
 
 
 class DatasetPhotos:
@@ -55,7 +70,7 @@ class DatasetPhotos:
     def __init__(self, path: str, name: str, image_ids: Sequence[int | str] | None = None,
                  min_object_pixels: int = 64):
         try:
-            dataset = read_dataset(path)
+            dataset = _read_once(path)
         except InputError as error:
             raise ConfigError(f"{name}: {error}") from error
         images = list(dataset.images)
