@@ -4,15 +4,18 @@ The public API; everything else is reachable through config ``_target_`` paths.
 """
 
 from synthgen.augment.augmenter import Augmenter
+from synthgen.augment.sensor import SensorModel
 from synthgen.commands.generate import GenerateSummary, generate
 from synthgen.core import (
     Camera,
     CategoryInfo,
     Cuboid,
+    EnvironmentMap,
     FlowField,
     FrameInfo,
     Instance,
     Light,
+    Material,
     MeshGeometry,
     Polyline,
     PolylineLabel,
@@ -39,6 +42,7 @@ __all__ = [
     "ConfigError",
     "Cuboid",
     "DatasetWriter",
+    "EnvironmentMap",
     "FlowField",
     "FrameInfo",
     "GenerateSummary",
@@ -46,12 +50,14 @@ __all__ = [
     "Instance",
     "LabelDeriver",
     "Light",
+    "Material",
     "MeshGeometry",
     "Polyline",
     "PolylineLabel",
     "Sample",
     "SceneObject",
     "SceneSpec",
+    "SensorModel",
     "SynthgenError",
     "Texture",
     "Track",

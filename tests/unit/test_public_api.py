@@ -5,6 +5,7 @@ EXPECTED = {
     "Instance", "LabelDeriver", "Light", "MeshGeometry", "Sample", "SceneObject", "SceneSpec", "SynthgenError",
     "check_sample", "export_coco", "generate", "read_sample", "sample_rng", "__version__",
     "Augmenter", "Polyline", "PolylineLabel", "Texture", "draw_sample", "FlowField", "FrameInfo", "Track",
+    "Material", "EnvironmentMap", "SensorModel",
 }
 
 
