@@ -39,6 +39,17 @@ from synthgen.registry import instantiate
 
 DEFAULTS = ["n=100", "render.width=640", "render.height=480"]
 TABLETOP_DEFAULTS = ["scene.placement.count=[8,8]"]
+TABLETOP_SCENES = ("tabletop", "tabletop_textured")
+
+
+def _texture_keys(spec) -> list[str]:
+    """Keys of every texture a scene uses (procedural ones are new per sample; files' are shared)."""
+    keys = []
+    for obj in spec.objects:
+        surfaces = [obj.texture] + [t for m in obj.materials for t in (m.base_color_texture, m.normal_texture,
+                                                                        m.metallic_roughness_texture, m.emissive_texture)]
+        keys += [t.key for t in surfaces if t is not None]
+    return keys
 
 
 class _Timed:
@@ -71,7 +82,7 @@ def bench(argv: list[str]) -> dict:
     """Run one benchmark; print its report and return its headline numbers."""
     keys = {arg.split("=", 1)[0] for arg in argv}
     scene = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("scene=")), "tabletop")
-    defaults = DEFAULTS + (TABLETOP_DEFAULTS if scene == "tabletop" else [])
+    defaults = DEFAULTS + (TABLETOP_DEFAULTS if scene in TABLETOP_SCENES else [])
     overrides = [d for d in defaults if d.split("=", 1)[0] not in keys] + argv
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _compose([*overrides, f"out={Path(tmp) / 'ds'}", "progress=false"])
@@ -84,6 +95,9 @@ def bench(argv: list[str]) -> dict:
         sample_ms = 1000 * (time.perf_counter() - sample_start) / cfg.n
         randomize_ms = 1000 * sum(t.seconds for t in timed.values()) / cfg.n
         objects = sum(len(s.instances) for s in specs) / cfg.n
+        texture_uses = [key for spec in specs for key in _texture_keys(spec)]
+        file_textures = {key for spec in specs for obj in spec.objects for m in obj.materials
+                         for key in [t.key for t in (m.base_color_texture,) if t is not None]}
         _raw_loop(renderer, specs[:5])  # warm-up: context, shaders, geometry upload
 
         raw_before = _raw_loop(renderer, specs)
@@ -113,6 +127,8 @@ def bench(argv: list[str]) -> dict:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     print(f"per-stage ms/image (labels and writing overlap rendering on {cfg.threads} threads): {stages}")
     print(f"render loop {summary.seconds:.2f} s, export+manifest {end_to_end - summary.seconds:.2f} s")
+    print(f"textures: {len(texture_uses)} uses in {n} images, {len(set(texture_uses))} distinct; the mesh files' "
+          f"{len(file_textures)} textures are uploaded once and reused (procedural ones are new per image)")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"end_to_end_vs_raw_render = {raw / end_to_end:.2f}")
     return {"scene": scene, "raw": n / raw, "end_to_end": n / end_to_end, "ratio": raw / end_to_end,

@@ -13,8 +13,9 @@ Variants (all through the CLI, as a user runs them):
 
 The real set is split exactly as ``synthgen validate``'s TSTR splits it (seeded), so the
 textures come from the training pool and every score is on the same held-out images.
-Prints one table: KID (MobileNetV2 features), classifier two-sample AUC, TSTR mAP50 with its
-95% interval and the share of the train-on-real baseline.
+Prints one table: KID (MobileNetV2 features) and classifier two-sample AUC against all real
+images and against the held-out test images alone (whose pixels no texture saw), TSTR mAP50
+with its 95% interval and its share of the train-on-real baseline.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def training_image_ids(real: str, test_fraction: float = 0.5, seed: int = 0) -> 
     return sorted(image.source["original_id"] for image in mixed.images if image.split == "train")
 
 
+def write_test_split(real: str, train_ids: list, out: Path) -> Path:
+    """A COCO set of the real images outside ``train_ids``; its images are symbolic links (nothing is copied)."""
+    root = Path(real)
+    coco = json.loads((root / "annotations.json").read_text())
+    keep = {image["id"] for image in coco["images"]} - set(train_ids)
+    images = [image for image in coco["images"] if image["id"] in keep]
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for image in images:
+        link = out / "images" / Path(image["file_name"]).name
+        image["file_name"] = link.name  # read_coco looks in the images/ folder beside the file
+        if not link.is_symlink():
+            link.symlink_to((root / "images" / link.name).resolve())
+    subset = dict(coco, images=images, annotations=[a for a in coco["annotations"] if a["image_id"] in keep])
+    (out / "annotations.json").write_text(json.dumps(subset))
+    return out
+
+
 def run(command: list[str]) -> float:
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -61,6 +79,7 @@ def main(argv: list[str]) -> None:
     out, real = Path(options["out"]), str(Path(options["real"]).resolve())
     train_ids = training_image_ids(real)
     print(f"real set {real}: textures from its {len(train_ids)} TSTR training images {train_ids}")
+    test_split = write_test_split(real, train_ids, out / "real_test")
     rows = []
     for position, name in enumerate(options["variants"].split(",")):
         data = out / name
@@ -75,12 +94,17 @@ def main(argv: list[str]) -> None:
                           "progress=false", "tstr.enabled=true", f"tstr.steps={options['steps']}",
                           f"tstr.real_only={'true' if position == 0 else 'false'}"])
         metrics = json.loads((report / "metrics.json").read_text())
+        held_out = out / f"{name}_report_test_split"
+        run(["synthgen", "validate", f"synthetic={data}", f"real={test_split}", f"out={held_out}", "overwrite=true",
+             "progress=false"])
+        metrics["held_out_gap"] = json.loads((held_out / "metrics.json").read_text())["image_gap"]
         rows.append((name, metrics, generate_s, validate_s))
         print(f"{name}: generate {generate_s:.0f} s, validate {validate_s:.0f} s", flush=True)
     baseline = next((r for _, m, _, _ in rows for r in m["tstr"] if r["name"] == "real only"), None)
     print(f"\nn={options['n']} at {options['width']}x{options['height']}, real={Path(real).name}, "
           f"TSTR {options['steps']} steps; train-on-real mAP50 = {baseline['bbox']['map50']:.3f}" if baseline else "")
-    print(f"{'variant':<15}{'KID':>9}{'AUC':>7}{'mAP50':>8}  {'95% interval':<16}{'of real':>8}")
+    print(f"{'variant':<15}{'KID':>9}{'AUC':>7}{'KID test':>10}{'AUC test':>10}{'mAP50':>8}  {'95% interval':<16}"
+          f"{'of real':>8}")
     for name, metrics, _, _ in rows:
         gap = metrics["image_gap"]
         synthetic = next(r for r in metrics["tstr"] if r["name"] == "synthetic only")
@@ -88,7 +112,9 @@ def main(argv: list[str]) -> None:
         interval = synthetic["bbox"].get("ci95", {}).get("map50") or ["?", "?"]
         share = f"{score / baseline['bbox']['map50']:.0%}" if baseline and baseline["bbox"]["map50"] > 0 else "-"
         interval_text = "[" + ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in interval) + "]"
-        print(f"{name:<15}{gap['kid']['mean']:>9.4f}{gap['classifier_two_sample']['auc']:>7.3f}{score:>8.3f}  "
+        held = metrics["held_out_gap"]
+        print(f"{name:<15}{gap['kid']['mean']:>9.4f}{gap['classifier_two_sample']['auc']:>7.3f}"
+              f"{held['kid']['mean']:>10.4f}{held['classifier_two_sample']['auc']:>10.3f}{score:>8.3f}  "
               f"{interval_text:<16}{share:>8}")
 
 
