@@ -22,7 +22,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.scene_model import UV_PROJECTIONS
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.randomize.base import check_roles
-from synthgen.randomize.real_photos import CLEAN_MODES, DatasetPhotos
+from synthgen.randomize.real_photos import DatasetPhotos
 from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
 
 __all__ = ["DATASET_TEXTURES", "MaterialRandomizer"]
@@ -219,20 +219,15 @@ class MaterialRandomizer:
         return Texture(image)
 
     def _dataset_texture(self, rng: np.random.Generator, category: str) -> Texture | None:
-        if self.dataset_textures in CLEAN_MODES:
+        if self.dataset_textures == "inpaint":
+            return self.dataset.surface_texture(rng, min(self.texture_size * 2, 1024))
+        if self.dataset_textures == "crop":  # a new crop each time: not shared between samples
             size = min(self.texture_size * 2, 1024)
-            return Texture(self.dataset.clean_photo(rng, size, size, self.dataset_textures))
+            return Texture(self.dataset.clean_photo(rng, size, size, "crop"))
         label = self.dataset_categories.get(category, category)
         if not self.dataset.has_objects(label):
             return None
-        patch = self.dataset.object_patch(rng, label)
-        # Textures are sampled by uv over the whole object: a square, mirrored tile of
-        # the patch avoids seams at the wrap-around.
-        side = int(np.clip(max(patch.shape[:2]), 16, 512))
-        square = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
-        tiled = np.concatenate([square, square[:, ::-1]], axis=1)
-        return Texture(np.ascontiguousarray(tiled))
-
+        return self.dataset.object_texture(rng, label)
 
 def _vertex_normals(mesh: MeshGeometry) -> np.ndarray:
     """(V, 3) float64 area-weighted vertex normals."""

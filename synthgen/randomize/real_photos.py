@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from synthgen.core import Texture
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.readers import read_dataset
@@ -37,6 +38,7 @@ CLEAN_MODES = ("inpaint", "crop")
 _MAX_EDGE = 1024
 _CACHE = 16
 _MARGIN_PX = 4
+_TEXTURE_BYTES = 256 * 2**20
 
 
 _DATASETS: collections.OrderedDict[tuple, LabeledDataset] = collections.OrderedDict()
@@ -92,6 +94,10 @@ class DatasetPhotos:
                     label = dataset.category(obj.category_id).name
                     self._objects.setdefault(label, []).append((index, obj))
         self._photos: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        # Textures made from the photos (one per object or photo), most recently used kept.
+        self._textures: collections.OrderedDict[tuple, Texture] = collections.OrderedDict()
+        self._texture_bytes = 0
+        self.key = f"{Path(path).expanduser().resolve()}:{len(images)}:{images[0].index}:{images[-1].index}"
 
     @property
     def category_names(self) -> list[str]:
@@ -137,8 +143,50 @@ class DatasetPhotos:
     def object_patch(self, rng: np.random.Generator, category: str) -> np.ndarray:
         """(h, w, 3) uint8 RGB surface of a random labeled object of ``category``."""
         choice = int(rng.integers(len(self._objects[category])))
+        return self._patch_of(category, choice)
+
+    def _patch_of(self, category: str, choice: int) -> np.ndarray:
         index, obj = self._objects[category][choice]
         return self._cached(("patch", category, choice), lambda: self._patch(index, obj))
+
+    def object_texture(self, rng: np.random.Generator, category: str) -> Texture:
+        """A random labeled object's surface as a texture: a square, mirrored tile of its patch
+        (textures wrap around objects; the mirror hides the seam). One ``Texture`` per object,
+        so renderers upload each once however many samples use it."""
+        choice = int(rng.integers(len(self._objects[category])))
+        def make() -> Texture:
+            patch = self._patch_of(category, choice)
+            side = int(np.clip(max(patch.shape[:2]), 16, 256))  # objects are seldom larger on screen
+            square = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
+            tiled = np.ascontiguousarray(np.concatenate([square, square[:, ::-1]], axis=1))
+            return Texture(tiled, key=f"dataset:{self.key}:{category}:{choice}")
+
+        return self._texture(("object texture", category, choice), make)
+
+    def surface_texture(self, rng: np.random.Generator, size: int) -> Texture:
+        """A random photo with its labeled objects filled in (``inpaint``), as a ``size`` x
+        ``size`` texture of the whole photo (a support of the photo's aspect undoes the
+        squeeze). One ``Texture`` per photo, uploaded once."""
+        index = int(rng.integers(len(self.images)))
+
+        def make() -> Texture:
+            filled = self._cached(("inpainted", index), lambda: self._inpainted(index))
+            image = cv2.resize(filled, (size, size), interpolation=cv2.INTER_AREA)
+            return Texture(image, key=f"dataset:{self.key}:surface:{index}:{size}")
+
+        return self._texture(("surface texture", index, size), make)
+
+    def _texture(self, key: tuple, make) -> Texture:
+        """A texture from the LRU (under ``_TEXTURE_BYTES``), made on first use."""
+        if key in self._textures:
+            self._textures.move_to_end(key)
+            return self._textures[key]
+        texture = self._textures[key] = make()
+        self._texture_bytes += texture.image.nbytes
+        while len(self._textures) > 1 and self._texture_bytes > _TEXTURE_BYTES:
+            _, dropped = self._textures.popitem(last=False)
+            self._texture_bytes -= dropped.image.nbytes
+        return texture
 
     def _patch(self, index: int, obj: LabeledObject) -> np.ndarray:
         photo = self.photo(index)

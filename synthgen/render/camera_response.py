@@ -42,9 +42,17 @@ def gamma22_to_srgb_table() -> np.ndarray:
     return _table(np.repeat(linear[:, None], 3, axis=1))
 
 
+_ENCODE_STEPS = 4096
+# sRGB level of each of 4096 linear steps: finer than 8 bits anywhere on the curve but the
+# darkest step (linear 1/4095 is level 0.8).
+_ENCODE_TABLE = np.clip(np.rint(linear_to_srgb(np.linspace(0.0, 1.0, _ENCODE_STEPS))), 0, 255).astype(np.uint8)
+
+
 def encode_linear(linear: np.ndarray) -> np.ndarray:
-    """(..., 3) float linear radiance -> (..., 3) uint8 sRGB (clipped at 1)."""
-    return np.clip(np.rint(linear_to_srgb(linear)), 0, 255).astype(np.uint8)
+    """(..., 3) float linear radiance -> (..., 3) uint8 sRGB (clipped at 1), through a table."""
+    steps = np.clip(np.asarray(linear, dtype=np.float32) * np.float32(_ENCODE_STEPS - 1) + np.float32(0.5),
+                    0, _ENCODE_STEPS - 1)
+    return _ENCODE_TABLE[steps.astype(np.uint16)]
 
 
 def apply_table(image: np.ndarray, table: np.ndarray) -> np.ndarray:

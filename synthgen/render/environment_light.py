@@ -1,4 +1,4 @@
-"""Environment maps for a rasterizer without image-based lighting (numpy only).
+"""Environment maps for a rasterizer without image-based lighting.
 
 pyrender has point, spot and directional lights and one uniform ambient colour, no
 image-based lighting. An ``EnvironmentMap`` is approximated for it as:
@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from synthgen.core import Camera, EnvironmentMap, Light
@@ -169,26 +170,37 @@ def approximate_lighting(env: EnvironmentMap, num_lights: int = 3,
     return fitted.ambient * env.strength, tuple(lights)
 
 
+_RAYS: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+_BACKGROUND_STEP = 4  # the map is looked up every 4th pixel, then upscaled: maps are smooth at that scale
+
+
+def _camera_rays(camera: Camera, step: int) -> np.ndarray:
+    """(h, w, 3) float32 camera-frame rays through the centres of ``step`` x ``step`` pixel blocks."""
+    key = (camera.K.tobytes(), camera.width, camera.height, step)
+    if key not in _RAYS:
+        columns = (np.arange(0, camera.width, step, dtype=np.float64) + step / 2).clip(0, camera.width)
+        rows = (np.arange(0, camera.height, step, dtype=np.float64) + step / 2).clip(0, camera.height)
+        u, v = np.meshgrid(columns, rows)
+        _RAYS[key] = (np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(camera.K).T).astype(np.float32)
+        while len(_RAYS) > 8:
+            _RAYS.popitem(last=False)
+    return _RAYS[key]
+
+
 def environment_background(env: EnvironmentMap, camera: Camera) -> np.ndarray:
-    """The map as the camera sees it, for every pixel centre.
+    """The map as the camera sees it (looked up every 4th pixel and upscaled bilinearly).
 
     Returns:
         (height, width, 3) float32 linear radiance (times ``strength``).
     """
-    columns = np.arange(camera.width, dtype=np.float64) + 0.5
-    rows = np.arange(camera.height, dtype=np.float64) + 0.5
-    u, v = np.meshgrid(columns, rows)
-    rays_cam = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(camera.K).T
-    to_map = _rotation(env).T @ camera.world_to_camera[:3, :3].T  # camera frame -> world -> map frame
-    x, y = direction_to_map(rays_cam @ to_map.T, *env.radiance.shape[:2])
+    rays = _camera_rays(camera, _BACKGROUND_STEP)
+    to_map = (_rotation(env).T @ camera.world_to_camera[:3, :3].T).astype(np.float32)  # camera -> world -> map
     h, w = env.radiance.shape[:2]
-    # Bilinear lookup, wrapping in azimuth and clamping at the poles.
-    x0 = np.floor(x - 0.5).astype(int)
-    y0 = np.floor(y - 0.5).astype(int)
-    fx, fy = (x - 0.5 - x0)[..., None], (y - 0.5 - y0)[..., None]
-    x0, x1 = np.mod(x0, w), np.mod(x0 + 1, w)
-    y0, y1 = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-    radiance = env.radiance
-    top = radiance[y0, x0] * (1 - fx) + radiance[y0, x1] * fx
-    bottom = radiance[y1, x0] * (1 - fx) + radiance[y1, x1] * fx
-    return ((top * (1 - fy) + bottom * fy) * env.strength).astype(np.float32)
+    x, y = direction_to_map(rays @ to_map.T, h, w)
+    # One texel of padding: columns wrap around in azimuth, rows repeat at the poles.
+    padded = np.concatenate([env.radiance[:, -1:], env.radiance, env.radiance[:, :1]], axis=1)
+    padded = np.concatenate([padded[:1], padded, padded[-1:]], axis=0)
+    small = cv2.remap(padded, (x + 0.5).astype(np.float32), (y + 0.5).astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    full = cv2.resize(small, (camera.width, camera.height), interpolation=cv2.INTER_LINEAR)
+    return full * np.float32(env.strength)
