@@ -4,6 +4,7 @@ on a real labeled set, for scene variants rendered with the same n, seed and siz
 Usage:
     python scripts/measure_realism.py [n=200] [real=../shared/data/fruits_nuts] [out=/tmp/realism]
                                       [width=640] [height=480] [steps=300] [variants=flat,photos,photos_sensor]
+                                      [baseline=true]   (false: no train-on-real run)
 
 Variants (all through the CLI, as a user runs them):
     flat           scene=tabletop_fruits (procedural shapes, one flat colour per category)
@@ -75,7 +76,8 @@ def run(command: list[str]) -> float:
 def main(argv: list[str]) -> None:
     options, _ = options_and_overrides(argv, {"n": "200", "real": "../shared/data/fruits_nuts", "out": "/tmp/realism",
                                               "width": "640", "height": "480", "steps": "300",
-                                              "variants": "flat,photos,photos_sensor"}, overrides=False)
+                                              "variants": "flat,photos,photos_sensor", "baseline": "true"},
+                                     overrides=False)
     out, real = Path(options["out"]), str(Path(options["real"]).resolve())
     train_ids = training_image_ids(real)
     print(f"real set {real}: textures from its {len(train_ids)} TSTR training images {train_ids}")
@@ -92,7 +94,7 @@ def main(argv: list[str]) -> None:
         report = out / f"{name}_report"
         validate_s = run(["synthgen", "validate", f"synthetic={data}", f"real={real}", f"out={report}", "overwrite=true",
                           "progress=false", "tstr.enabled=true", f"tstr.steps={options['steps']}",
-                          f"tstr.real_only={'true' if position == 0 else 'false'}"])
+                          f"tstr.real_only={'true' if position == 0 and options['baseline'] == 'true' else 'false'}"])
         metrics = json.loads((report / "metrics.json").read_text())
         held_out = out / f"{name}_report_test_split"
         run(["synthgen", "validate", f"synthetic={data}", f"real={test_split}", f"out={held_out}", "overwrite=true",

@@ -1,4 +1,4 @@
-"""Environment light: equirectangular maps (HDR or LDR) or a procedural sky, and camera exposure.
+"""Environment light: equirectangular maps (HDR or LDR) or a procedural sky.
 
 ``EnvironmentRandomizer`` puts an ``EnvironmentMap`` into the scene: one of your maps
 (``.hdr``, ``.exr``, ``.jpg``, ``.png``, ...; equirectangular, 2:1) or, when none are
@@ -8,9 +8,6 @@ irradiance on an upward-facing surface (the same unit as ``Lighting.intensity``)
 turned about the vertical by a drawn angle. The renderer lights the scene with it
 (pyrender approximates it, see ``synthgen.render.environment_light``; a path tracer
 uses it exactly) and shows it where no surface is hit.
-
-``ExposureRandomizer`` varies the camera: exposure in stops and a white balance set
-for a colour temperature other than the light's.
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ from synthgen.core.color import kelvin_to_linear_rgb, srgb_to_linear
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_number, check_range_pair, check_vector
 
-__all__ = ["ENVIRONMENT_SUFFIXES", "EnvironmentRandomizer", "ExposureRandomizer", "load_environment_map",
-           "procedural_sky", "upward_irradiance"]
+__all__ = ["ENVIRONMENT_SUFFIXES", "EnvironmentRandomizer", "load_environment_map", "procedural_sky",
+           "upward_irradiance"]
 
 ENVIRONMENT_SUFFIXES = (".hdr", ".exr", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _HDR_SUFFIXES = (".hdr", ".exr")
@@ -230,31 +227,3 @@ def _map_files(maps) -> list[Path]:
         if path.suffix.lower() not in ENVIRONMENT_SUFFIXES:
             raise ConfigError(f"maps[{i}]: {str(path)!r}: unsupported type; use one of {list(ENVIRONMENT_SUFFIXES)}")
     return files
-
-
-class ExposureRandomizer:
-    """The camera's exposure and white balance (applied in linear light to every pixel).
-
-    Args:
-        exposure_ev: [min, max] exposure change in stops (+1: twice as bright).
-        white_balance_k: [min, max] colour temperature the camera is balanced for, or
-            null for a neutral balance. A camera balanced for a lower temperature than
-            the light (``reference_k``) renders it bluer; for a higher one, warmer.
-        reference_k: The scene light's temperature the balance is relative to.
-    """
-
-    def __init__(self, exposure_ev: Sequence[float] = (-0.5, 0.5), white_balance_k: Sequence[float] | None = (5000.0, 8000.0),
-                 reference_k: float = 6500.0):
-        self.exposure_ev = check_range_pair("exposure_ev", exposure_ev, minimum=-10.0, maximum=10.0)
-        self.white_balance_k = None if white_balance_k is None else check_range_pair(
-            "white_balance_k", white_balance_k, minimum=1000.0, maximum=40000.0)
-        self.reference = kelvin_to_linear_rgb(check_number("reference_k", reference_k, minimum=1000.0, maximum=40000.0))
-
-    def __call__(self, spec: SceneSpec, rng: np.random.Generator) -> SceneSpec:
-        exposure = float(rng.uniform(*self.exposure_ev))
-        gains = np.ones(3)
-        if self.white_balance_k is not None:
-            # Balancing for temperature T divides by T's colour; relative to the light's own.
-            gains = self.reference / kelvin_to_linear_rgb(rng.uniform(*self.white_balance_k))
-            gains = gains / float(gains @ [0.2126, 0.7152, 0.0722])
-        return dataclasses.replace(spec, exposure_ev=spec.exposure_ev + exposure, white_balance=spec.white_balance * gains)

@@ -17,12 +17,8 @@ from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.randomize.background import BackgroundRandomizer
-from synthgen.randomize.environment import (
-    EnvironmentRandomizer,
-    ExposureRandomizer,
-    load_environment_map,
-    upward_irradiance,
-)
+from synthgen.randomize.environment import EnvironmentRandomizer, load_environment_map, upward_irradiance
+from synthgen.randomize.exposure import ExposureRandomizer
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.render.environment_light import approximate_lighting
 from synthgen.render.pyrender_backend import PyrenderRenderer
