@@ -271,13 +271,14 @@ class PyrenderRenderer:
 
     def _set_materials(self, node: pyrender.Node, obj: SceneObject, gains: np.ndarray) -> None:
         """Give each primitive of ``node`` its surface for this sample."""
-        if not obj.materials:
-            surface = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic,
-                               roughness=obj.roughness)
-            self._apply(node.mesh.primitives[0].material, surface, np.ones(4), gains)
-            return
-        for primitive, surface in zip(node.mesh.primitives, obj.materials):
-            self._apply(primitive.material, surface, obj.color, gains)
+        if obj.materials:
+            surfaces, tint = obj.materials, obj.color
+        else:  # one surface for every part (a file's parts shown in the category's colour)
+            flat = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic,
+                            roughness=obj.roughness)
+            surfaces, tint = (flat,) * len(node.mesh.primitives), np.ones(4)
+        for primitive, surface in zip(node.mesh.primitives, surfaces):
+            self._apply(primitive.material, surface, tint, gains)
 
     def _apply(self, target: pyrender.MetallicRoughnessMaterial, surface: Material, tint: np.ndarray,
                gains: np.ndarray) -> None:

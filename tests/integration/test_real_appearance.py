@@ -357,3 +357,17 @@ def test_lens_distortion_moves_polylines_with_the_lens(generate_cfg):
     # every vertex that stays in the image is where the lens puts it (clipping adds border points)
     matched = [np.min(np.linalg.norm(after - point, axis=1)) for point in expected[inside]]
     assert inside.sum() > 3 and np.max(matched) < 1e-6
+
+
+def test_a_file_of_several_parts_takes_the_category_colour_on_every_part(renderer):
+    import dataclasses
+
+    file_look = _placed("assets/two_material_mug.glb")
+    spec = SceneSpec(_camera([0, -0.35, 0.12]), (file_look,), _front_light(), CATEGORY, ambient=np.full(3, 0.3))
+    renderer.render(spec)  # the parts' own materials were set once...
+    green = np.append(srgb_to_linear(np.array([40, 170, 40])), 1.0)
+    flat = dataclasses.replace(file_look, materials=(), color=green, roughness=1.0)
+    out = renderer.render(dataclasses.replace(spec, objects=(flat,)))
+    pixels = out.image[out.instance_ids == 1].astype(int)
+    # ...and are all replaced: no red handle, no white glaze left
+    assert np.all(pixels[:, 1] >= pixels[:, 0]) and np.all(pixels[:, 1] >= pixels[:, 2])
