@@ -370,4 +370,5 @@ def test_a_file_of_several_parts_takes_the_category_colour_on_every_part(rendere
     out = renderer.render(dataclasses.replace(spec, objects=(flat,)))
     pixels = out.image[out.instance_ids == 1].astype(int)
     # ...and are all replaced: no red handle, no white glaze left
-    assert np.all(pixels[:, 1] >= pixels[:, 0]) and np.all(pixels[:, 1] >= pixels[:, 2])
+    greenish = (pixels[:, 1] > pixels[:, 0] + 20) & (pixels[:, 1] > pixels[:, 2] + 20)
+    assert greenish.mean() > 0.95
