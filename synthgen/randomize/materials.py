@@ -181,9 +181,9 @@ class MaterialRandomizer:
 
     def _projected(self, mesh: MeshGeometry) -> MeshGeometry:
         """The mesh with texture coordinates from ``uv_projection`` (cached per mesh)."""
-        if self.uv_projection == "keep" and mesh.uv is not None:
-            return mesh
         method = "auto" if self.uv_projection == "keep" else self.uv_projection
+        if (self.uv_projection == "keep" and mesh.uv is not None) or (method == "auto" and mesh.uv is None):
+            return mesh  # its own uv, or none: renderers project ``default_uv`` (= auto) themselves
         key = (mesh.key, method)
         if not mesh.cacheable:  # made for one sample: nothing to reuse
             return dataclasses.replace(mesh, uv=project_uv(mesh.vertices, method, _vertex_normals(mesh)))
