@@ -56,7 +56,7 @@ class BackgroundRandomizer:
             labeled objects taken out, see ``dataset_mode``).
         image_folder: Folder of background images (needed for ``images``).
         dataset: A labeled real dataset (any readable format; needed for ``dataset``).
-        dataset_mode: ``inpaint`` (labeled objects filled by OpenCV inpainting) or
+        dataset_mode: ``inpaint`` (labeled objects filled in from the surface around them) or
             ``crop`` (crops that touch no labeled box), so no unlabeled positives remain.
         dataset_image_ids: Only these images of ``dataset``, or null for all.
         textures: Procedural textures to draw from.
