@@ -146,11 +146,6 @@ class SensorModel:
         self.min_visible_pixels = check_number("min_visible_pixels", min_visible_pixels, minimum=1, integer=True)
         self.augmenter = Augmenter(transforms, min_visible_pixels) if transforms else None
 
-    @property
-    def frame_consistent(self) -> bool:
-        """Whether it can run on sequence frames: no warps drawn per frame (lens, transforms)."""
-        return self.lens is None and self.augmenter is None
-
     def __call__(self, sample: Sample, seed: int) -> Sample:
         """The sample as the sensor records it; the same ``seed`` gives the same result."""
         rng = np.random.default_rng(seed)
