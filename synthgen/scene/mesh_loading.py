@@ -207,8 +207,6 @@ def load_mesh(path: str | Path, *, smooth: bool = True, scale: float = 1.0, up_a
     try:
         scene = trimesh.load(resolved, force="scene", process=False)
         meshes = [m for m in scene.dump() if isinstance(m, trimesh.Trimesh) and len(m.faces)]
-    except InputError:
-        raise
     except Exception as error:  # trimesh raises many types for corrupt files
         raise InputError(f"mesh file {str(resolved)!r} could not be read: {error}") from error
     if not meshes or not all(np.all(np.isfinite(m.vertices)) for m in meshes):
