@@ -33,6 +33,7 @@ from synthgen.core.scene_model import (
     Texture,
     default_uv,
     distort_normalized,
+    equirect_directions,
     project_uv,
 )
 from synthgen.core.streams import (
@@ -76,6 +77,7 @@ __all__ = [
     "Track",
     "default_uv",
     "distort_normalized",
+    "equirect_directions",
     "footprint_box",
     "mask_box",
     "mirror_permutation",

@@ -35,6 +35,7 @@ __all__ = [
     "UV_PROJECTIONS",
     "default_uv",
     "distort_normalized",
+    "equirect_directions",
     "project_uv",
 ]
 
@@ -403,6 +404,22 @@ class EnvironmentMap:
         object.__setattr__(self, "radiance", radiance)
         if not self.key:
             object.__setattr__(self, "key", hashlib.sha1(radiance.tobytes() + str(radiance.shape).encode()).hexdigest())
+
+
+def equirect_directions(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit directions of an equirectangular map's texel centres (``EnvironmentMap``'s
+    convention, before rotation) and the solid angle each texel covers.
+
+    Returns:
+        directions: (height, width, 3) float64 world directions (z up).
+        solid_angle: (height, width) float64 steradians (sums to 4 pi).
+    """
+    latitude = np.pi / 2 - np.pi * (np.arange(height) + 0.5) / height
+    azimuth = 2 * np.pi * (np.arange(width) + 0.5) / width
+    lat, az = np.meshgrid(latitude, azimuth, indexing="ij")
+    directions = np.stack([np.cos(lat) * np.cos(az), np.cos(lat) * np.sin(az), np.sin(lat)], axis=-1)
+    solid_angle = (2 * np.pi / width) * (np.pi / height) * np.cos(lat)
+    return directions, solid_angle
 
 
 @dataclass(frozen=True)

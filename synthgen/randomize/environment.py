@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.core import EnvironmentMap, SceneSpec
+from synthgen.core import EnvironmentMap, SceneSpec, equirect_directions
 from synthgen.core.color import kelvin_to_linear_rgb, srgb_to_linear
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_number, check_range_pair, check_vector
@@ -82,11 +82,10 @@ def load_environment_map(path: str | Path, max_width: int = 1024) -> np.ndarray:
 
 def upward_irradiance(radiance: np.ndarray) -> float:
     """Irradiance (luminance, W/m^2 in the map's scale) on a surface facing straight up."""
-    h, w = radiance.shape[:2]
-    latitude = np.pi / 2 - np.pi * (np.arange(h) + 0.5) / h
-    weight = np.clip(np.sin(latitude), 0, None) * np.cos(latitude) * (2 * np.pi / w) * (np.pi / h)
+    directions, solid_angle = equirect_directions(*radiance.shape[:2])
+    weight = np.clip(directions[..., 2], 0, None) * solid_angle  # cosine to the up direction
     luminance = radiance[..., :3] @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    return float((luminance.sum(axis=1) * weight).sum())
+    return float((luminance * weight).sum())
 
 
 def procedural_sky(rng: np.random.Generator, sun_elevation_deg: tuple[float, float], sun_share: tuple[float, float],
@@ -107,11 +106,8 @@ def procedural_sky(rng: np.random.Generator, sun_elevation_deg: tuple[float, flo
     Returns:
         (width / 2, width, 3) float32 linear radiance, scaled so the upward irradiance is 1.
     """
-    height = width // 2
-    latitude = np.pi / 2 - np.pi * (np.arange(height) + 0.5) / height
-    azimuth = 2 * np.pi * (np.arange(width) + 0.5) / width
-    lat, az = np.meshgrid(latitude, azimuth, indexing="ij")
-    directions = np.stack([np.cos(lat) * np.cos(az), np.cos(lat) * np.sin(az), np.sin(lat)], axis=-1)
+    directions, _ = equirect_directions(width // 2, width)
+    lat = np.arcsin(directions[..., 2])
     t = np.sqrt(np.clip(lat / (np.pi / 2), 0, 1))[..., None]
     sky = srgb_to_linear(horizon) * (1 - t) + srgb_to_linear(zenith) * t
     radiance = np.where(lat[..., None] > 0, sky, srgb_to_linear(ground) * 0.3)

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.core import Camera, EnvironmentMap, Light
+from synthgen.core import Camera, EnvironmentMap, Light, equirect_directions
 
-__all__ = ["EnvironmentLighting", "approximate_lighting", "direction_to_map", "environment_background",
-           "map_directions"]
+__all__ = ["EnvironmentLighting", "approximate_lighting", "direction_to_map", "environment_background"]
 
 _GRID = (32, 64)  # rows, columns of the map the lights are fitted on
 _CACHE: collections.OrderedDict[tuple, EnvironmentLighting] = collections.OrderedDict()
@@ -52,21 +51,6 @@ class EnvironmentLighting:
     ambient: np.ndarray
     directions: np.ndarray
     irradiance: np.ndarray
-
-
-def map_directions(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit directions of a map's texel centres and their solid angles.
-
-    Returns:
-        directions: (height, width, 3) float64, map frame.
-        solid_angle: (height, width) float64 steradians (sums to 4 pi).
-    """
-    latitude = np.pi / 2 - np.pi * (np.arange(height) + 0.5) / height
-    azimuth = 2 * np.pi * (np.arange(width) + 0.5) / width
-    lat, az = np.meshgrid(latitude, azimuth, indexing="ij")
-    directions = np.stack([np.cos(lat) * np.cos(az), np.cos(lat) * np.sin(az), np.sin(lat)], axis=-1)
-    solid_angle = (2 * np.pi / width) * (np.pi / height) * np.cos(lat)
-    return directions, solid_angle
 
 
 def direction_to_map(directions: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +78,7 @@ def _downsample(radiance: np.ndarray) -> np.ndarray:
 
 def _fit(env: EnvironmentMap, num_lights: int, region_deg: float) -> EnvironmentLighting:
     small = _downsample(env.radiance)
-    directions, solid_angle = map_directions(*_GRID)
+    directions, solid_angle = equirect_directions(*_GRID)
     energy = small * solid_angle[..., None]
     remaining = np.ones(_GRID, dtype=bool)
     cos_region = np.cos(np.deg2rad(region_deg))
