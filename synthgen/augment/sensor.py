@@ -35,7 +35,7 @@ import numpy as np
 
 from synthgen.augment.augmenter import Augmenter, relabel, sample_points
 from synthgen.core import Sample, distort_normalized
-from synthgen.core.color import linear_to_srgb, srgb_to_linear
+from synthgen.core.color import linear_to_srgb8, srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair
 
@@ -193,7 +193,7 @@ class SensorModel:
         stack = np.stack(levels)
         rows, cols = np.indices(radius_px.shape)
         blurred = stack[lower, rows, cols] * (1 - weight) + stack[upper, rows, cols] * weight
-        return self._with_image(sample, _encode(blurred), f"DepthOfField(f/{f_number:.1f})")
+        return self._with_image(sample, linear_to_srgb8(blurred), f"DepthOfField(f/{f_number:.1f})")
 
     def _motion_blur(self, sample: Sample, rng: np.random.Generator) -> Sample:
         flow, sign = (sample.flow_forward, 1.0) if sample.flow_forward is not None else (sample.flow_backward, -1.0)
@@ -210,7 +210,7 @@ class SensorModel:
         for t in np.linspace(-0.5, 0.5, steps + 1, dtype=np.float32):
             total += cv2.remap(image, u - motion[..., 0] * t, v - motion[..., 1] * t, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
-        return self._with_image(sample, _encode(total / (steps + 1)), f"MotionBlur(shutter={shutter:.2f})")
+        return self._with_image(sample, linear_to_srgb8(total / (steps + 1)), f"MotionBlur(shutter={shutter:.2f})")
 
     def _distort(self, sample: Sample, rng: np.random.Generator) -> Sample:
         coefficients = np.array([rng.uniform(*self.lens["k1"]), rng.uniform(*self.lens["k2"]),
@@ -242,7 +242,7 @@ class SensorModel:
         read = rng.uniform(*self.noise["read_noise"])
         linear = _LINEAR[sample.image].astype(np.float64)
         noisy = rng.poisson(linear * photons) / photons + rng.normal(0.0, read, size=linear.shape)
-        return self._with_image(sample, _encode(noisy), f"SensorNoise(photons={photons:.0f}, read={read:.4f})")
+        return self._with_image(sample, linear_to_srgb8(noisy), f"SensorNoise(photons={photons:.0f}, read={read:.4f})")
 
     def _jpeg(self, sample: Sample, rng: np.random.Generator) -> Sample:
         quality = int(rng.integers(int(self.jpeg[0]), int(self.jpeg[1]) + 1))
@@ -253,10 +253,6 @@ class SensorModel:
     @staticmethod
     def _with_image(sample: Sample, image: np.ndarray, name: str) -> Sample:
         return dataclasses.replace(sample, image=np.ascontiguousarray(image), augmentations=sample.augmentations + (name,))
-
-
-def _encode(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(linear_to_srgb(linear)), 0, 255).astype(np.uint8)
 
 
 def _distort_pixels(points: np.ndarray, K: np.ndarray, coefficients: np.ndarray) -> np.ndarray:

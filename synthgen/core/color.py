@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kelvin_to_linear_rgb", "linear_to_srgb", "srgb_to_linear"]
+__all__ = ["kelvin_to_linear_rgb", "linear_to_srgb", "linear_to_srgb8", "srgb_to_linear"]
 
 
 def srgb_to_linear(rgb_255: np.ndarray) -> np.ndarray:
@@ -32,6 +32,11 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     value = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
     srgb = np.where(value <= 0.0031308, value * 12.92, 1.055 * value ** (1 / 2.4) - 0.055)
     return srgb * 255.0
+
+
+def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB in 0..1 (clipped) to the nearest 8-bit sRGB level: (..., 3) uint8."""
+    return np.clip(np.rint(linear_to_srgb(linear)), 0, 255).astype(np.uint8)
 
 
 def kelvin_to_linear_rgb(kelvin: float) -> np.ndarray:

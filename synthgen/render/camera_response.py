@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.core.color import linear_to_srgb, srgb_to_linear
+from synthgen.core.color import linear_to_srgb8, srgb_to_linear
 
 __all__ = ["apply_table", "camera_gains", "encode_linear", "gamma22_to_srgb_table", "srgb_gain_table"]
 
@@ -22,13 +22,9 @@ def camera_gains(exposure_ev: float, white_balance: np.ndarray) -> np.ndarray:
     return np.asarray(white_balance, dtype=np.float64) * 2.0 ** float(exposure_ev)
 
 
-def _table(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(linear_to_srgb(linear)), 0, 255).astype(np.uint8)
-
-
 def srgb_gain_table(gains: np.ndarray) -> np.ndarray:
     """(256, 3) uint8: sRGB level -> sRGB level after multiplying linear light by ``gains``."""
-    return _table(srgb_to_linear(np.repeat(_LEVELS[:, None], 3, axis=1)) * np.asarray(gains)[None, :])
+    return linear_to_srgb8(srgb_to_linear(np.repeat(_LEVELS[:, None], 3, axis=1)) * np.asarray(gains)[None, :])
 
 
 def gamma22_to_srgb_table() -> np.ndarray:
@@ -39,13 +35,13 @@ def gamma22_to_srgb_table() -> np.ndarray:
     (linear 0.01: level 31 instead of 25). The table re-encodes each level.
     """
     linear = (_LEVELS / 255.0) ** 2.2
-    return _table(np.repeat(linear[:, None], 3, axis=1))
+    return linear_to_srgb8(np.repeat(linear[:, None], 3, axis=1))
 
 
 _ENCODE_STEPS = 4096
 # sRGB level of each of 4096 linear steps: finer than 8 bits anywhere on the curve but the
 # darkest step (linear 1/4095 is level 0.8).
-_ENCODE_TABLE = np.clip(np.rint(linear_to_srgb(np.linspace(0.0, 1.0, _ENCODE_STEPS))), 0, 255).astype(np.uint8)
+_ENCODE_TABLE = linear_to_srgb8(np.linspace(0.0, 1.0, _ENCODE_STEPS))
 
 
 def encode_linear(linear: np.ndarray) -> np.ndarray:
