@@ -31,6 +31,9 @@ commands:
   preview    a labeled gallery (PNG + HTML; GIF per clip of a sequence) of any readable dataset
              (config: conf/preview.yaml)
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
+  fit        move a scene's randomization ranges towards a real dataset's statistics:
+             out/scene/<scene>_fit.yaml + fit_report.json/html (conf/fit.yaml)
+  qa         annotators' accuracy on gold tasks and their agreement: qa.json + qa.html (conf/qa.yaml)
   validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors):
              metrics.json + report.html (conf/validate.yaml)
 
@@ -42,6 +45,8 @@ examples:
   synthgen generate out=data/run1 n=200 seed=7 render.width=640 render.height=480 scene=tabletop
   synthgen generate sequence.frames=24 sequence.fps=12 n=10 out=clips export=[coco,mot,cvat]
   synthgen generate generator=inpaint_background generator.model=DIR/sd-inpaint out=realistic
+  synthgen fit scene=tabletop_fruits real=../shared/data/fruits_nuts out=fitted
+  synthgen generate --config-dir fitted scene=tabletop_fruits_fit out=fitted_data
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
@@ -54,6 +59,8 @@ _COMMANDS = {
     "preview": ("preview", "preview", "preview", "wrote"),
     "merge": ("merge", "merge", "merge_shards", "wrote"),
     "validate": ("validate", "validate", "validate", "wrote"),
+    "fit": ("fit", "fit", "fit", "wrote"),
+    "qa": ("qa", "qa", "qa", "wrote"),
 }
 
 

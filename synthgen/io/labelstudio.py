@@ -48,7 +48,7 @@ from synthgen.io.input_checks import (
 )
 from synthgen.io.polygons import largest_polygon
 
-__all__ = ["export_gold", "export_labelstudio", "GoldExporter", "labeling_config", "LabelStudioExporter",
+__all__ = ["annotation_objects", "export_gold", "export_labelstudio", "GoldExporter", "labeling_config", "LabelStudioExporter",
            "read_labelstudio"]
 
 
@@ -118,7 +118,9 @@ def _task(image: LabeledImage, dataset: LabeledDataset, file_name: str, gold: bo
 def _tasks(dataset: LabeledDataset, out: Path, gold: bool) -> Iterator[dict]:
     """Each image placed in ``out/images`` and its task, one at a time."""
     for image in dataset.images:
-        file_name = f"{image.index:06d}{image.path.suffix}"
+        # Gold images get a name of their own: a queue exported by synthgen uses the plain names,
+        # and a gold task must never share a task's image (its key) with a human one.
+        file_name = f"{'gold_' if gold else ''}{image.index:06d}{image.path.suffix}"
         place_image(image.path, out / "images" / file_name)
         yield _task(image, dataset, file_name, gold)
 
@@ -302,10 +304,17 @@ def _labelstudio_objects(results, image, labels, keypoint_labels, where) -> list
             continue
         if kind == "polygonlabels":
             points = np.asarray(value["points"], dtype=np.float64) * [width / 100, height / 100]
-            owner = _owner(region_of, result, objects, points, labels, value["polygonlabels"][0])
-            if owner is not None:
-                owner.segmentation = polygons_to_rle([points.ravel().tolist()], width, height)
-                owner.area = float(mask_utils.area(owner.segmentation))
+            label = value["polygonlabels"][0]
+            owner = _owner(region_of, result, objects, points, labels, label)
+            segmentation = polygons_to_rle([points.ravel().tolist()], width, height)
+            if owner is None:  # an outline drawn without a box is an object of its own
+                if label not in labels:
+                    labels.append(label)
+                x, y, w, h = mask_utils.toBbox(segmentation)
+                owner = LabeledObject(labels.index(label) + 1, np.array([x, y, x + w, y + h]), extra={"_keypoints": {}})
+                objects.append(owner)
+            owner.segmentation = segmentation
+            owner.area = float(mask_utils.area(segmentation))
             continue
         point = np.array([[value["x"] * width / 100, value["y"] * height / 100]])
         owner = _owner(region_of, result, objects, point, labels, None)
@@ -318,6 +327,28 @@ def _labelstudio_objects(results, image, labels, keypoint_labels, where) -> list
         visibility = 1 if "occluded" in (result.get("meta") or {}).get("text", []) else 2
         owner.extra["_keypoints"][name] = (point[0, 0], point[0, 1], visibility)
     return objects
+
+
+def annotation_objects(results: list, width: int, height: int, where: str) -> tuple[list[str], list[LabeledObject]]:
+    """The objects of one Label Studio annotation (its ``result`` list), as ``read_labelstudio`` reads them.
+
+    Args:
+        results: The annotation's regions (``rectanglelabels``, ``polygonlabels``, ``keypointlabels``).
+        width: Image width in pixels (regions are in percent of it).
+        height: Image height in pixels.
+        where: Names the annotation in error messages.
+
+    Returns:
+        The labels in order of appearance and the objects (``category_id`` = position in the
+        labels + 1; box ``xyxy`` pixels; mask RLE from an outline; ``extra["keypoints"]``
+        {keypoint name: (x, y, v)} with v 1 for regions marked occluded, else 2).
+    """
+    labels: list[str] = []
+    frame = LabeledImage(index=0, path=Path(), width=width, height=height)
+    objects = _labelstudio_objects(results, frame, labels, {}, where)
+    for obj in objects:
+        obj.extra["keypoints"] = obj.extra.pop("_keypoints")
+    return labels, objects
 
 
 def _owner(region_of, result, objects, points, labels, label):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from synthgen.validate.distribution import (
     mmd_rbf,
     precision_recall_density_coverage,
 )
+from synthgen.validate.html_page import figure_png
 from synthgen.validate.label_stats import label_gap, label_statistics
 from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr
 
@@ -70,21 +70,6 @@ def _image_gap(synthetic_features, real_features, settings, rng) -> dict:
     }
 
 
-def _figure_png(draw) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure = plt.figure(figsize=(5, 3.2), dpi=100)
-    draw(figure)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _plots(synthetic: LabeledDataset, real: LabeledDataset, gap: dict) -> list[tuple[str, str]]:
     s, r = label_statistics(synthetic), label_statistics(real)
     plots = []
@@ -98,14 +83,14 @@ def _plots(synthetic: LabeledDataset, real: LabeledDataset, gap: dict) -> list[t
             axes.hist(r[key], bins=bins, alpha=0.6, density=True, label=f"real (N={len(r[key])})")
             axes.set_title(title)
             axes.legend()
-        plots.append((title, _figure_png(draw)))
+        plots.append((title, figure_png(draw)))
 
     def heatmaps(figure):
         for position, side in enumerate(("synthetic", "real")):
             axes = figure.add_subplot(1, 2, position + 1)
             axes.imshow(np.asarray(gap["center_heatmap"][side]), extent=(0, 1, 1, 0), cmap="viridis")
             axes.set_title(f"box centres: {side}")
-    plots.append(("box centre heatmaps", _figure_png(heatmaps)))
+    plots.append(("box centre heatmaps", figure_png(heatmaps)))
 
     def classes(figure):
         axes = figure.add_subplot(111)
@@ -117,7 +102,7 @@ def _plots(synthetic: LabeledDataset, real: LabeledDataset, gap: dict) -> list[t
         axes.set_xticks(x, names, rotation=30)
         axes.set_title(f"class frequencies (JS distance {gap['class_frequencies']['jensen_shannon']:.3f})")
         axes.legend()
-    plots.append(("class frequencies", _figure_png(classes)))
+    plots.append(("class frequencies", figure_png(classes)))
     return plots
 
 
@@ -144,7 +129,7 @@ def _tstr_plot(runs: list[dict]) -> tuple[str, str]:
         axes.set_ylim(0, 1)
         axes.set_title("train on synthetic (+ real), test on real")
         axes.legend(fontsize=7)
-    return "TSTR curve", _figure_png(draw)
+    return "TSTR curve", figure_png(draw)
 
 
 def _tstr_findings(runs: list[dict]) -> list[str]:

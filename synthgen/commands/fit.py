@@ -1,0 +1,292 @@
+"""``synthgen fit``: move a scene's randomization ranges towards a real dataset's statistics.
+
+The search (documented in the README, "Fit"):
+
+1. Render one batch with the scene as it is and measure the gap (``synthgen.fit.gap``).
+2. Moment matching (``synthgen.fit.moments``): count, camera distance, placement region
+   and light levels moved analytically from that batch.
+3. ``rounds`` of cross-entropy search (``synthgen.fit.search``) over every knob of
+   ``parameters`` (``synthgen.fit.space``), each candidate one batch of ``batch`` images
+   rendered with the same seed (common random numbers: candidates differ only in their
+   ranges, not in luck).
+4. The scene as it was and the ``finalists - 1`` best distinct candidates are measured
+   again on ``eval_images`` new images (seed + 1); the best of them is written as
+   ``out/scene/<scene>_fit.yaml`` (a scene config that extends the original; the original
+   ranges when nothing beat them). Before and after are measured on yet other images
+   (seed + 2), for ``fit_report.json`` and ``fit_report.html``.
+
+Batches are real ``synthgen generate`` runs of the composed generate config (the same
+renderer, labels and augmentation a dataset gets), written to a scratch folder in ``out``
+and deleted after measuring.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from synthgen.commands.generate import generate
+from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_number
+from synthgen.fit.gap import dataset_statistics, statistic_scales, statistics_gap
+from synthgen.fit.moments import match_moments
+from synthgen.fit.report import write_fit_report
+from synthgen.fit.search import cross_entropy_search
+from synthgen.fit.space import SearchSpace
+from synthgen.io.dataset import LabeledDataset
+from synthgen.io.export_files import prepare_export_folder
+from synthgen.io.readers import read_dataset
+from synthgen.io.store import open_store
+from synthgen.paths import conf_dir
+from synthgen.registry import build_settings
+
+__all__ = ["FitSettings", "fit"]
+
+
+class FitSettings:
+    """The settings of ``synthgen fit`` (conf/fit.yaml documents each key).
+
+    Raises:
+        ConfigError: A value out of range (the message names the key).
+    """
+
+    def __init__(self, scene: dict, scene_name: str, real: str, out: str, parameters: list, overwrite: bool = False,
+                 batch: int = 16, rounds: int = 3, population: int = 8, elite: int = 3, initial_std: float = 0.12,
+                 image_weight: float = 0.5, eval_images: int = 64, finalists: int = 3, image_size: int = 320,
+                 generate: list | None = None,
+                 seed: int = 0, progress: bool = True):
+        if not isinstance(scene, Mapping) or "_target_" not in scene:
+            raise ConfigError("scene: must be a scene config (scene=NAME)")
+        if not isinstance(scene_name, str) or not scene_name or "/" in scene_name:
+            raise ConfigError(f"scene_name: must be a scene config name, got {scene_name!r}")
+        if not isinstance(overwrite, bool):
+            raise ConfigError(f"overwrite: must be true or false, got {overwrite!r}")
+        if not isinstance(parameters, Sequence) or isinstance(parameters, str) or not parameters:
+            raise ConfigError(f"parameters: must list what to fit, got {parameters!r}")
+        if not isinstance(generate or [], Sequence) or isinstance(generate, str):
+            raise ConfigError(f"generate: must be a list of generate overrides, got {generate!r}")
+        self.scene, self.scene_name, self.real, self.out = dict(scene), scene_name, str(real), str(out)
+        self.parameters, self.overwrite, self.generate = list(parameters), overwrite, [str(g) for g in generate or []]
+        self.batch = check_number("batch", batch, minimum=2, integer=True)
+        self.rounds = check_number("rounds", rounds, minimum=0, integer=True)
+        self.population = check_number("population", population, minimum=2, integer=True)
+        self.elite = check_number("elite", elite, minimum=1, maximum=population, integer=True)
+        self.initial_std = check_number("initial_std", initial_std, minimum=0.0, maximum=1.0)
+        self.image_weight = check_number("image_weight", image_weight, minimum=0.0)
+        self.eval_images = check_number("eval_images", eval_images, minimum=2, integer=True)
+        self.finalists = check_number("finalists", finalists, minimum=1, integer=True)
+        self.image_size = check_number("image_size", image_size, minimum=32, maximum=4096, integer=True)
+        self.seed = check_number("seed", seed, minimum=0, integer=True)
+        self.progress = bool(progress)
+
+
+def _generate_config(settings: FitSettings) -> dict:
+    """conf/generate.yaml composed with scene=<scene_name> and the ``generate`` overrides (plain dict)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    overrides = [f"scene={settings.scene_name}", *settings.generate]
+    try:
+        if GlobalHydra.instance().is_initialized():  # inside the CLI: its search path (with --config-dir)
+            cfg = compose("generate", overrides)
+        else:
+            with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+                cfg = compose("generate", overrides)
+    except HydraException as error:
+        raise ConfigError(f"generate: {overrides}: {error}") from error
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def _shared_only(dataset: LabeledDataset, names: set[str]) -> LabeledDataset:
+    """The dataset with only the objects of the categories named (so counts compare)."""
+    keep = {c.id for c in dataset.categories if c.name in names}
+    images = [dataclasses.replace(image, objects=[o for o in image.objects if o.category_id in keep])
+              for image in dataset.images]
+    return LabeledDataset(dataset.name, tuple(c for c in dataset.categories if c.id in keep), images)
+
+
+def _check_real(real: LabeledDataset, scene: Mapping) -> set[str]:
+    if not any(image.objects for image in real.images):
+        raise InputError(f"real={real.name}: has no labeled objects; fit compares object statistics, so give a "
+                         "labeled real dataset")
+    scene_names = {c.get("name") for c in scene.get("categories") or [] if isinstance(c, Mapping)}
+    shared = scene_names & {c.name for c in real.categories}
+    if not shared:
+        raise InputError(f"real={real.name}: shares no category with the scene ({sorted(c.name for c in real.categories)}"
+                         f" vs {sorted(n for n in scene_names if n)}); rename the real categories (synthgen mix "
+                         "category_map) or choose the matching scene")
+    return shared
+
+
+def _batch_resolution(real: LabeledDataset, longer_side: int) -> tuple[int, int]:
+    """The most common real image size, scaled to ``longer_side`` (even numbers)."""
+    (width, height), _ = Counter((image.width, image.height) for image in real.images).most_common(1)[0]
+    scale = longer_side / max(width, height)
+    return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
+
+
+def _config_diff(base, changed):
+    """The leaves of ``changed`` that differ from ``base`` (lists compare whole), as a nested dict."""
+    if not isinstance(base, Mapping) or not isinstance(changed, Mapping):
+        return None if base == changed else changed
+    diff = {}
+    for key, value in changed.items():
+        sub = _config_diff(base.get(key), value) if key in base else value
+        if sub is not None and sub != {}:
+            diff[key] = sub
+    return diff
+
+
+def _merged(scene: dict, changes: dict) -> dict:
+    return OmegaConf.to_container(OmegaConf.merge(OmegaConf.create(scene), OmegaConf.create(changes)))
+
+
+class _Batches:
+    """Renders batches of a scene with the composed generate config and measures them."""
+
+    def __init__(self, generate_config: dict, scratch: Path, resolution: tuple[int, int], shared: set[str],
+                 bar: tqdm):
+        self.config, self.scratch, self.shared, self.bar = generate_config, scratch, shared, bar
+        self.config["render"] = {**self.config["render"], "width": resolution[0], "height": resolution[1]}
+        self.images = 0
+
+    def statistics(self, scene: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+        folder = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
+        config = {**copy.deepcopy(self.config), "scene": scene, "n": n, "seed": seed, "out": str(folder / "store"),
+                  "export": None, "progress": False, "resume": False, "overwrite": False, "shard": 0, "num_shards": 1}
+        try:
+            generate(OmegaConf.create(config))
+            stats = dataset_statistics(_shared_only(open_store(folder / "store"), self.shared))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.images += n
+        self.bar.update(1)
+        return stats
+
+
+def fit(cfg: DictConfig | Mapping) -> Path:
+    """Run ``synthgen fit`` as configured (conf/fit.yaml); returns the output folder.
+
+    Raises:
+        ConfigError: A bad setting or override (named).
+        InputError: The real set has no objects or no category in common with the scene,
+            or ``out`` is not usable. Nothing is written before these checks pass.
+    """
+    started = time.perf_counter()
+    settings = build_settings(FitSettings, cfg, "fit")
+    real_path = Path(settings.real).expanduser()
+    real = read_dataset(real_path, name=real_path.name)
+    shared = _check_real(real, settings.scene)
+    real = _shared_only(real, shared)
+    base = _generate_config(settings)
+    space = SearchSpace(settings.scene, settings.parameters)
+    if not space.size:
+        raise ConfigError(f"parameters: none of {settings.parameters} applies to scene {settings.scene_name} "
+                          f"({space.skipped})")
+    resolution = _batch_resolution(real, settings.image_size)
+    out = prepare_export_folder(settings.out, settings.overwrite)
+
+    real_stats = dataset_statistics(real)
+    scales = statistic_scales(real_stats)
+    evaluations = 2 + settings.rounds * settings.population + settings.finalists + 2
+    with tempfile.TemporaryDirectory(prefix=".fit-", dir=out) as scratch, \
+            tqdm(total=evaluations, desc="fit", unit="batch", disable=not settings.progress) as bar:
+        batches = _Batches(base, Path(scratch), resolution, shared, bar)
+
+        def measure(values: dict, n: int, seed: int) -> tuple[dict, dict]:
+            stats = batches.statistics(_merged(settings.scene, space.changes(values)), n, seed)
+            return stats, statistics_gap(stats, real_stats, scales, settings.image_weight)
+
+        original = space.decode(space.encode(space.current()))
+        original_stats, original_gap = measure(original, settings.batch, settings.seed)
+        matched = space.decode(space.encode(match_moments(original, original_stats, real_stats)))
+        _, matched_gap = measure(matched, settings.batch, settings.seed)
+        start, start_gap = ((matched, matched_gap) if matched_gap["objective"] <= original_gap["objective"]
+                            else (original, original_gap))
+
+        def score(candidates):
+            return [measure(space.decode(c), settings.batch, settings.seed)[1]["objective"] for c in candidates]
+
+        search = cross_entropy_search(score, space.encode(start), start_gap["objective"],
+                                      np.random.default_rng(settings.seed), settings.rounds, settings.population,
+                                      settings.elite, settings.initial_std)
+        # Finalists: the scene as it was and the best distinct candidates of the search, measured again
+        # on new images (seed + 1) to choose; before/after are then measured on others (seed + 2),
+        # so the reported fall is not the luck of the choice.
+        finalists = _finalists(space, original, matched, matched_gap["objective"], search, settings.finalists)
+        selection = [measure(values, settings.eval_images, settings.seed + 1)[1]["objective"] for values in finalists]
+        chosen = finalists[int(np.argmin(selection))]
+        before_stats, before = measure(original, settings.eval_images, settings.seed + 2)
+        after_stats, after = ((before_stats, before) if chosen == original
+                              else measure(chosen, settings.eval_images, settings.seed + 2))
+        rendered = batches.images
+
+    fitted = chosen != original
+    base_scene = base["scene"]
+    changes = _config_diff(base_scene, _merged(settings.scene, space.changes(chosen))) or {}
+    fitted_file = _write_scene(out, settings, changes, real.name, fitted)
+    report = {
+        "scene": settings.scene_name, "real": str(real_path), "real_images": len(real.images),
+        "categories": sorted(shared), "resolution": list(resolution), "fitted_scene": str(fitted_file),
+        "chosen": "fitted" if fitted else "original (no candidate beat it on new images)",
+        "parameters": {name: {"before": original[name], "after": chosen[name]} for name in space.names()},
+        "skipped_parameters": space.skipped,
+        "search": {"batch": settings.batch, "rounds": settings.rounds, "population": settings.population,
+                   "elite": settings.elite, "initial_std": settings.initial_std, "image_weight": settings.image_weight,
+                   "seed": settings.seed, "start": {"original": original_gap, "moment_matched": matched_gap},
+                   "moment_matched": matched, "round_scores": [r["scores"] for r in search.rounds],
+                   "finalists": [{"values": v, "objective": o} for v, o in zip(finalists, selection)],
+                   "best_search_objective": search.best_score, "images_rendered": rendered,
+                   "seconds": round(time.perf_counter() - started, 1)},
+        "eval_images": settings.eval_images, "eval_seed": settings.seed + 2,
+        "before": before, "after": after,
+        "reduction": _reductions(before, after),
+    }
+    write_fit_report(out, report, {"real": real_stats, "before": before_stats, "after": after_stats})
+    return out
+
+
+def _finalists(space: SearchSpace, original: dict, matched: dict, matched_score: float, search, count: int) -> list:
+    """The original values and the ``count - 1`` best distinct others the search scored."""
+    scored = [(matched_score, matched)] + [(score, space.decode(np.asarray(candidate)))
+                                           for r in search.rounds for candidate, score in zip(r["candidates"], r["scores"])]
+    finalists = [original]
+    for _, values in sorted(scored, key=lambda pair: pair[0]):
+        if len(finalists) >= count:
+            break
+        if values not in finalists:
+            finalists.append(values)
+    return finalists
+
+
+def _reductions(before: dict, after: dict) -> dict:
+    """Relative falls (0.5 = halved) of the summed distances, before -> after."""
+    result = {}
+    for key in ("label_wasserstein_sum", "label_normalised_sum", "image_normalised_sum", "objective"):
+        b, a = before[key], after[key]
+        result[key] = None if b is None or a is None or b == 0 else float(1 - a / b)
+    return result
+
+
+def _write_scene(out: Path, settings: FitSettings, changes: dict, real_name: str, fitted: bool) -> Path:
+    folder = out / "scene"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{settings.scene_name}_fit.yaml"
+    header = (f"# Written by synthgen fit: scene {settings.scene_name} with its ranges fitted to {real_name}\n"
+              f"# ({'fitted values' if fitted else 'the original ranges: the fit did not improve on new images'}; "
+              "see fit_report.html). Use it with\n"
+              f"#   synthgen generate --config-dir {out} scene={settings.scene_name}_fit\n")
+    body = OmegaConf.to_yaml(OmegaConf.create({"defaults": [settings.scene_name, "_self_"], **changes}))
+    path.write_text(header + body)
+    return path
