@@ -33,6 +33,8 @@ commands:
   merge      shard stores (generate shard=i num_shards=K) into one dataset (config: conf/merge.yaml)
   fit        move a scene's randomization ranges towards a real dataset's statistics:
              out/scene/<scene>_fit.yaml + fit_report.json/html (conf/fit.yaml)
+  prelabel   pre-label real images with a detector trained on synthetic (+ real) data, ordered for review:
+             Label Studio tasks + COCO results (conf/prelabel.yaml)
   qa         annotators' accuracy on gold tasks and their agreement: qa.json + qa.html (conf/qa.yaml)
   validate   sim-to-real gap of a synthetic vs a real dataset (+ train-on-synthetic-test-on-real detectors):
              metrics.json + report.html (conf/validate.yaml)
@@ -47,6 +49,8 @@ examples:
   synthgen generate generator=inpaint_background generator.model=DIR/sd-inpaint out=realistic
   synthgen fit scene=tabletop_fruits real=../shared/data/fruits_nuts out=fitted
   synthgen generate --config-dir fitted scene=tabletop_fruits_fit out=fitted_data
+  synthgen prelabel train=[fitted_data] images=photos/ out=prelabels
+  synthgen qa annotations=project_export.json gold=gold_export out=qa_report
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
@@ -61,6 +65,7 @@ _COMMANDS = {
     "validate": ("validate", "validate", "validate", "wrote"),
     "fit": ("fit", "fit", "fit", "wrote"),
     "qa": ("qa", "qa", "qa", "wrote"),
+    "prelabel": ("prelabel", "prelabel", "prelabel", "wrote"),
 }
 
 

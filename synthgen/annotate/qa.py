@@ -38,7 +38,7 @@ from synthgen.io.dataset import LabeledObject
 from synthgen.io.input_checks import load_json
 from synthgen.io.labelstudio import annotation_objects
 
-__all__ = ["AnnotatedTask", "QaThresholds", "agreement", "gold_accuracy", "landis_koch", "read_annotations",
+__all__ = ["AnnotatedTask", "QaThresholds", "agreement", "gold_accuracy", "landis_koch", "match_objects", "read_annotations",
            "read_gold"]
 
 _NONE = "(none)"
@@ -179,9 +179,16 @@ def _iou(a: list[LabeledObject], b: list[LabeledObject], masks: bool) -> np.ndar
     return np.asarray(mask_utils.iou(first, second, [0] * len(b)), dtype=np.float64).reshape(len(a), len(b))
 
 
-def _match(gold: list[tuple[str, LabeledObject]], annotated: list[tuple[str, LabeledObject]], masks: bool,
+def match_objects(gold: list[tuple[str, LabeledObject]], annotated: list[tuple[str, LabeledObject]], masks: bool,
            threshold: float) -> list[tuple[int, int]]:
-    """One-to-one (gold index, annotated index) pairs of the same class with IoU >= threshold."""
+    """One-to-one (gold index, annotated index) pairs of the same class with IoU >= threshold.
+
+    Args:
+        gold: (label, object) pairs of the reference.
+        annotated: (label, object) pairs to score.
+        masks: Compare the objects' masks (``segmentation``, all given) instead of their boxes.
+        threshold: Least IoU of a match.
+    """
     iou = _iou([o for _, o in gold], [o for _, o in annotated], masks)
     same = np.array([[g == a for a, _ in annotated] for g, _ in gold], dtype=bool).reshape(iou.shape)
     iou = np.where(same & (iou >= threshold), iou, 0.0)
@@ -208,12 +215,12 @@ def _keypoints_correct(gold: LabeledObject, annotated: LabeledObject | None, thr
 def _score_task(gold: list, annotated: list, thresholds: QaThresholds) -> dict[str, list[int]]:
     """Per kind [matched, gold, annotated] (keypoints: [correct, gold, gold])."""
     counts = {}
-    pairs = _match(gold, annotated, False, thresholds.iou_threshold)
+    pairs = match_objects(gold, annotated, False, thresholds.iou_threshold)
     counts["boxes"] = [len(pairs), len(gold), len(annotated)]
     gold_masks = [(i, g) for i, g in enumerate(gold) if g[1].segmentation is not None]
     if gold_masks:
         drawn = [a for a in annotated if a[1].segmentation is not None]
-        counts["polygons"] = [len(_match([g for _, g in gold_masks], drawn, True, thresholds.iou_threshold)),
+        counts["polygons"] = [len(match_objects([g for _, g in gold_masks], drawn, True, thresholds.iou_threshold)),
                               len(gold_masks), len(drawn)]
     partner = {g: a for g, a in pairs}
     correct = total = 0

@@ -50,6 +50,7 @@ KNOBS: dict[str, Knob] = {
     "camera_distance": Knob("camera.distance", (1e-3, 1e3), log=True),
     "camera_elevation": Knob("camera.elevation_deg", (1.0, 90.0)),
     "camera_fov": Knob("camera.fov_deg", (5.0, 120.0)),
+    "camera_roll": Knob("camera.roll_deg", (-180.0, 180.0)),
     "placement_region": Knob("placement.region_radius", (0.0, 1e3), pair=False),
     "object_scale": Knob(None, (0.25, 4.0), log=True, pair=False),
     "light_intensity": Knob("lighting.intensity", (1e-3, 1e3), log=True),

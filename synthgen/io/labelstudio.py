@@ -48,7 +48,8 @@ from synthgen.io.input_checks import (
 )
 from synthgen.io.polygons import largest_polygon
 
-__all__ = ["annotation_objects", "export_gold", "export_labelstudio", "GoldExporter", "labeling_config", "LabelStudioExporter",
+__all__ = ["annotation_objects", "export_gold", "export_labelstudio", "GoldExporter", "labeling_config",
+           "labelstudio_regions", "LabelStudioExporter",
            "read_labelstudio"]
 
 
@@ -56,7 +57,13 @@ def _percent(value: float, size: int) -> float:
     return float(np.clip(value / size * 100.0, 0.0, 100.0))
 
 
-def _regions(image: LabeledImage, dataset: LabeledDataset) -> list[dict]:
+def labelstudio_regions(image: LabeledImage, dataset: LabeledDataset) -> list[dict]:
+    """An image's objects as Label Studio regions (percent of the image size).
+
+    Each object gives a ``rectanglelabels`` box, a ``polygonlabels`` outline when it has a
+    mask and ``keypointlabels`` for its labeled keypoints; an object with ``extra["score"]``
+    (a model's confidence) passes it on as every one of its regions' ``score``.
+    """
     width, height = image.width, image.height
     common = {"to_name": "image", "original_width": width, "original_height": height, "image_rotation": 0}
     regions = []
@@ -83,6 +90,12 @@ def _regions(image: LabeledImage, dataset: LabeledDataset) -> list[dict]:
                 if v == 1:
                     region["meta"] = {"text": ["occluded"]}
                 regions.append(region)
+    if any("score" in obj.extra for obj in image.objects):
+        owners = {f"{image.index}-{k}": obj for k, obj in enumerate(image.objects)}
+        for region in regions:
+            owner = owners[region["id"].rsplit("-", 1)[0]]
+            if "score" in owner.extra:
+                region["score"] = float(owner.extra["score"])
     return regions
 
 
@@ -105,7 +118,7 @@ def labeling_config(dataset: LabeledDataset) -> str:
 
 
 def _task(image: LabeledImage, dataset: LabeledDataset, file_name: str, gold: bool) -> dict:
-    regions = _regions(image, dataset)
+    regions = labelstudio_regions(image, dataset)
     task = {"data": {"image": f"/data/local-files/?d=images/{file_name}", "synthgen_index": image.index,
                      "split": image.split, "source": image.source}}
     if gold:

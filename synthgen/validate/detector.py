@@ -168,29 +168,63 @@ class MobileNetV2Detector:
                 progress.update(1)
         return losses
 
-    def predict(self, images: Sequence[LabeledImage]) -> list[dict]:
-        """COCO result entries (``image_id`` = position + 1, as in :func:`coco_dict`)."""
+    def detect(self, images: Sequence[LabeledImage]) -> list[dict]:
+        """Detections per image, with the class distribution of every detected box.
+
+        Returns:
+            Per image: ``boxes`` (N, 4) float64 ``xyxy`` original pixels, ``category_ids``
+            (N,) int dataset ids, ``scores`` (N,) float64, ``probabilities`` (N, K + 1)
+            float64 softmax of the box head on the final box (column 0 background, then
+            the categories in ``category_ids`` order) and ``masks`` (N COCO RLEs, or None
+            without a mask head).
+        """
         torch, _ = import_torch()
         from pycocotools import mask as mask_utils
 
-        self.model.eval()
-        results = []
+        model = self.model.eval()
+        found = []
         with torch.inference_mode():
-            for position, image in enumerate(images):
+            for image in images:
                 pixels, scale = self._image(image)
-                output = self.model([self._tensor(pixels)])[0]
-                boxes = output["boxes"].cpu().numpy() / scale
-                for i, (box, label, score) in enumerate(zip(boxes, output["labels"].tolist(),
-                                                            output["scores"].tolist())):
-                    entry = {"image_id": position + 1, "category_id": self.category_ids[label - 1],
-                             "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
-                             "score": float(score)}
-                    if self.masks:
-                        soft = output["masks"][i, 0].cpu().numpy()
+                tensor = self._tensor(pixels)
+                # GeneralizedRCNN.forward step by step, to score the final boxes with the box head again.
+                batch, _ = model.transform([tensor])
+                features = {"0": model.backbone(batch.tensors)}
+                proposals, _ = model.rpn(batch, features)
+                detections, _ = model.roi_heads(features, proposals, batch.image_sizes)
+                final = detections[0]["boxes"]
+                classes = len(self.category_ids) + 1
+                probabilities = torch.zeros((0, classes))
+                if len(final):
+                    pooled = model.roi_heads.box_roi_pool(features, [final], batch.image_sizes)
+                    logits, _ = model.roi_heads.box_predictor(model.roi_heads.box_head(pooled))
+                    probabilities = torch.softmax(logits, dim=-1)
+                output = model.transform.postprocess(detections, batch.image_sizes, [tuple(tensor.shape[-2:])])[0]
+                entry = {"boxes": output["boxes"].cpu().numpy().astype(np.float64) / scale,
+                         "category_ids": np.array([self.category_ids[label - 1] for label in output["labels"].tolist()],
+                                                  dtype=np.int64),
+                         "scores": output["scores"].cpu().numpy().astype(np.float64),
+                         "probabilities": probabilities.cpu().numpy().astype(np.float64), "masks": None}
+                if self.masks:
+                    entry["masks"] = []
+                    for soft in output["masks"][:, 0].cpu().numpy():
                         full = np.asarray(Image.fromarray(soft).resize((image.width, image.height), Image.BILINEAR))
                         rle = mask_utils.encode(np.asfortranarray(full > 0.5))
-                        entry["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
-                    results.append(entry)
+                        entry["masks"].append({"size": rle["size"], "counts": rle["counts"].decode()})
+                found.append(entry)
+        return found
+
+    def predict(self, images: Sequence[LabeledImage]) -> list[dict]:
+        """COCO result entries (``image_id`` = position + 1, as in :func:`coco_dict`)."""
+        results = []
+        for position, found in enumerate(self.detect(images)):
+            for i, (box, category_id, score) in enumerate(zip(found["boxes"], found["category_ids"], found["scores"])):
+                entry = {"image_id": position + 1, "category_id": int(category_id),
+                         "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                         "score": float(score)}
+                if found["masks"] is not None:
+                    entry["segmentation"] = found["masks"][i]
+                results.append(entry)
         return results
 
 

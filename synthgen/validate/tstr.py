@@ -79,14 +79,9 @@ class TstrSettings:
 
 
 def _device(name: str) -> str:
-    from synthgen.validate.features import import_torch
+    from synthgen.validate.features import torch_device
 
-    torch, _ = import_torch()
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tstr.device=cuda: torch sees no CUDA device here; use tstr.device=auto or cpu")
-    return name
+    return torch_device(name, "tstr.device")
 
 
 def _has_masks(images) -> bool:
