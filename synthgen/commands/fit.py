@@ -4,7 +4,8 @@ The search (documented in the README, "Fit"):
 
 1. Render one batch with the scene as it is and measure the gap (``synthgen.fit.gap``).
 2. Moment matching (``synthgen.fit.moments``): count, camera distance, placement region
-   and light levels moved analytically from that batch.
+   and light levels moved analytically from that batch; a second pass from the result's
+   batch (each kept only if it lowers the gap).
 3. ``rounds`` of cross-entropy search (``synthgen.fit.search``) over every knob of
    ``parameters`` (``synthgen.fit.space``), each candidate one batch of ``batch`` images
    rendered with the same seed (common random numbers: candidates differ only in their
@@ -51,6 +52,8 @@ from synthgen.paths import conf_dir
 from synthgen.registry import build_settings
 
 __all__ = ["FitSettings", "fit"]
+
+_MOMENT_PASSES = 2
 
 
 class FitSettings:
@@ -199,7 +202,7 @@ def fit(cfg: DictConfig | Mapping) -> Path:
 
     real_stats = dataset_statistics(real)
     scales = statistic_scales(real_stats)
-    evaluations = 2 + settings.rounds * settings.population + settings.finalists + 2
+    evaluations = 1 + _MOMENT_PASSES + settings.rounds * settings.population + settings.finalists + 2
     with tempfile.TemporaryDirectory(prefix=".fit-", dir=out) as scratch, \
             tqdm(total=evaluations, desc="fit", unit="batch", disable=not settings.progress) as bar:
         batches = _Batches(base, Path(scratch), resolution, shared, bar)
@@ -210,10 +213,13 @@ def fit(cfg: DictConfig | Mapping) -> Path:
 
         original = space.decode(space.encode(space.current()))
         original_stats, original_gap = measure(original, settings.batch, settings.seed)
-        matched = space.decode(space.encode(match_moments(original, original_stats, real_stats)))
-        _, matched_gap = measure(matched, settings.batch, settings.seed)
-        start, start_gap = ((matched, matched_gap) if matched_gap["objective"] <= original_gap["objective"]
-                            else (original, original_gap))
+        start, start_stats, start_gap = original, original_stats, original_gap
+        for _ in range(_MOMENT_PASSES):  # each pass from the last: the relations hold better close by
+            matched = space.decode(space.encode(match_moments(start, start_stats, real_stats)))
+            matched_stats, matched_gap = measure(matched, settings.batch, settings.seed)
+            if matched_gap["objective"] > start_gap["objective"]:
+                break
+            start, start_stats, start_gap = matched, matched_stats, matched_gap
 
         def score(candidates):
             return [measure(space.decode(c), settings.batch, settings.seed)[1]["objective"] for c in candidates]
@@ -224,7 +230,7 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         # Finalists: the scene as it was and the best distinct candidates of the search, measured again
         # on new images (seed + 1) to choose; before/after are then measured on others (seed + 2),
         # so the reported fall is not the luck of the choice.
-        finalists = _finalists(space, original, matched, matched_gap["objective"], search, settings.finalists)
+        finalists = _finalists(space, original, start, start_gap["objective"], search, settings.finalists)
         selection = [measure(values, settings.eval_images, settings.seed + 1)[1]["objective"] for values in finalists]
         chosen = finalists[int(np.argmin(selection))]
         before_stats, before = measure(original, settings.eval_images, settings.seed + 2)
@@ -244,8 +250,8 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         "skipped_parameters": space.skipped,
         "search": {"batch": settings.batch, "rounds": settings.rounds, "population": settings.population,
                    "elite": settings.elite, "initial_std": settings.initial_std, "image_weight": settings.image_weight,
-                   "seed": settings.seed, "start": {"original": original_gap, "moment_matched": matched_gap},
-                   "moment_matched": matched, "round_scores": [r["scores"] for r in search.rounds],
+                   "seed": settings.seed, "start": {"original": original_gap, "moment_matched": start_gap},
+                   "moment_matched": start, "round_scores": [r["scores"] for r in search.rounds],
                    "finalists": [{"values": v, "objective": o} for v, o in zip(finalists, selection)],
                    "best_search_objective": search.best_score, "images_rendered": rendered,
                    "seconds": round(time.perf_counter() - started, 1)},

@@ -5,7 +5,9 @@ relation between them; the cross-entropy rounds then correct what the relations 
 
 - ``count``: objects that cannot be placed or are not visible are lost at a rate seen in
   the batch (achieved / drawn mean), so the drawn uniform range gets the mean and standard
-  deviation of the real objects per image divided by that keep rate.
+  deviation of the real objects per image divided by that keep rate. Only when the boxes
+  are already within 1.5x of the real size: far off, objects are lost for being too small
+  or out of view, a rate the distance change below alters (the next pass matches it).
 - ``camera_distance``: a box's relative size goes as 1 / distance, so both ends are
   multiplied by median synthetic size / median real size.
 - ``placement_region``: the spread of box centres in the image goes as region / distance,
@@ -23,6 +25,7 @@ import numpy as np
 __all__ = ["match_moments"]
 
 _GAMMA = 2.2
+_SIZE_CLOSE = 1.5
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -49,15 +52,16 @@ def match_moments(values: Mapping, synthetic: Mapping[str, np.ndarray], real: Ma
         rounded or bounded here: ``SearchSpace.encode`` clips them to the search bounds.
     """
     new = {key: (list(value) if isinstance(value, list) else value) for key, value in values.items()}
-    if "count" in new and len(synthetic["objects_per_image"]) and len(real["objects_per_image"]):
+    size = (_ratio(float(np.median(synthetic["size"])), float(np.median(real["size"])))
+            if len(synthetic["size"]) and len(real["size"]) else None)
+    sizes_close = size is not None and 1 / _SIZE_CLOSE <= size <= _SIZE_CLOSE
+    if "count" in new and sizes_close and len(real["objects_per_image"]):
         low, high = new["count"]
         keep = _ratio(float(np.mean(synthetic["objects_per_image"])), 0.5 * (low + high))
         if keep:
             mean, spread = np.mean(real["objects_per_image"]) / keep, np.std(real["objects_per_image"]) / keep
             half = np.sqrt(3.0) * spread  # a uniform range of this half width has that standard deviation
             new["count"] = [max(1.0, mean - half), max(1.0, mean + half)]
-    size = (_ratio(float(np.median(synthetic["size"])), float(np.median(real["size"])))
-            if len(synthetic["size"]) and len(real["size"]) else None)
     if "camera_distance" in new and size:
         new["camera_distance"] = [d * size for d in new["camera_distance"]]
     spread = _ratio(_centre_spread(real), _centre_spread(synthetic))

@@ -263,7 +263,10 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
             raise InputError(f"{where}: needs data.image")
         file = _task_image(str(task["data"]["image"]), root, where)
         width, height = image_size(file, where)
-        results = (task.get("annotations") or task.get("predictions") or [{}])[0].get("result", [])
+        # A server's JSON export lists predictions by id only (ints): those carry no regions.
+        labeled = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
+        predicted = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
+        results = (labeled or predicted or [{}])[0].get("result", [])
         image = LabeledImage(index=position, path=file.resolve(), width=width, height=height,
                              split=str(task["data"].get("split", "train")),
                              source={"kind": "real", "dataset": name or root.name,

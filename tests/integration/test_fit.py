@@ -1,0 +1,70 @@
+"""synthgen fit against a real labeled set: ranges move towards it, and the fitted scene generates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from synthgen.commands.fit import fit
+from synthgen.core.errors import InputError
+from synthgen.paths import conf_dir
+from tests.helpers import write_shapes_dataset
+
+FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+# Small batches at 96 px: a fit in about a minute. The scene starts with its camera 3x too far.
+TINY = ["progress=false", "batch=6", "rounds=1", "population=3", "eval_images=8", "finalists=2", "image_size=96",
+        "scene.camera.distance=[0.6,0.8]", "scene.randomize.cloth.texture_size=128"]
+
+
+def _fit(*overrides: str) -> Path:
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return fit(compose("fit", ["scene=tabletop_fruits", "scene_name=tabletop_fruits", *TINY, *overrides]))
+
+
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
+    out = _fit(f"real={FRUITS}", f"out={tmp_path / 'fit'}")
+    report = json.loads((out / "fit_report.json").read_text())
+    assert report["chosen"] == "fitted" and report["resolution"] == [96, 72]  # the real photos' 4:3
+    distance = report["parameters"]["camera_distance"]
+    assert distance["before"] == [0.6, 0.8] and sum(distance["after"]) / 2 < 0.45  # boxes were ~3x too small
+    size = report["before"]["statistics"]["size"], report["after"]["statistics"]["size"]
+    assert size[1]["wasserstein"] < 0.8 * size[0]["wasserstein"]
+    assert sum(report["parameters"]["count"]["after"]) / 2 < 25  # not drawn 3x more to make up for lost ones
+    assert report["after"]["label_wasserstein_sum"] < 0.7 * report["before"]["label_wasserstein_sum"]
+    assert report["reduction"]["objective"] == pytest.approx(1 - report["after"]["objective"] / report["before"]["objective"])
+    assert "background_kinds" in report["skipped_parameters"]  # the fruit scene's background is its cloth
+    assert (out / "fit_report.html").read_text().count("<figure>") >= 9  # search + one plot per statistic
+    assert not any(p.name.startswith(".fit-") for p in out.iterdir())  # the batches' scratch folder is gone
+
+    fitted = OmegaConf.load(out / "scene" / "tabletop_fruits_fit.yaml")
+    assert list(fitted.defaults) == ["tabletop_fruits", "_self_"]
+    assert list(fitted.camera.distance) == distance["after"]
+    assert fitted.randomize.cloth.texture_size == 128  # the scene overrides given to fit are kept
+    # The fitted scene is used exactly as the README says.
+    executable = Path(sys.executable).with_name("synthgen")
+    process = subprocess.run([str(executable), "generate", "--config-dir", str(out), "scene=tabletop_fruits_fit",
+                              f"out={tmp_path / 'data'}", "n=2", "render.width=96", "render.height=72", "progress=false"],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["config"]["scene"]["camera"]["distance"] == distance["after"]
+
+
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+def test_bad_real_sets_give_one_error_and_write_nothing(tmp_path):
+    write_shapes_dataset(tmp_path / "shapes", 2, seed=0)  # squares and discs: no fruit
+    with pytest.raises(InputError, match="shares no category with the scene"):
+        _fit(f"real={tmp_path / 'shapes'}", f"out={tmp_path / 'a'}")
+    empty = json.loads((tmp_path / "shapes" / "annotations.json").read_text())
+    empty["annotations"] = []
+    (tmp_path / "shapes" / "annotations.json").write_text(json.dumps(empty))
+    with pytest.raises(InputError, match="has no labeled objects"):
+        _fit(f"real={tmp_path / 'shapes'}", f"out={tmp_path / 'b'}")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
