@@ -155,6 +155,21 @@ def _read_queue(queue: str | Path) -> list[dict]:
     return tasks
 
 
+def _with_local_images(tasks: list[dict], queue_root: Path, out: Path) -> Iterator[dict]:
+    """The queue's tasks, each local image (``/data/local-files/?d=REL`` below the queue's folder)
+    placed at ``out/REL`` too, so the mixed queue is served from one document root."""
+    for task in tasks:
+        value = str(task["data"].get("image", ""))
+        if value.startswith("/data/local-files/"):
+            relative = unquote(parse_qs(urlparse(value).query).get("d", [""])[0])
+            source = (queue_root / relative).resolve()
+            if relative and source.is_file() and source.is_relative_to(queue_root.resolve()):
+                if (out / relative).exists():
+                    raise InputError(f"queue: task image {relative!r} has the name of a gold image; rename it")
+                place_image(source, out / relative)
+        yield task
+
+
 def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, queue: str | Path | None = None,
                 seed: int = 0) -> Path:
     """Write gold-standard tasks (exact labels as ground-truth annotations) for annotator QA.
@@ -164,7 +179,8 @@ def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, que
         out: An empty output folder.
         rate: Share of gold tasks in the written queue, 0 < rate < 1.
         queue: Label Studio tasks JSON of the human queue to mix the gold tasks into;
-            None writes the gold tasks alone.
+            None writes the gold tasks alone. Its local images (``/data/local-files/?d=``
+            paths below its folder, as synthgen writes them) are placed in ``out`` too.
         seed: Seed of the gold positions in the queue.
 
     Returns:
@@ -189,7 +205,7 @@ def export_gold(dataset: LabeledDataset, out: str | Path, rate: float = 0.1, que
         rng = np.random.default_rng(seed)
         total = len(human) + wanted
         positions = sorted(rng.choice(total, size=wanted, replace=False).tolist())
-        gold_at, remaining = set(positions), iter(human)
+        gold_at, remaining = set(positions), iter(_with_local_images(human, Path(queue).expanduser().parent, out))
         tasks = (next(gold) if i in gold_at else next(remaining) for i in range(total))
     write_json_list_streamed(out / "tasks.json", tasks)
     (out / "gold_tasks.json").write_text(json.dumps({"positions": positions, "rate": len(positions) / max(total, 1)}))

@@ -104,6 +104,9 @@ def test_perfect_sloppy_and_absent_annotators(project, tmp_path):
     assert kappa["annotator2@example.com|annotator3@example.com"]["value"] < 0.2
     assert agreement["fleiss_kappa"]["raters"] in (2, 3) and agreement["fleiss_kappa"]["value"] < 0.6
     assert -1 <= agreement["krippendorff_alpha"]["value"] < 0.6
+    # The mixed queue is served from one folder: the queue's images were placed beside the gold ones.
+    for task in json.loads((project / "gold" / "tasks.json").read_text()):
+        assert (project / "gold" / task["data"]["image"].split("d=", 1)[1]).is_file()
     page = (out / "qa.html").read_text()
     assert "FLAGGED" in page and "Krippendorff" in page
 
