@@ -23,7 +23,7 @@ from synthgen.annotate.uncertainty import image_uncertainty
 from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.validate.detector import MobileNetV2Detector, coco_scores
+from synthgen.validate.detector import DetectorTraining, MobileNetV2Detector, coco_scores
 from synthgen.validate.features import import_torch
 
 __all__ = ["IMAGE_SUFFIXES", "DetectorSettings", "evaluate_prelabels", "load_detector", "prelabel_images",
@@ -34,21 +34,10 @@ _MODEL_FORMAT = "synthgen-prelabel-detector-1"
 
 
 @dataclasses.dataclass
-class DetectorSettings:
-    """The detector's training settings (conf/prelabel.yaml ``detector:`` documents them)."""
+class DetectorSettings(DetectorTraining):
+    """The pre-labelling detector: how it is trained, and whether it has a mask head."""
 
-    masks: bool
-    image_size: int = 320
-    steps: int = 300
-    batch_size: int = 4
-    learning_rate: float = 0.02
-    trainable_blocks: int = 6
-    weights: str = "auto"
-    seed: int = 0
-
-    def build(self, category_ids: Sequence[int], device: str) -> MobileNetV2Detector:
-        return MobileNetV2Detector(category_ids, self.masks, self.image_size, self.steps, self.batch_size,
-                                   self.learning_rate, self.trainable_blocks, self.weights, device, self.seed)
+    masks: bool = False
 
 
 def unlabeled_images(folder: str | Path) -> list[LabeledImage]:
@@ -102,7 +91,7 @@ def load_detector(path: str | Path, device: str) -> tuple[MobileNetV2Detector, t
         raise InputError(f"model={path}: not a model written by synthgen prelabel")
     categories = tuple(CategoryInfo(i + 1, name) for i, name in enumerate(saved["categories"]))
     settings = DetectorSettings(**saved["settings"])
-    detector = settings.build([c.id for c in categories], device)
+    detector = settings.build([c.id for c in categories], settings.masks, device)
     detector.model.load_state_dict(saved["state_dict"])
     return detector, categories, settings
 

@@ -75,12 +75,7 @@ class PrelabelSettings:
         if unknown:
             raise ConfigError(f"detector.{unknown[0]}: unknown key; allowed keys: {list(_DETECTOR_KEYS)}")
         self.masks = check_choice("detector.masks", str(detector.pop("masks", "auto")).lower(), ["auto", "true", "false"])
-        for key, low, high in (("image_size", 64, 2048), ("steps", 1, None), ("batch_size", 1, 256),
-                               ("trainable_blocks", 0, 14), ("seed", 0, None)):
-            if key in detector:
-                check_number(f"detector.{key}", detector[key], minimum=low, maximum=high, integer=True)
-        if "learning_rate" in detector:
-            check_number("detector.learning_rate", detector["learning_rate"], minimum=1e-6, maximum=1.0)
+        DetectorSettings(**detector).check_training("detector")
         self.detector = detector
 
 
@@ -98,7 +93,7 @@ def _train(settings: PrelabelSettings, device: str, out: Path):
     masks = {"true": True, "false": False, "auto": all(o.segmentation is not None for o in objects)}[settings.masks]
     detector_settings = DetectorSettings(masks=masks, **settings.detector)
     categories = tuple(c for c in train.categories if c.kind == "object")
-    detector = detector_settings.build([c.id for c in categories], device)
+    detector = detector_settings.build([c.id for c in categories], masks, device)
     started = time.perf_counter()
     with tqdm(total=detector_settings.steps, desc="prelabel: train", unit="step", disable=not settings.progress) as bar:
         losses = detector.fit(train.images, bar)

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -16,6 +17,7 @@ from pycocotools import mask as mask_utils
 from synthgen.core.errors import InputError
 
 __all__ = ["BOX_TOLERANCE", "check_box", "check_unique", "existing_image", "image_size", "inside_root", "load_json",
+           "read_color_image",
            "polygons_to_rle"]
 
 
@@ -77,3 +79,19 @@ def image_size(path: Path, where: str) -> tuple[int, int]:
 def polygons_to_rle(polygons: list[list[float]], width: int, height: int) -> dict:
     rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def read_color_image(path: str | Path, longer_side: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 BGR image (OpenCV's order), shrunk with area averaging so its longer
+    side is at most ``longer_side`` pixels (None: as stored).
+
+    Raises:
+        InputError: The file cannot be decoded; the message names it.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"image file {str(path)!r} could not be read; remove or replace it")
+    scale = (longer_side or max(image.shape[:2])) / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return image

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choices
+from synthgen.io.input_checks import read_color_image
 
 __all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
 
@@ -138,13 +139,7 @@ class ImageFolder:
         if path in self._cache:
             self._cache[path] = self._cache.pop(path)  # most recently used last
             return self._cache[path]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"image file {str(path)!r} could not be read; remove or replace it")
-        scale = _MAX_EDGE / max(image.shape[:2])
-        if scale < 1:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        self._cache[path] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        self._cache[path] = cv2.cvtColor(read_color_image(path, _MAX_EDGE), cv2.COLOR_BGR2RGB)
         if len(self._cache) > _CACHE_IMAGES:
             self._cache.pop(next(iter(self._cache)))
         return self._cache[path]

@@ -12,6 +12,7 @@ COCO mAP from pycocotools. Needs the ``validate`` extra (torch, torchvision).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 from collections.abc import Sequence
@@ -20,12 +21,13 @@ import numpy as np
 from PIL import Image
 
 from synthgen.core.errors import InputError
+from synthgen.core.validation import check_number
 from synthgen.io.coco import coco_dict
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.record import decode_rle
 from synthgen.validate.features import import_torch, load_mobilenet_v2
 
-__all__ = ["MobileNetV2Detector", "coco_scores"]
+__all__ = ["DetectorTraining", "MobileNetV2Detector", "coco_scores"]
 
 _BACKBONE_BLOCKS = 14  # features[:14]: stride 16, 96 channels
 _BACKBONE_CHANNELS = 96
@@ -226,6 +228,34 @@ class MobileNetV2Detector:
                     entry["segmentation"] = found["masks"][i]
                 results.append(entry)
         return results
+
+
+@dataclasses.dataclass
+class DetectorTraining:
+    """How :class:`MobileNetV2Detector` is trained (``tstr:`` in conf/validate.yaml and
+    ``detector:`` in conf/prelabel.yaml document each field)."""
+
+    image_size: int = 320
+    steps: int = 300
+    batch_size: int = 4
+    learning_rate: float = 0.02
+    trainable_blocks: int = 6
+    weights: str = "auto"
+    seed: int = 0
+
+    def check_training(self, prefix: str) -> None:
+        """Raise ``ConfigError`` naming ``<prefix>.<field>`` for a value out of range."""
+        check_number(f"{prefix}.image_size", self.image_size, minimum=64, maximum=2048, integer=True)
+        check_number(f"{prefix}.steps", self.steps, minimum=1, integer=True)
+        check_number(f"{prefix}.batch_size", self.batch_size, minimum=1, maximum=256, integer=True)
+        check_number(f"{prefix}.learning_rate", self.learning_rate, minimum=1e-6, maximum=1.0)
+        check_number(f"{prefix}.trainable_blocks", self.trainable_blocks, minimum=0, maximum=14, integer=True)
+        check_number(f"{prefix}.seed", self.seed, minimum=0, integer=True)
+
+    def build(self, category_ids: Sequence[int], masks: bool, device: str) -> MobileNetV2Detector:
+        """An untrained detector with these settings."""
+        return MobileNetV2Detector(category_ids, masks, self.image_size, self.steps, self.batch_size,
+                                   self.learning_rate, self.trainable_blocks, self.weights, device, self.seed)
 
 
 def _coco_eval(ground_truth: dict, results: list[dict], iou_type: str):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from synthgen.core.errors import InputError
+from synthgen.io.input_checks import read_color_image
 
 __all__ = ["IMAGE_STATISTICS", "image_statistics"]
 
@@ -22,12 +21,7 @@ _LONGER_SIDE = 256  # the statistics are global, so a small copy gives the same 
 
 
 def _one_image(path: Path) -> tuple[float, float, float]:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: image could not be read; fix or remove it")
-    scale = _LONGER_SIDE / max(image.shape[:2])
-    if scale < 1:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    image = read_color_image(path, _LONGER_SIDE)
     blue, green, red = (image[..., c].astype(np.float64) / 255.0 for c in range(3))
     luma = 0.299 * red + 0.587 * green + 0.114 * blue  # Rec. 601 on the encoded values
     # Hasler and Suesstrunk (2003): spread and mean of the opponent channels rg and yb.

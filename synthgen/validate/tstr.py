@@ -26,12 +26,13 @@ from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
+from synthgen.validate.detector import DetectorTraining
 
 __all__ = ["TstrSettings", "check_tstr_inputs", "run_tstr", "tstr_settings"]
 
 
 @dataclasses.dataclass
-class TstrSettings:
+class TstrSettings(DetectorTraining):
     """What to train and how (conf/validate.yaml ``tstr:`` documents each field).
 
     ``real_fractions`` accepts one number too (the form a Hydra multirun sweep passes).
@@ -42,15 +43,8 @@ class TstrSettings:
     real_only: bool = True
     test_fraction: float = 0.5
     masks: str = "auto"
-    image_size: int = 320
-    steps: int = 300
-    batch_size: int = 4
-    learning_rate: float = 0.02
-    trainable_blocks: int = 6
     bootstrap: int = 200
-    weights: str = "auto"
     device: str = "auto"
-    seed: int = 0
 
     def __post_init__(self):
         fractions = self.real_fractions
@@ -61,14 +55,9 @@ class TstrSettings:
         check_number("tstr.test_fraction", self.test_fraction, minimum=0.05, maximum=0.95)
         check_choice("tstr.masks", str(self.masks).lower(), ["auto", "true", "false"])
         self.masks = str(self.masks).lower()
-        check_number("tstr.image_size", self.image_size, minimum=64, maximum=2048, integer=True)
-        check_number("tstr.steps", self.steps, minimum=1, integer=True)
-        check_number("tstr.batch_size", self.batch_size, minimum=1, maximum=256, integer=True)
-        check_number("tstr.learning_rate", self.learning_rate, minimum=1e-6, maximum=1.0)
-        check_number("tstr.trainable_blocks", self.trainable_blocks, minimum=0, maximum=14, integer=True)
+        self.check_training("tstr")
         check_number("tstr.bootstrap", self.bootstrap, minimum=0, integer=True)
         check_choice("tstr.device", self.device, ["auto", "cpu", "cuda"])
-        check_number("tstr.seed", self.seed, minimum=0, integer=True)
         if self.enabled and not self.real_fractions and not self.real_only:
             raise ConfigError("tstr.real_fractions: empty and tstr.real_only=false leaves nothing to train; "
                               "give e.g. tstr.real_fractions=[0.0]")
@@ -114,14 +103,12 @@ def _run_name(real_fraction: float | None) -> str:
 
 
 def _one_run(synthetic, real, settings: TstrSettings, real_fraction: float | None, device: str, progress: bool) -> dict:
-    from synthgen.validate.detector import MobileNetV2Detector, coco_scores
+    from synthgen.validate.detector import coco_scores
 
     categories, train, test = _splits(synthetic, real, settings, real_fraction)
     objects = [c for c in categories if c.kind == "object"]
     masks = {"true": True, "false": False, "auto": _has_masks(train) and _has_masks(test)}[settings.masks]
-    detector = MobileNetV2Detector([c.id for c in objects], masks, settings.image_size, settings.steps,
-                                   settings.batch_size, settings.learning_rate, settings.trainable_blocks,
-                                   settings.weights, device, settings.seed)
+    detector = settings.build([c.id for c in objects], masks, device)
     started = time.perf_counter()
     with tqdm(total=settings.steps, desc=f"TSTR {_run_name(real_fraction)}", unit="step", disable=not progress) as bar:
         losses = detector.fit(train, bar)
