@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -68,3 +69,32 @@ def test_bad_real_sets_give_one_error_and_write_nothing(tmp_path):
     with pytest.raises(InputError, match="has no labeled objects"):
         _fit(f"real={tmp_path / 'shapes'}", f"out={tmp_path / 'b'}")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+CHESSBOARDS = FRUITS.parent / "chessboards"
+
+
+@pytest.mark.skipif(not CHESSBOARDS.is_dir(), reason=f"real chessboard photos not found at {CHESSBOARDS}")
+def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
+    """scripts/label_chessboards.py: the real set the chessboard scene is fitted to."""
+    import importlib.util
+
+    from pycocotools import mask as mask_utils
+
+    from synthgen.io.readers import read_dataset
+
+    spec = importlib.util.spec_from_file_location("label_chessboards", Path(__file__).resolve().parents[2] / "scripts"
+                                                  / "label_chessboards.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.label_chessboards(CHESSBOARDS, tmp_path / "boards")
+    assert result == {"images": 26, "skipped": []}
+    dataset = read_dataset(tmp_path / "boards")
+    assert [c.name for c in dataset.categories] == ["chessboard"] and len(dataset.categories[0].keypoint_names) == 54
+    for image in dataset.images:
+        (board,) = image.objects
+        mask = mask_utils.decode({"size": board.segmentation["size"], "counts": board.segmentation["counts"].encode()})
+        corners = np.round(board.keypoints[:, :2]).astype(int)
+        assert mask[corners[:, 1], corners[:, 0]].all()  # every inner corner lies on the board
+        assert 0.2 < board.area / (image.width * image.height) < 1.0
+    assert not list(CHESSBOARDS.glob("annotations*"))  # the source folder is only read
