@@ -4,8 +4,8 @@ The search (documented in the README, "Fit"):
 
 1. Render one batch with the scene as it is and measure the gap (``synthgen.fit.gap``).
 2. Moment matching (``synthgen.fit.moments``): count, camera distance, placement region
-   and light levels moved analytically from that batch; a second pass from the result's
-   batch (each kept only if it lowers the gap).
+   and light levels moved analytically from that batch; further passes from each result's
+   batch (``_MOMENT_PASSES`` in all, each kept only if it lowers the gap).
 3. ``rounds`` of cross-entropy search (``synthgen.fit.search``) over every knob of
    ``parameters`` (``synthgen.fit.space``), each candidate one batch of ``batch`` images
    rendered with the same seed (common random numbers: candidates differ only in their
@@ -27,7 +27,6 @@ import copy
 import dataclasses
 import shutil
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,7 +52,7 @@ from synthgen.registry import build_settings
 
 __all__ = ["FitSettings", "fit"]
 
-_MOMENT_PASSES = 2
+_MOMENT_PASSES = 3
 
 
 class FitSettings:
@@ -64,7 +63,7 @@ class FitSettings:
     """
 
     def __init__(self, scene: dict, scene_name: str, real: str, out: str, parameters: list, overwrite: bool = False,
-                 batch: int = 16, rounds: int = 3, population: int = 8, elite: int = 3, initial_std: float = 0.12,
+                 batch: int = 16, rounds: int = 3, population: int = 8, elite: int = 3, initial_std: float = 0.08,
                  image_weight: float = 0.5, eval_images: int = 64, finalists: int = 3, image_size: int = 320,
                  generate: list | None = None,
                  seed: int = 0, progress: bool = True):
@@ -186,7 +185,6 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         InputError: The real set has no objects or no category in common with the scene,
             or ``out`` is not usable. Nothing is written before these checks pass.
     """
-    started = time.perf_counter()
     settings = build_settings(FitSettings, cfg, "fit")
     real_path = Path(settings.real).expanduser()
     real = read_dataset(real_path, name=real_path.name)
@@ -253,8 +251,7 @@ def fit(cfg: DictConfig | Mapping) -> Path:
                    "seed": settings.seed, "start": {"original": original_gap, "moment_matched": start_gap},
                    "moment_matched": start, "round_scores": [r["scores"] for r in search.rounds],
                    "finalists": [{"values": v, "objective": o} for v, o in zip(finalists, selection)],
-                   "best_search_objective": search.best_score, "images_rendered": rendered,
-                   "seconds": round(time.perf_counter() - started, 1)},
+                   "best_search_objective": search.best_score, "images_rendered": rendered},
         "eval_images": settings.eval_images, "eval_seed": settings.seed + 2,
         "before": before, "after": after,
         "reduction": _reductions(before, after),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -94,12 +93,11 @@ def _train(settings: PrelabelSettings, device: str, out: Path):
     detector_settings = DetectorSettings(masks=masks, **settings.detector)
     categories = tuple(c for c in train.categories if c.kind == "object")
     detector = detector_settings.build([c.id for c in categories], masks, device)
-    started = time.perf_counter()
     with tqdm(total=detector_settings.steps, desc="prelabel: train", unit="step", disable=not settings.progress) as bar:
         losses = detector.fit(train.images, bar)
     save_detector(detector, categories, detector_settings, out / "model.pt")
     training = {"datasets": settings.train, "images": len(train.images), "objects": len(objects),
-                "seconds": round(time.perf_counter() - started, 1), "loss_first_last": [losses[0], losses[-1]]}
+                "loss_first_last": [losses[0], losses[-1]]}
     return detector, categories, detector_settings, training
 
 

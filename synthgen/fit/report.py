@@ -83,7 +83,7 @@ def write_fit_report(out: Path, report: dict, stats: Mapping[str, Mapping[str, n
         f"<h2>Distances</h2>{sums}{statistics}<h2>Parameters</h2>{parameters}"
         + (f"<p>Not fitted:</p><ul>{skipped}</ul>" if skipped else "")
         + f"<h2>Search</h2><p>{search['rounds']} rounds x {search['population']} candidates of {search['batch']} images "
-          f"(same seed), elite {search['elite']}; {search['images_rendered']} images in {search['seconds']} s.</p>"
+          f"(same seed), elite {search['elite']}; {search['images_rendered']} images rendered in all.</p>"
         + _search_plot(search["round_scores"], search["start"])
         + "<h2>Distributions</h2>" + "".join(_histogram(key, stats) for key in before["statistics"])
     )

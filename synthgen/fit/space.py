@@ -59,7 +59,7 @@ KNOBS: dict[str, Knob] = {
 }
 BACKGROUND_KINDS = "background_kinds"
 _ALWAYS_AVAILABLE_KINDS = ("color", "procedural")  # kinds that need no further settings
-_REACH = 4.0
+_REACH = 8.0
 
 
 def _get(tree: Mapping, path: str):

@@ -98,3 +98,12 @@ def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
         assert mask[corners[:, 1], corners[:, 0]].all()  # every inner corner lies on the board
         assert 0.2 < board.area / (image.width * image.height) < 1.0
     assert not list(CHESSBOARDS.glob("annotations*"))  # the source folder is only read
+
+
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+def test_the_same_fit_twice_gives_the_same_bytes(tmp_path):
+    runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=4", "batch=4")
+            for name in ("a", "b")]
+    for file in ("fit_report.json", "fit_report.html", "scene/tabletop_fruits_fit.yaml"):
+        first, second = ((run / file).read_bytes() for run in runs)
+        assert first.replace(str(runs[0]).encode(), str(runs[1]).encode()) == second, file

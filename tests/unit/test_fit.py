@@ -38,7 +38,7 @@ def test_space_keeps_ranges_ordered_and_within_bounds():
     for vector in np.random.default_rng(0).random((50, space.size)):
         values = space.decode(vector)
         assert values["count"][0] <= values["count"][1] and all(isinstance(c, int) for c in values["count"])
-        assert 0.5 / 4 - 1e-9 <= values["camera_distance"][0] <= values["camera_distance"][1] <= 0.8 * 4 + 1e-9
+        assert 0.5 / 8 - 1e-9 <= values["camera_distance"][0] <= values["camera_distance"][1] <= 0.8 * 8 + 1e-9
         assert values["background_kinds"] and set(values["background_kinds"]) <= {"color", "procedural"}
 
 
