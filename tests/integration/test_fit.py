@@ -102,7 +102,7 @@ def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
 
 @pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
 def test_the_same_fit_twice_gives_the_same_bytes(tmp_path):
-    runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=4", "batch=4")
+    runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=3", "batch=3", "image_size=64")
             for name in ("a", "b")]
     for file in ("fit_report.json", "fit_report.html", "scene/tabletop_fruits_fit.yaml"):
         first, second = ((run / file).read_bytes() for run in runs)

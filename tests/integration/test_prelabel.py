@@ -73,7 +73,7 @@ def test_prelabels_score_well_and_are_ordered_by_uncertainty(prelabeled):
 def test_a_saved_mask_model_gives_the_same_prelabels_with_outlines(prelabeled, tmp_path):
     root, _ = prelabeled
     first = _run(f"train=[{root / 'train'}]", f"images={root / 'photos' / 'images'}", f"out={tmp_path / 'first'}",
-                 "detector.steps=40", "detector.batch_size=4", "score_threshold=0.05")
+                 "detector.steps=40", "detector.batch_size=4", "detector.image_size=96", "score_threshold=0.05")
     again = _run(f"model={first / 'model.pt'}", f"images={root / 'photos' / 'images'}", f"out={tmp_path / 'again'}",
                  "score_threshold=0.05")
     assert (again / "tasks.json").read_bytes() == (first / "tasks.json").read_bytes()
