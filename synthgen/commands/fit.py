@@ -196,10 +196,9 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         raise ConfigError(f"parameters: none of {settings.parameters} applies to scene {settings.scene_name} "
                           f"({space.skipped})")
     resolution = _batch_resolution(real, settings.image_size)
-    out = prepare_export_folder(settings.out, settings.overwrite)
-
-    real_stats = dataset_statistics(real)
+    real_stats = dataset_statistics(real)  # reads every real image: its errors come before out is touched
     scales = statistic_scales(real_stats)
+    out = prepare_export_folder(settings.out, settings.overwrite)
     evaluations = 1 + _MOMENT_PASSES + settings.rounds * settings.population + settings.finalists + 2
     with tempfile.TemporaryDirectory(prefix=".fit-", dir=out) as scratch, \
             tqdm(total=evaluations, desc="fit", unit="batch", disable=not settings.progress) as bar:
