@@ -23,7 +23,7 @@ from synthgen.annotate.uncertainty import image_uncertainty
 from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.validate.detector import DetectorTraining, MobileNetV2Detector, coco_scores
+from synthgen.validate.detector import DetectorTraining, MobileNetV2Detector, coco_results, coco_scores
 from synthgen.validate.features import import_torch
 
 __all__ = ["IMAGE_SUFFIXES", "DetectorSettings", "evaluate_prelabels", "load_detector", "prelabel_images",
@@ -152,17 +152,14 @@ def evaluate_prelabels(entries: Sequence[dict], categories: Sequence[CategoryInf
     scored = [e for e in entries if e["image"].path.name in by_name]
     if not scored:
         raise InputError(f"ground_truth={truth.name}: none of the pre-labeled images is in it (matched by file name)")
-    target = {name: c.id for c in categories for name in [c.name]}
+    target = {c.name: c.id for c in categories}
     test_images, results, errors, exact = [], [], [], []
     for position, entry in enumerate(scored):
         real = by_name[entry["image"].path.name]
         kept = [dataclasses.replace(o, category_id=target[truth_names[o.category_id]]) for o in real.objects
                 if truth_names[o.category_id] in target]
         test_images.append(dataclasses.replace(real, objects=kept, polylines=[]))
-        found = entry["detections"]
-        for box, category_id, score in zip(found["boxes"], found["category_ids"], found["scores"]):
-            results.append({"image_id": position + 1, "category_id": int(category_id), "score": float(score),
-                            "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]})
+        results += coco_results(entry["detections"], position + 1)
         gold, predicted = _labeled(test_images[-1], names), _labeled(entry["image"], names)
         matched = len(match_objects(gold, predicted, False, iou_threshold))
         errors.append(len(gold) + len(predicted) - 2 * matched)

@@ -42,6 +42,7 @@ from synthgen.io.labelstudio import labeling_config, labelstudio_regions
 from synthgen.io.readers import read_dataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
 from synthgen.registry import build_settings
+from synthgen.validate.detector import coco_results
 from synthgen.validate.features import torch_device
 
 __all__ = ["PrelabelSettings", "prelabel"]
@@ -86,8 +87,7 @@ def _training_set(paths: Sequence[str]) -> LabeledDataset:
     return combined
 
 
-def _train(settings: PrelabelSettings, device: str, out: Path):
-    train = _training_set(settings.train)
+def _train(settings: PrelabelSettings, train: LabeledDataset, device: str, out: Path):
     objects = [o for image in train.images for o in image.objects]
     masks = {"true": True, "false": False, "auto": all(o.segmentation is not None for o in objects)}[settings.masks]
     detector_settings = DetectorSettings(masks=masks, **settings.detector)
@@ -114,13 +114,7 @@ def _coco(entries: list[dict], categories) -> tuple[dict, list[dict]]:
     for image_id, entry in enumerate(entries, start=1):
         image = entry["image"]
         images.append({"id": image_id, "file_name": image.path.name, "width": image.width, "height": image.height})
-        found = entry["detections"]
-        for i, (box, category_id, score) in enumerate(zip(found["boxes"], found["category_ids"], found["scores"])):
-            result = {"image_id": image_id, "category_id": int(category_id), "score": float(score),
-                      "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]}
-            if found["masks"] is not None:
-                result["segmentation"] = found["masks"][i]
-            results.append(result)
+        results += coco_results(entry["detections"], image_id)
     return {"images": images, "categories": [{"id": c.id, "name": c.name} for c in categories]}, results
 
 
@@ -140,9 +134,9 @@ def prelabel(cfg: DictConfig | Mapping) -> Path:
         training = {"model": str(settings.model)}
         out = prepare_export_folder(settings.out, settings.overwrite)
     else:
-        _training_set(settings.train)  # its errors before out is touched
+        train = _training_set(settings.train)  # read (and checked) before out is touched
         out = prepare_export_folder(settings.out, settings.overwrite)
-        detector, categories, detector_settings, training = _train(settings, device, out)
+        detector, categories, detector_settings, training = _train(settings, train, device, out)
     entries = prelabel_images(detector, images, settings.strategy, settings.score_threshold, settings.auto_accept)
     dataset = LabeledDataset("prelabel", categories, [e["image"] for e in entries])
     (out / "labeling_config.xml").write_text(labeling_config(dataset))

@@ -27,7 +27,7 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.record import decode_rle
 from synthgen.validate.features import import_torch, load_mobilenet_v2
 
-__all__ = ["DetectorTraining", "MobileNetV2Detector", "coco_scores"]
+__all__ = ["DetectorTraining", "MobileNetV2Detector", "coco_results", "coco_scores"]
 
 _BACKBONE_BLOCKS = 14  # features[:14]: stride 16, 96 channels
 _BACKBONE_CHANNELS = 96
@@ -218,16 +218,22 @@ class MobileNetV2Detector:
 
     def predict(self, images: Sequence[LabeledImage]) -> list[dict]:
         """COCO result entries (``image_id`` = position + 1, as in :func:`coco_dict`)."""
-        results = []
-        for position, found in enumerate(self.detect(images)):
-            for i, (box, category_id, score) in enumerate(zip(found["boxes"], found["category_ids"], found["scores"])):
-                entry = {"image_id": position + 1, "category_id": int(category_id),
-                         "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
-                         "score": float(score)}
-                if found["masks"] is not None:
-                    entry["segmentation"] = found["masks"][i]
-                results.append(entry)
-        return results
+        return [entry for position, found in enumerate(self.detect(images))
+                for entry in coco_results(found, position + 1)]
+
+
+def coco_results(found: dict, image_id: int) -> list[dict]:
+    """One image's detections (as :meth:`MobileNetV2Detector.detect` gives them) as COCO
+    result entries: ``bbox`` ``xywh`` pixels, ``score``, and ``segmentation`` RLE with masks."""
+    results = []
+    for i, (box, category_id, score) in enumerate(zip(found["boxes"], found["category_ids"], found["scores"])):
+        entry = {"image_id": image_id, "category_id": int(category_id),
+                 "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                 "score": float(score)}
+        if found["masks"] is not None:
+            entry["segmentation"] = found["masks"][i]
+        results.append(entry)
+    return results
 
 
 @dataclasses.dataclass
