@@ -168,10 +168,9 @@ def _iou(a: list[LabeledObject], b: list[LabeledObject], masks: bool) -> np.ndar
     if not a or not b:
         return np.zeros((len(a), len(b)))
     if masks:
-        first = [o.segmentation for o in a]
-        second = [o.segmentation for o in b]
-        first = [{"size": s["size"], "counts": s["counts"].encode()} for s in first]
-        second = [{"size": s["size"], "counts": s["counts"].encode()} for s in second]
+        def rles(objects):
+            return [{"size": o.segmentation["size"], "counts": o.segmentation["counts"].encode()} for o in objects]
+        first, second = rles(a), rles(b)
     else:
         def xywh(objects):
             return [[o.bbox[0], o.bbox[1], o.bbox[2] - o.bbox[0], o.bbox[3] - o.bbox[1]] for o in objects]

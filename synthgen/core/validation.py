@@ -10,10 +10,11 @@ from collections.abc import Iterable, Sequence
 
 from synthgen.core.errors import ConfigError
 
-__all__ = ["check_choice", "check_choices", "check_number", "check_range_pair", "check_vector"]
+__all__ = ["check_choice", "check_choices", "check_number", "check_range_pair", "check_vector", "is_number"]
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A real number (int or float), not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -28,7 +29,7 @@ def check_number(
 ) -> float | int:
     """Return ``value`` if it is a number within bounds, else raise ``ConfigError``."""
     kind = "an integer" if integer else "a number"
-    valid_type = isinstance(value, int) and not isinstance(value, bool) if integer else _is_number(value)
+    valid_type = isinstance(value, int) and not isinstance(value, bool) if integer else is_number(value)
     too_small = minimum is not None and valid_type and (
         value <= minimum if exclusive_minimum else value < minimum
     )
@@ -67,7 +68,7 @@ def check_range_pair(
     name: str, value, *, minimum: float | None = None, maximum: float | None = None, integer: bool = False
 ) -> tuple:
     """Return ``(low, high)`` for a ``[low, high]`` range (a scalar means a fixed value)."""
-    pair = (value, value) if _is_number(value) else value
+    pair = (value, value) if is_number(value) else value
     if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
         raise ConfigError(f"{name}: must be a number or a [min, max] pair, got {value!r}")
     low = check_number(f"{name}[0]", pair[0], minimum=minimum, maximum=maximum, integer=integer)

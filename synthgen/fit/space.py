@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthgen.core.errors import ConfigError
+from synthgen.core.validation import is_number
 
 __all__ = ["KNOBS", "Knob", "SearchSpace"]
 
@@ -86,10 +87,6 @@ def _round(value: float, integer: bool) -> float | int:
     return float(f"{value:.4g}")
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 @dataclass
 class _Active:
     name: str
@@ -140,8 +137,8 @@ class SearchSpace:
         if name == "camera_fov" and _get(self.scene, "camera.focal_length_mm") is not None:
             return "the camera uses focal_length_mm, not fov_deg"
         value = _get(self.scene, knob.path)
-        shape_ok = (isinstance(value, Sequence) and len(value) == 2 and all(_is_number(v) for v in value)
-                    if knob.pair else _is_number(value))
+        shape_ok = (isinstance(value, Sequence) and len(value) == 2 and all(is_number(v) for v in value)
+                    if knob.pair else is_number(value))
         if not shape_ok:
             return f"{knob.path} is {'not in the scene' if value is None else f'{value!r}, not a plain range'}"
         self.active.append(_Active(name, knob, self._bounds(knob, list(value) if knob.pair else [value]), 1 + knob.pair))

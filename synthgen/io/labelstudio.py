@@ -71,6 +71,7 @@ def labelstudio_regions(image: LabeledImage, dataset: LabeledDataset) -> list[di
         category = dataset.category(obj.category_id)
         if category.kind != "object":
             continue
+        first = len(regions)
         x0, y0, x1, y1 = obj.bbox
         regions.append({**common, "id": f"{image.index}-{k}-box", "from_name": "box", "type": "rectanglelabels",
                         "value": {"x": _percent(x0, width), "y": _percent(y0, height),
@@ -90,12 +91,9 @@ def labelstudio_regions(image: LabeledImage, dataset: LabeledDataset) -> list[di
                 if v == 1:
                     region["meta"] = {"text": ["occluded"]}
                 regions.append(region)
-    if any("score" in obj.extra for obj in image.objects):
-        owners = {f"{image.index}-{k}": obj for k, obj in enumerate(image.objects)}
-        for region in regions:
-            owner = owners[region["id"].rsplit("-", 1)[0]]
-            if "score" in owner.extra:
-                region["score"] = float(owner.extra["score"])
+        if "score" in obj.extra:
+            for region in regions[first:]:
+                region["score"] = float(obj.extra["score"])
     return regions
 
 

@@ -229,6 +229,7 @@ class MaterialRandomizer:
             return None
         return self.dataset.object_texture(rng, label)
 
+
 def _vertex_normals(mesh: MeshGeometry) -> np.ndarray:
     """(V, 3) float64 area-weighted vertex normals."""
     triangles = mesh.vertices[mesh.faces]

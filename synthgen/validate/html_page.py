@@ -37,10 +37,11 @@ def html_table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + cells + "</table>"
 
 
-def html_page(title: str, body: str) -> str:
-    """A whole page with the reports' style."""
+def html_page(title: str, body: str, heading: str | None = None) -> str:
+    """A whole page with the reports' style: ``title`` in the tab, ``heading`` (default: the
+    title) on top, then ``body`` (HTML)."""
     return ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:4px 8px}"
             "figure{display:inline-block;margin:4px}figcaption{font-size:11px;max-width:160px}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1>{body}</body></html>\n")
+            f"<h1>{html.escape(heading or title)}</h1>{body}</body></html>\n")

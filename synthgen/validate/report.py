@@ -31,7 +31,7 @@ from synthgen.validate.distribution import (
     mmd_rbf,
     precision_recall_density_coverage,
 )
-from synthgen.validate.html_page import figure_png
+from synthgen.validate.html_page import figure_html, figure_png, html_page, html_table
 from synthgen.validate.label_stats import label_gap, label_statistics
 from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr
 
@@ -169,9 +169,7 @@ def _tstr_table(runs: list[dict]) -> str:
     note = (f"{first['model']}; scored with pycocotools on {first['bbox']['n_images']} real test images "
             f"({first['bbox']['n_objects']} objects), the same for every row; intervals: percentile bootstrap over "
             f"test images ({first['bbox']['bootstrap']} resamples).")
-    return ("<h2>Train on synthetic, test on real</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-            + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-            + f"</table><p>{html.escape(note)}</p>")
+    return f"<h2>Train on synthetic, test on real</h2>{html_table(head, rows)}<p>{html.escape(note)}</p>"
 
 
 def _thumbnail_html(path: Path, caption: str) -> str:
@@ -213,21 +211,18 @@ def _report(metrics: dict, plots, galleries) -> str:
                     for a, b, c in rows)
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in _tstr_findings(metrics.get("tstr") or []) + gap["findings"])
     findings = findings or "<li>no large label differences</li>"
-    figures = "".join(f'<figure><img src="data:image/png;base64,{png}" alt="{html.escape(title)}"></figure>'
-                      for title, png in plots)
+    figures = "".join(figure_html(title, png) for title, png in plots)
     gallery_html = "".join(f"<h2>{html.escape(title)}</h2>{''.join(items)}" for title, items in galleries if items)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>synthgen validation report</title><style>"
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td{border:1px solid #ccc;padding:4px 8px}"
-        "figure{display:inline-block;margin:4px}figcaption{font-size:11px;max-width:160px}</style></head><body>"
-        f"<h1>Synthetic vs real: {html.escape(metrics['synthetic']['name'])} vs {html.escape(metrics['real']['name'])}</h1>"
+    body = (
         f"<p>{metrics['synthetic']['images']} synthetic and {metrics['real']['images']} real images."
         + (f" Features: {html.escape(metrics['extractor']['name'])} ({html.escape(metrics['extractor']['preprocessing'])})."
            if image_gap else "")
         + f"</p><h2>Findings</h2><ul>{findings}</ul><h2>Metrics</h2><table>{table}</table>"
         + (_tstr_table(metrics["tstr"]) if metrics.get("tstr") else "")
-        + f"<h2>Plots</h2>{figures}{gallery_html}</body></html>\n"
+        + f"<h2>Plots</h2>{figures}{gallery_html}"
     )
+    return html_page("synthgen validation report", body,
+                     heading=f"Synthetic vs real: {metrics['synthetic']['name']} vs {metrics['real']['name']}")
 
 
 def _sweep_key(settings, tstr: TstrSettings) -> dict:
