@@ -14,13 +14,23 @@ a run still has to commit (resume and shards stay exact).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from synthgen.core import MOTION_STREAM, FrameInfo, RenderOutput, SceneSpec, sample_rng, stream_generator
+from synthgen.core import (
+    MOTION_STREAM,
+    RENDER_STREAM,
+    FrameInfo,
+    RenderOutput,
+    SceneSpec,
+    sample_rng,
+    stream_generator,
+    stream_seed,
+)
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.scene.motion import MotionModel, Trajectory
@@ -122,12 +132,15 @@ class FrameSource:
         return self._clip
 
     def scene(self, index: int) -> tuple[SceneSpec, Clip | None]:
-        """The scene of sample ``index`` and its clip (None for still images)."""
+        """The scene of sample ``index`` (its ``render_seed`` the sample's render stream) and
+        its clip (None for still images)."""
+        render_seed = stream_seed(self.seed, index, RENDER_STREAM)
         if not self.settings.is_video:
-            return self.sampler.sample(sample_rng(self.seed, index), self.width, self.height), None
+            spec = self.sampler.sample(sample_rng(self.seed, index), self.width, self.height)
+            return dataclasses.replace(spec, render_seed=render_seed), None
         number, frame = self.settings.locate(index)
         clip = self.clip(number)
-        return clip.frame_spec(frame), clip
+        return dataclasses.replace(clip.frame_spec(frame), render_seed=render_seed), clip
 
 
 def render_groups(todo: list[int], settings: SequenceSettings) -> list[list[tuple[int, bool]]]:

@@ -602,6 +602,9 @@ class SceneSpec:
             ``2 ** exposure_ev`` before the sRGB encoding.
         white_balance: (3,) float64 per-channel linear gains of the camera (1, 1, 1:
             neutral), applied with the exposure to every pixel, background included.
+        render_seed: Seed of the renderer's own random choices (a path tracer's
+            sampling pattern, its depth of field and motion blur draws): the sample's
+            render stream (``synthgen.core.streams.RENDER_STREAM``), 0 when drawn by hand.
     """
 
     camera: Camera
@@ -615,8 +618,11 @@ class SceneSpec:
     environment: EnvironmentMap | None = None
     exposure_ev: float = 0.0
     white_balance: np.ndarray = field(default_factory=lambda: np.ones(3))
+    render_seed: int = 0
 
     def __post_init__(self):
+        if not 0 <= self.render_seed < 2**32:
+            raise ValueError(f"SceneSpec.render_seed must be in [0, 2**32), got {self.render_seed}")
         object.__setattr__(self, "white_balance", _as_matrix(self.white_balance, (3,), "SceneSpec.white_balance"))
         if np.any(self.white_balance <= 0) or not -20 <= self.exposure_ev <= 20:
             raise ValueError("SceneSpec: white_balance gains must be positive and exposure_ev within [-20, 20]")

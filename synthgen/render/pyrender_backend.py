@@ -51,7 +51,6 @@ if not hasattr(np, "infty"):
 logging.getLogger("OpenGL").setLevel(logging.WARNING)
 
 import pyrender  # noqa: E402
-import trimesh  # noqa: E402
 
 from synthgen.core import Light, Material, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture  # noqa: E402
 from synthgen.core.errors import ConfigError  # noqa: E402
@@ -65,6 +64,7 @@ from synthgen.render.camera_response import (  # noqa: E402
     srgb_gain_table,
 )
 from synthgen.render.environment_light import approximate_lighting, environment_background  # noqa: E402
+from synthgen.render.mesh_arrays import shading_arrays  # noqa: E402
 
 __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 
@@ -166,12 +166,14 @@ class PyrenderRenderer:
         self._frame_nodes: list[pyrender.Node] = []
         self._textures: collections.OrderedDict[str, pyrender.Texture] = collections.OrderedDict()
 
-    def render(self, spec: SceneSpec, amodal: bool = True) -> RenderOutput:
+    def render(self, spec: SceneSpec, amodal: bool = True, color: bool = True) -> RenderOutput:
         """Render one scene.
 
         Args:
             spec: The scene; its camera must match this renderer's width and height.
             amodal: Also render amodal masks.
+            color: Render the RGB image; False leaves it black (another backend,
+                such as Cycles, draws the image and takes the labels from here).
 
         Returns:
             RGB, depth, instance ids and (when asked) amodal masks.
@@ -183,7 +185,7 @@ class PyrenderRenderer:
             )
         renderer = _offscreen(self.width, self.height)
         nodes = self._prepare(spec)
-        image = self._render_color(renderer, spec)
+        image = self._render_color(renderer, spec) if color else np.zeros((self.height, self.width, 3), np.uint8)
         id_colors = {node: encode_id(obj.instance_id) for node, obj in nodes}
         seg, depth = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=id_colors)
         output = RenderOutput(np.ascontiguousarray(image), depth.astype(np.float32), decode_ids(seg))
@@ -345,30 +347,10 @@ def _render_mesh(geometry: MeshGeometry, with_colors: bool = False) -> pyrender.
 
 
 def _primitive(geometry: MeshGeometry, part: int, with_colors: bool) -> pyrender.Primitive:
-    start, stop = geometry.part_offsets[part], geometry.part_offsets[part + 1]
-    used, faces = np.unique(geometry.faces[start:stop], return_inverse=True)
-    faces = faces.reshape(-1, 3)
-    uv = geometry.texture_coordinates()[used]
-    colors = geometry.colors[used] if with_colors else None
-    # Vertex indices ride along as texture coordinates through smooth_shade's vertex split.
-    index_uv = np.column_stack([np.arange(len(used)), np.zeros(len(used))]).astype(np.float64)
-    mesh = trimesh.Trimesh(geometry.vertices[used], faces, visual=trimesh.visual.TextureVisuals(uv=index_uv),
-                           process=False)
-    if geometry.smooth:
-        # Interpolate normals across gentle curvature only; keep sharp rims sharp.
-        mesh = trimesh.graph.smooth_shade(mesh, angle=np.deg2rad(30))
-        source = np.rint(mesh.visual.uv[:, 0]).astype(np.int64)
-        positions, normals, indices = mesh.vertices, mesh.vertex_normals, mesh.faces
-    else:  # flat: three vertices of its own per face, with the face's normal
-        source = faces.reshape(-1)
-        positions = mesh.vertices[faces].reshape(-1, 3)
-        normals = np.repeat(mesh.face_normals, 3, axis=0)
-        indices = np.arange(len(positions)).reshape(-1, 3)
+    arrays = shading_arrays(geometry, part, with_colors)
     return pyrender.Primitive(
-        positions=np.asarray(positions, np.float32), normals=np.asarray(normals, np.float32),
-        texcoord_0=uv[source].astype(np.float32),
-        color_0=None if colors is None else colors[source].astype(np.float32),
-        indices=np.asarray(indices, np.uint32), material=pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE"),
+        positions=arrays.positions, normals=arrays.normals, texcoord_0=arrays.uv, color_0=arrays.colors,
+        indices=arrays.indices, material=pyrender.MetallicRoughnessMaterial(alphaMode="OPAQUE"),
         mode=pyrender.constants.GLTF.TRIANGLES,
     )
 

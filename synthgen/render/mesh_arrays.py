@@ -1,0 +1,67 @@
+"""The vertex arrays every backend draws a mesh part with, so all of them shade the same surface.
+
+A part's triangles are re-indexed to the vertices they use; smooth meshes get normals
+interpolated across gentle curvature only (``trimesh.graph.smooth_shade``, 30 degrees),
+sharp rims split; flat meshes three vertices of their own per face with the face's normal.
+pyrender and Cycles both draw these arrays, so the two see the same normals and
+texture coordinates at every pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from synthgen.core import MeshGeometry
+
+__all__ = ["ShadingArrays", "shading_arrays"]
+
+_SMOOTH_ANGLE = np.deg2rad(30)
+
+
+@dataclass(frozen=True)
+class ShadingArrays:
+    """One mesh part as drawn.
+
+    Attributes:
+        positions: (N, 3) float32 object-frame vertex positions, metres.
+        normals: (N, 3) float32 unit shading normals, object frame.
+        uv: (N, 2) float32 texture coordinates (u right, v up in the image).
+        colors: (N, 4) float32 linear RGBA vertex colours, or None.
+        indices: (T, 3) uint32 counter-clockwise triangles into the arrays above.
+    """
+
+    positions: np.ndarray
+    normals: np.ndarray
+    uv: np.ndarray
+    colors: np.ndarray | None
+    indices: np.ndarray
+
+
+def shading_arrays(geometry: MeshGeometry, part: int, with_colors: bool) -> ShadingArrays:
+    """The arrays of part ``part`` of ``geometry`` (vertex colours only when ``with_colors``)."""
+    start, stop = geometry.part_offsets[part], geometry.part_offsets[part + 1]
+    used, faces = np.unique(geometry.faces[start:stop], return_inverse=True)
+    faces = faces.reshape(-1, 3)
+    uv = geometry.texture_coordinates()[used]
+    colors = geometry.colors[used] if with_colors else None
+    # Vertex indices ride along as texture coordinates through smooth_shade's vertex split.
+    index_uv = np.column_stack([np.arange(len(used)), np.zeros(len(used))]).astype(np.float64)
+    mesh = trimesh.Trimesh(geometry.vertices[used], faces, visual=trimesh.visual.TextureVisuals(uv=index_uv),
+                           process=False)
+    if geometry.smooth:
+        mesh = trimesh.graph.smooth_shade(mesh, angle=_SMOOTH_ANGLE)
+        source = np.rint(mesh.visual.uv[:, 0]).astype(np.int64)
+        positions, normals, indices = mesh.vertices, mesh.vertex_normals, mesh.faces
+    else:
+        source = faces.reshape(-1)
+        positions = mesh.vertices[faces].reshape(-1, 3)
+        normals = np.repeat(mesh.face_normals, 3, axis=0)
+        indices = np.arange(len(positions)).reshape(-1, 3)
+    return ShadingArrays(
+        positions=np.asarray(positions, np.float32), normals=np.asarray(normals, np.float32),
+        uv=uv[source].astype(np.float32), colors=None if colors is None else colors[source].astype(np.float32),
+        indices=np.asarray(indices, np.uint32),
+    )
