@@ -5,12 +5,16 @@ Usage:
     python scripts/measure_realism.py [n=200] [real=../shared/data/fruits_nuts] [out=/tmp/realism]
                                       [width=640] [height=480] [steps=300] [variants=flat,photos,photos_sensor]
                                       [baseline=true]   (false: no train-on-real run)
+                                      [samples=32]      (Cycles samples of the *_cycles variants)
 
 Variants (all through the CLI, as a user runs them):
     flat           scene=tabletop_fruits (procedural shapes, one flat colour per category)
     photos         scene=tabletop_fruits_photos: skins, cloth and backgrounds from the real set's
                    TSTR *training* images only (the test images never reach a texture)
     photos_sensor  photos + augment=sensor (depth of field, lens distortion, noise, JPEG)
+    flat_cycles, photos_cycles
+                   the same scenes (same n, seed, size) path traced: render=cycles with
+                   render.samples=SAMPLES (option samples=, default 32)
 
 The real set is split exactly as ``synthgen validate``'s TSTR splits it (seeded), so the
 textures come from the training pool and every score is on the same held-out images.
@@ -37,6 +41,9 @@ VARIANTS = {
     "flat": ["scene=tabletop_fruits"],
     "photos": ["scene=tabletop_fruits_photos"],
     "photos_sensor": ["scene=tabletop_fruits_photos", "augment=sensor"],
+    # The same scenes path traced (render=cycles, 'synthgen[cycles]'); samples from the samples= option.
+    "flat_cycles": ["scene=tabletop_fruits", "render=cycles"],
+    "photos_cycles": ["scene=tabletop_fruits_photos", "render=cycles"],
 }
 
 
@@ -76,7 +83,8 @@ def run(command: list[str]) -> float:
 def main(argv: list[str]) -> None:
     options, _ = options_and_overrides(argv, {"n": "200", "real": "../shared/data/fruits_nuts", "out": "/tmp/realism",
                                               "width": "640", "height": "480", "steps": "300",
-                                              "variants": "flat,photos,photos_sensor", "baseline": "true"},
+                                              "variants": "flat,photos,photos_sensor", "baseline": "true",
+                                              "samples": "32"},
                                      overrides=False)
     out, real = Path(options["out"]), str(Path(options["real"]).resolve())
     train_ids = training_image_ids(real)
@@ -87,6 +95,8 @@ def main(argv: list[str]) -> None:
         data = out / name
         overrides = [*VARIANTS[name], f"n={options['n']}", f"render.width={options['width']}",
                      f"render.height={options['height']}", "progress=false", "overwrite=true", f"out={data}"]
+        if "cycles" in name:
+            overrides.append(f"render.samples={options['samples']}")
         if "photos" in name:
             overrides += [f"scene.randomize.skins.texture_dataset={real}",
                           f"scene.randomize.skins.dataset_image_ids=[{','.join(map(str, train_ids))}]"]
@@ -101,7 +111,8 @@ def main(argv: list[str]) -> None:
              "progress=false"])
         metrics["held_out_gap"] = json.loads((held_out / "metrics.json").read_text())["image_gap"]
         rows.append((name, metrics, generate_s, validate_s))
-        print(f"{name}: generate {generate_s:.0f} s, validate {validate_s:.0f} s", flush=True)
+        print(f"{name}: generate {generate_s:.0f} s ({generate_s / int(options['n']):.2f} s per image), "
+              f"validate {validate_s:.0f} s", flush=True)
     baseline = next((r for _, m, _, _ in rows for r in m["tstr"] if r["name"] == "real only"), None)
     print(f"\nn={options['n']} at {options['width']}x{options['height']}, real={Path(real).name}, "
           f"TSTR {options['steps']} steps; train-on-real mAP50 = {baseline['bbox']['map50']:.3f}" if baseline else "")

@@ -9,8 +9,9 @@ agrees with the raster id map away from edges (tested).
 
 What is translated, in the units of the pyrender backend:
 
-* Camera: K exactly (focal length from fx on a 36 mm sensor fitted horizontally, pixel
-  aspect fy/fx, principal point as lens shift), the same extrinsics and clip range.
+* Camera: K exactly (focal length from fx on a 36 mm sensor fitted horizontally, the
+  principal point as lens shift; square pixels, as every synthgen camera has), the same
+  extrinsics and clip range.
 * Surfaces (``Material``, the glTF model) as a Principled BSDF: base colour factor x
   texture x vertex colours x the object's tint, metallic and roughness factors x the
   metallic-roughness texture (G, B), tangent-space normal map, emission, alpha
@@ -110,24 +111,24 @@ def blender_camera(camera: Camera) -> dict:
 
     Returns:
         ``lens`` (mm) and ``sensor_width`` (mm, fitted horizontally), ``shift_x`` and
-        ``shift_y`` (fractions of the image width), ``pixel_aspect_x`` and
-        ``pixel_aspect_y`` (fy / fx as the ratio of the two), and ``matrix_world``
+        ``shift_y`` (principal point offsets in image widths) and ``matrix_world``
         ((4, 4) float64 camera -> world in Blender's camera axes).
+
+    Raises:
+        ConfigError: K has skew or non-square pixels (fx != fy), which Blender's camera
+            cannot express (its pixel aspect setting fails to save the render here).
     """
     K = camera.K
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    if abs(K[0, 1]) > 1e-9:
-        raise ValueError("Cycles cameras have no skew: K[0, 1] must be 0")
-    # Blender's pixel aspect stretches pixels: x/y = fy/fx keeps both focal lengths.
-    aspect_x, aspect_y = (1.0, fx / fy) if fx >= fy else (fy / fx, 1.0)
+    if abs(K[0, 1]) > 1e-9 or abs(fx - fy) > 1e-9 * fx:
+        raise ConfigError(f"render=cycles: the camera has skew or non-square pixels (K = {K.tolist()}); Cycles renders "
+                          "square pixels without skew: use fx == fy and K[0, 1] == 0, or render=pyrender")
     return {
         "lens": fx * _SENSOR_WIDTH_MM / camera.width,
         "sensor_width": _SENSOR_WIDTH_MM,
         # Continuous pixel coordinates: the image centre is (width / 2, height / 2).
         "shift_x": (camera.width / 2.0 - cx) / camera.width,
-        "shift_y": (cy - camera.height / 2.0) / camera.width * (fx / fy),
-        "pixel_aspect_x": aspect_x,
-        "pixel_aspect_y": aspect_y,
+        "shift_y": (cy - camera.height / 2.0) / camera.width,
         "matrix_world": np.linalg.inv(camera.world_to_camera) @ _CV_TO_BLENDER,
     }
 
@@ -650,8 +651,11 @@ class CyclesRenderer:
             return
         blender.env_texture.image = blender.environment_image(env)
         blender.env_strength.inputs["Scale"].default_value = env.strength
-        # The map turns by rotation_deg about z: look it up at the direction turned back.
-        blender.env_mapping.inputs["Rotation"].default_value = (0.0, 0.0, -math.radians(env.rotation_deg))
+        # Blender's equirectangular lookup puts azimuth a at u = 0.5 - a / (2 pi); ours at a / (2 pi).
+        # Turning back by the map's rotation, then mirroring x (a -> pi - a), is Rz(+rotation) after
+        # the mirror (the mapping node scales first, then rotates).
+        blender.env_mapping.inputs["Scale"].default_value = (-1.0, 1.0, 1.0)
+        blender.env_mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(env.rotation_deg))
 
     def _set_camera(self, spec: SceneSpec, rng: np.random.Generator) -> None:
         blender = self._blender
@@ -660,8 +664,6 @@ class CyclesRenderer:
         data.lens, data.sensor_width = settings["lens"], settings["sensor_width"]
         data.shift_x, data.shift_y = settings["shift_x"], settings["shift_y"]
         data.clip_start, data.clip_end = self.znear, self.zfar
-        render = blender.scene.render
-        render.pixel_aspect_x, render.pixel_aspect_y = settings["pixel_aspect_x"], settings["pixel_aspect_y"]
         camera.animation_data_clear()
         camera.matrix_world = _matrix(settings["matrix_world"])
         self._depth_of_field(spec, rng)
@@ -711,7 +713,7 @@ class CyclesRenderer:
         parts, part = {}, 0
         while reader.seek_subimage(part, 0):
             spec = reader.spec()
-            pixels = reader.read_image(0, 0, 0, spec.nchannels, "float")
+            pixels = reader.read_image(part, 0, 0, spec.nchannels, "float")
             for channel, name in enumerate(spec.channelnames):
                 parts[name.split(".", 1)[1]] = pixels[..., channel]
             part += 1
