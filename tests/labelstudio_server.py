@@ -27,13 +27,18 @@ import pytest
 _STARTUP_SECONDS = 240
 
 
+_OWN_VENV = Path(__file__).resolve().parents[1] / ".venv-labelstudio" / "bin" / "label-studio"
+
+
 def label_studio_executable() -> str:
-    """The ``label-studio`` command beside this Python, or a skip (a failure when required)."""
-    executable = Path(sys.executable).with_name("label-studio")
-    if not executable.is_file():
-        executable = shutil.which("label-studio")
+    """The ``label-studio`` command: beside this Python, in the repository's ``.venv-labelstudio``
+    (the server's own environment, where bpy's numpy < 2 rules it out of this one) or on PATH;
+    else a skip (a failure when required)."""
+    candidates = [Path(sys.executable).with_name("label-studio"), _OWN_VENV]
+    executable = next((path for path in candidates if path.is_file()), None) or shutil.which("label-studio")
     if not executable:
-        reason = "label-studio is not installed: pip install -e '.[dev,labelstudio-test]'"
+        reason = ("label-studio is not installed: python3 -m venv .venv-labelstudio && "
+                  ".venv-labelstudio/bin/pip install label-studio==1.23.2 (or the labelstudio-test extra)")
         if os.environ.get("SYNTHGEN_REQUIRE_LABEL_STUDIO") == "1":
             pytest.fail(reason)
         pytest.skip(reason)

@@ -47,6 +47,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -576,6 +577,14 @@ class CyclesRenderer:
         output.image = self._encode(combined, spec)
         self.last_object_index = index
         return output
+
+    def render_scene_as_is(self) -> float:
+        """Path trace the Blender scene as the last ``render`` left it and write its EXR, nothing
+        else: what a bare bpy script pays per frame (``scripts/bench_cycles.py``). Wall seconds."""
+        start = time.perf_counter()
+        with _quiet():
+            self._blender.bpy.ops.render.render(write_still=True)
+        return time.perf_counter() - start
 
     def _path_trace(self, spec: SceneSpec) -> tuple[np.ndarray, np.ndarray]:
         """(H, W, 4) float32 premultiplied linear RGBA and (H, W) int32 object index of the spec."""
