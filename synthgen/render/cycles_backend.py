@@ -41,10 +41,12 @@ hidden when a sample does not use them, like the pyrender node pool.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -83,13 +85,26 @@ def import_bpy():
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     wanted = f"{_PYTHON[0]}.{_PYTHON[1]}"
     install = f"pip install 'synthgen[cycles]' (bpy {BPY_VERSION}, which exists for CPython {wanted} only; this is {here})"
+    if "bpy" not in sys.modules:
+        _drop_blender_paths()
     try:
         import bpy
     except ImportError as error:
-        raise ConfigError(f"render=cycles needs Blender's bpy module: {install}; import failed: {error}") from None
+        raise ConfigError(f"Cycles needs Blender's bpy module: {install}; import failed: {error}") from None
     if bpy.app.version_string.split()[0] != BPY_VERSION:
-        raise ConfigError(f"render=cycles: bpy {bpy.app.version_string} is installed, synthgen needs {BPY_VERSION}: {install}")
+        raise ConfigError(f"Cycles: bpy {bpy.app.version_string} is installed, synthgen needs {BPY_VERSION}: {install}")
     return bpy
+
+
+def _drop_blender_paths() -> None:
+    """Forget folders inside the bpy wheel that a parent process's sys.path passed on.
+
+    Importing bpy puts Blender's own script folders on sys.path, among them a pure-Python
+    ``bpy`` package; a worker process started with the parent's sys.path would import that
+    one instead of the wheel (and fail on ``_bpy``).
+    """
+    inside_wheel = f"site-packages{os.sep}bpy{os.sep}"
+    sys.path[:] = [entry for entry in sys.path if inside_wheel not in entry]
 
 
 @contextlib.contextmanager
@@ -122,7 +137,7 @@ def blender_camera(camera: Camera) -> dict:
     K = camera.K
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     if abs(K[0, 1]) > 1e-9 or abs(fx - fy) > 1e-9 * fx:
-        raise ConfigError(f"render=cycles: the camera has skew or non-square pixels (K = {K.tolist()}); Cycles renders "
+        raise ConfigError(f"Cycles: the camera has skew or non-square pixels (K = {K.tolist()}); Cycles renders "
                           "square pixels without skew: use fx == fy and K[0, 1] == 0, or render=pyrender")
     return {
         "lens": fx * _SENSOR_WIDTH_MM / camera.width,
@@ -163,6 +178,7 @@ class _BlenderScene:
             bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
         self.folder = Path(tempfile.mkdtemp(prefix="synthgen-cycles-"))
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         self.meshes: dict[tuple[str, bool], object] = {}
         self.pool: dict[tuple[str, bool, int], tuple[object, list[_Surface]]] = {}
         self.frame: list[object] = []
@@ -171,6 +187,7 @@ class _BlenderScene:
         self.white = self._constant_image("synthgen-white", (1.0, 1.0, 1.0, 1.0))
         self.flat_normal = self._constant_image("synthgen-flat-normal", (0.5, 0.5, 1.0, 1.0), data=True)
         self.black_environment = self._constant_image("synthgen-no-environment", (0.0, 0.0, 0.0, 1.0), float_buffer=True)
+        self.openimageio = _blender_openimageio(bpy)
         self._setup_scene()
         self._setup_world()
         self._setup_camera()
@@ -256,8 +273,9 @@ class _BlenderScene:
             # Blender images start at the bottom row; Texture row 0 is the top (v = 1).
             image.pixels.foreach_set((pixels[::-1].astype(np.float32) / 255.0).ravel())
             self.images[key] = image
-            while len(self.images) > _TEXTURE_CACHE_SIZE:
-                old_key = next(k for k in self.images if k not in keep)
+            # Least recently used first; never one this sample uses (bounded by what one sample needs).
+            evictable = [k for k in self.images if k not in keep]
+            for old_key in evictable[:max(len(self.images) - _TEXTURE_CACHE_SIZE, 0)]:
                 self.bpy.data.images.remove(self.images.pop(old_key))
         keep.add(key)
         return self.images[key]
@@ -401,6 +419,17 @@ class _BlenderScene:
         return pool[:count]
 
 
+def _blender_openimageio(bpy):
+    """The OpenImageIO module Blender ships inside the bpy wheel (it reads Cycles' multi-part EXR)."""
+    folder = str(Path(bpy.utils.resource_path("LOCAL")) / "python" / "lib" / f"python{_PYTHON[0]}.{_PYTHON[1]}" /
+                 "site-packages")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    import OpenImageIO
+
+    return OpenImageIO
+
+
 _SCENE: _BlenderScene | None = None
 
 
@@ -422,7 +451,6 @@ def _set_surface(surface: _Surface, material: Material, tint: np.ndarray, blende
     surface.alpha_cut.inputs[1].default_value = material.alpha_cutoff - 1e-6
     surface.mr_texture.image = (blender.image(material.metallic_roughness_texture, True, keep)
                                 if material.metallic_roughness_texture is not None else blender.white)
-    surface.mr_texture.image.colorspace_settings.name = "Non-Color"
     surface.roughness.inputs[1].default_value = material.roughness
     surface.metallic.inputs[1].default_value = material.metallic
     surface.emission_texture.image = (blender.image(material.emissive_texture, False, keep)
@@ -556,8 +584,7 @@ class CyclesRenderer:
                     d.use = d.type == backend
                 return f"GPU ({backend}: {', '.join(d.name for d in gpus)})"
         if device == "gpu":
-            raise ConfigError("render.device=gpu: Cycles found no GPU (OptiX, CUDA, HIP, oneAPI); use render.device=cpu "
-                              "or auto")
+            raise ConfigError("device=gpu: Cycles found no GPU (OptiX, CUDA, HIP, oneAPI); use device=cpu or auto")
         return "CPU"
 
     # -- rendering ---------------------------------------------------------------------------
@@ -673,6 +700,8 @@ class CyclesRenderer:
         data.lens, data.sensor_width = settings["lens"], settings["sensor_width"]
         data.shift_x, data.shift_y = settings["shift_x"], settings["shift_y"]
         data.clip_start, data.clip_end = self.znear, self.zfar
+        if camera.animation_data is not None and camera.animation_data.action is not None:
+            blender.bpy.data.actions.remove(camera.animation_data.action)  # last sample's motion blur
         camera.animation_data_clear()
         camera.matrix_world = _matrix(settings["matrix_world"])
         self._depth_of_field(spec, rng)
@@ -712,10 +741,7 @@ class CyclesRenderer:
         blender.scene.frame_set(1)
 
     def _read(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
-        sys.path.append(str(Path(self._blender.bpy.utils.resource_path("LOCAL")) / "python" / "lib" /
-                            f"python{_PYTHON[0]}.{_PYTHON[1]}" / "site-packages"))
-        import OpenImageIO  # Blender's own build, shipped inside the bpy wheel
-
+        OpenImageIO = self._blender.openimageio
         reader = OpenImageIO.ImageInput.open(str(path))
         if reader is None:
             raise RuntimeError(f"Cycles wrote no readable image at {path}: {OpenImageIO.geterror()}")

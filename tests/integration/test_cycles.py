@@ -63,6 +63,16 @@ def test_labels_are_byte_identical_to_pyrender(generate_cfg, tmp_path):
     assert "CyclesRenderer" in manifest and '"samples": 2' in manifest
 
 
+def test_images_do_not_depend_on_the_worker_count(generate_cfg, tmp_path):
+    """Each worker process owns its bpy; sample i's Cycles seed comes from (seed, i) alone."""
+    from synthgen.commands.generate import generate
+
+    common = ("scene=tabletop", "n=3", "seed=4", "render.width=64", "render.height=48", *TINY)
+    generate(generate_cfg(f"out={tmp_path / 'one'}", *common))
+    generate(generate_cfg(f"out={tmp_path / 'two'}", *common, "workers=2"))
+    assert _files(tmp_path / "one", "images") == _files(tmp_path / "two", "images")
+
+
 def _interior(ids: np.ndarray) -> np.ndarray:
     """Pixels whose 3x3 neighbourhood has one id (away from every edge)."""
     return (ndimage.maximum_filter(ids, size=3) == ids) & (ndimage.minimum_filter(ids, size=3) == ids)
@@ -104,7 +114,12 @@ def test_same_spec_gives_the_same_bytes_and_the_seed_matters(generate_cfg):
     spec, other = _scene(generate_cfg, "tabletop_textured", 0), _scene(generate_cfg, "tabletop_textured", 1)
     first = renderer.render(spec).image
     renderer.render(other)  # the persistent scene changes in between
+    bpy = sys.modules["bpy"]
+    counts = [len(c) for c in (bpy.data.meshes, bpy.data.images, bpy.data.materials, bpy.data.objects, bpy.data.actions)]
     assert np.array_equal(renderer.render(spec).image, first)
+    renderer.render(other)  # everything the two scenes need was uploaded once: nothing new is made
+    assert [len(c) for c in (bpy.data.meshes, bpy.data.images, bpy.data.materials, bpy.data.objects,
+                             bpy.data.actions)] == counts
     reseeded = renderer.render(dataclasses.replace(spec, render_seed=spec.render_seed + 1)).image
     assert not np.array_equal(reseeded, first)
     sharp = _renderer(samples=4, denoise=True).render(spec).image
