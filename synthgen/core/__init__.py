@@ -7,7 +7,7 @@ labels, io, scene, render and the commands can all build on it.
 """
 
 from synthgen.core.errors import ConfigError, InputError, SynthgenError
-from synthgen.core.geometry import BOX_EDGES, footprint_box, mask_box, mirror_permutation
+from synthgen.core.geometry import BOX_EDGES, footprint_box, mask_box, mirror_permutation, rotation_facing
 from synthgen.core.render_output import RenderOutput
 from synthgen.core.sample_model import (
     TRACK_STATES,
@@ -84,6 +84,7 @@ __all__ = [
     "mask_box",
     "mirror_permutation",
     "project_uv",
+    "rotation_facing",
     "sample_rng",
     "stream_generator",
     "stream_seed",

@@ -10,7 +10,7 @@ import numpy as np
 
 from synthgen.core.scene_model import Camera, CategoryInfo
 
-__all__ = ["BOX_EDGES", "footprint_box", "mask_box", "mirror_permutation"]
+__all__ = ["BOX_EDGES", "footprint_box", "mask_box", "mirror_permutation", "rotation_facing"]
 
 # The 12 edges of a box between corners in CUBOID_CORNER_SIGNS order.
 BOX_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
@@ -64,3 +64,17 @@ def mirror_permutation(category: CategoryInfo) -> np.ndarray:
                 permutation[i] = names.index(name.replace(a, b))
                 break
     return permutation
+
+
+def rotation_facing(direction: np.ndarray) -> np.ndarray:
+    """(3, 3) float64 rotation whose -z axis points along ``direction`` (3,), world frame.
+
+    Lights and cameras in OpenGL-style renderers (pyrender, Blender) shine or look along
+    their local -z; the x axis is kept horizontal unless ``direction`` is near vertical.
+    """
+    back = -np.asarray(direction, dtype=np.float64)
+    back /= np.linalg.norm(back)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x_axis = np.cross(helper, back)
+    x_axis /= np.linalg.norm(x_axis)
+    return np.stack([x_axis, np.cross(back, x_axis), back], axis=1)

@@ -55,7 +55,18 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.core import Camera, EnvironmentMap, Light, Material, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture
+from synthgen.core import (
+    Camera,
+    EnvironmentMap,
+    Light,
+    Material,
+    MeshGeometry,
+    RenderOutput,
+    SceneObject,
+    SceneSpec,
+    Texture,
+    rotation_facing,
+)
 from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair
@@ -489,16 +500,6 @@ def _matrix(array: np.ndarray):
     return mathutils.Matrix(np.asarray(array, np.float64).tolist())
 
 
-def _look_along(direction: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation whose -z axis is ``direction`` (Blender lights and cameras shine along -z)."""
-    back = -np.asarray(direction, dtype=np.float64)
-    back /= np.linalg.norm(back)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x_axis = np.cross(helper, back)
-    x_axis /= np.linalg.norm(x_axis)
-    return np.stack([x_axis, np.cross(back, x_axis), back], axis=1)
-
-
 def _options(value, name: str, defaults: dict) -> dict | None:
     if value is None or value is False:
         return None
@@ -776,12 +777,12 @@ def _set_light(target, light: Light) -> None:
     matrix = np.eye(4)
     if light.kind == "directional":
         data.energy = light.intensity  # irradiance, W/m^2
-        matrix[:3, :3] = _look_along(light.direction)
+        matrix[:3, :3] = rotation_facing(light.direction)
     else:
         data.energy = 4 * np.pi * light.intensity  # candela -> watts (P / (4 pi) W/sr)
         matrix[:3, 3] = light.position
         if light.kind == "spot":
-            matrix[:3, :3] = _look_along(light.direction)
+            matrix[:3, :3] = rotation_facing(light.direction)
             data.spot_size = 2 * math.radians(light.outer_cone_deg)
             data.spot_blend = 1.0 - light.inner_cone_deg / light.outer_cone_deg
     target.matrix_world = _matrix(matrix)

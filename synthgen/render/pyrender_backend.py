@@ -52,7 +52,16 @@ logging.getLogger("OpenGL").setLevel(logging.WARNING)
 
 import pyrender  # noqa: E402
 
-from synthgen.core import Light, Material, MeshGeometry, RenderOutput, SceneObject, SceneSpec, Texture  # noqa: E402
+from synthgen.core import (  # noqa: E402
+    Light,
+    Material,
+    MeshGeometry,
+    RenderOutput,
+    SceneObject,
+    SceneSpec,
+    Texture,
+    rotation_facing,
+)
 from synthgen.core.errors import ConfigError  # noqa: E402
 from synthgen.core.validation import check_number  # noqa: E402
 from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
@@ -127,13 +136,8 @@ def decode_ids(seg: np.ndarray) -> np.ndarray:
 
 def _light_pose(direction: np.ndarray) -> np.ndarray:
     # pyrender lights shine along their node's -z axis.
-    back = -np.asarray(direction, dtype=np.float64)
-    back /= np.linalg.norm(back)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x_axis = np.cross(helper, back)
-    x_axis /= np.linalg.norm(x_axis)
     pose = np.eye(4)
-    pose[:3, :3] = np.stack([x_axis, np.cross(back, x_axis), back], axis=1)
+    pose[:3, :3] = rotation_facing(direction)
     return pose
 
 
