@@ -4,11 +4,13 @@ A part's triangles are re-indexed to the vertices they use; smooth meshes get no
 interpolated across gentle curvature only (``trimesh.graph.smooth_shade``, 30 degrees),
 sharp rims split; flat meshes three vertices of their own per face with the face's normal.
 pyrender and Cycles both draw these arrays, so the two see the same normals and
-texture coordinates at every pixel.
+texture coordinates at every pixel; the arrays of recent cacheable meshes are kept (an LRU
+of 64 parts), so a Cycles run, which uploads each mesh to both, computes them once.
 """
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,8 @@ from synthgen.core import MeshGeometry
 __all__ = ["ShadingArrays", "shading_arrays"]
 
 _SMOOTH_ANGLE = np.deg2rad(30)
+_CACHE: collections.OrderedDict[tuple[str, int, bool], ShadingArrays] = collections.OrderedDict()
+_CACHE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ class ShadingArrays:
 
 def shading_arrays(geometry: MeshGeometry, part: int, with_colors: bool) -> ShadingArrays:
     """The arrays of part ``part`` of ``geometry`` (vertex colours only when ``with_colors``)."""
+    if not geometry.cacheable:
+        return _compute(geometry, part, with_colors)
+    key = (geometry.key, part, with_colors)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+    else:
+        _CACHE[key] = _compute(geometry, part, with_colors)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _CACHE[key]
+
+
+def _compute(geometry: MeshGeometry, part: int, with_colors: bool) -> ShadingArrays:
     start, stop = geometry.part_offsets[part], geometry.part_offsets[part + 1]
     used, faces = np.unique(geometry.faces[start:stop], return_inverse=True)
     faces = faces.reshape(-1, 3)
