@@ -188,7 +188,7 @@ class PyrenderRenderer:
                 f"scene camera is {camera.width}x{camera.height} but the renderer is {self.width}x{self.height}"
             )
         renderer = _offscreen(self.width, self.height)
-        nodes = self._prepare(spec)
+        nodes = self._prepare(spec, color)
         image = self._render_color(renderer, spec) if color else np.zeros((self.height, self.width, 3), np.uint8)
         id_colors = {node: encode_id(obj.instance_id) for node, obj in nodes}
         seg, depth = renderer.render(self._scene, flags=pyrender.RenderFlags.SEG, seg_node_map=id_colors)
@@ -240,8 +240,9 @@ class PyrenderRenderer:
         mask[y0:y1, x0:x1] = (decode_ids(window) if window.ndim == 3 else window) == instance_id
         return mask
 
-    def _prepare(self, spec: SceneSpec) -> list[tuple[pyrender.Node, SceneObject]]:
-        """Show the scene's objects in the persistent pyrender scene; hide the rest."""
+    def _prepare(self, spec: SceneSpec, color: bool = True) -> list[tuple[pyrender.Node, SceneObject]]:
+        """Show the scene's objects in the persistent pyrender scene; hide the rest. Surfaces
+        only with ``color``: the SEG passes draw flat ids and never sample a material."""
         for node in self._pool.values():
             node.mesh.is_visible = False
         for node in self._frame_nodes:
@@ -261,7 +262,8 @@ class PyrenderRenderer:
             else:
                 node = self._scene.add_ordered(_render_mesh(obj.mesh, with_colors), ("frame", "", position))
                 self._frame_nodes.append(node)
-            self._set_materials(node, obj, gains)
+            if color:
+                self._set_materials(node, obj, gains)
             self._scene.set_pose(node, obj.object_to_world)
             nodes.append((node, obj))
         ambient, lights = np.asarray(spec.ambient, dtype=np.float64), spec.lights
