@@ -63,7 +63,6 @@ from synthgen.core import (
     Material,
     MeshGeometry,
     RenderOutput,
-    SceneObject,
     SceneSpec,
     Texture,
     rotation_facing,
@@ -72,7 +71,7 @@ from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair
 from synthgen.render.camera_response import camera_gains, encode_linear
-from synthgen.render.mesh_arrays import shading_arrays
+from synthgen.render.mesh_arrays import object_surfaces, shading_arrays
 from synthgen.render.pyrender_backend import PyrenderRenderer
 
 __all__ = ["BPY_VERSION", "CyclesRenderer", "blender_camera", "import_bpy"]
@@ -197,7 +196,6 @@ class _BlenderScene:
         self.images: collections.OrderedDict[tuple, object] = collections.OrderedDict()
         self.lights: dict[str, list[object]] = {"SUN": [], "POINT": [], "SPOT": []}
         self.white = self._constant_image("synthgen-white", (1.0, 1.0, 1.0, 1.0))
-        self.flat_normal = self._constant_image("synthgen-flat-normal", (0.5, 0.5, 1.0, 1.0), data=True)
         self.black_environment = self._constant_image("synthgen-no-environment", (0.0, 0.0, 0.0, 1.0), float_buffer=True)
         self.openimageio = _blender_openimageio(bpy)
         self._setup_scene()
@@ -488,14 +486,6 @@ def _set_surface(surface: _Surface, material: Material, tint: np.ndarray, blende
         surface.normal_texture.image = blender.image(material.normal_texture, True, keep)
 
 
-def _surfaces_of(obj: SceneObject, parts: int) -> tuple[tuple[Material, ...], np.ndarray]:
-    """Each part's surface and the tint multiplied into it (as in the pyrender backend)."""
-    if obj.materials:
-        return obj.materials, obj.color
-    flat = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic, roughness=obj.roughness)
-    return (flat,) * parts, np.ones(4)
-
-
 def _matrix(array: np.ndarray):
     """A (4, 4) numpy matrix as a ``mathutils.Matrix`` (a nested list would be read column by column)."""
     import mathutils  # comes with bpy
@@ -668,7 +658,7 @@ class CyclesRenderer:
             target.hide_render = False
             target.matrix_world = _matrix(obj.object_to_world)
             target.pass_index = obj.instance_id
-            materials, tint = _surfaces_of(obj, len(surfaces))
+            materials, tint = object_surfaces(obj)
             for surface, material in zip(surfaces, materials):
                 _set_surface(surface, material, tint, blender, keep)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from synthgen.core import MeshGeometry
+from synthgen.core import Material, MeshGeometry, SceneObject
 
-__all__ = ["ShadingArrays", "shading_arrays"]
+__all__ = ["ShadingArrays", "object_surfaces", "shading_arrays"]
 
 _SMOOTH_ANGLE = np.deg2rad(30)
 _CACHE: collections.OrderedDict[tuple[str, int, bool], ShadingArrays] = collections.OrderedDict()
@@ -82,3 +82,15 @@ def _compute(geometry: MeshGeometry, part: int, with_colors: bool) -> ShadingArr
         uv=uv[source].astype(np.float32), colors=None if colors is None else colors[source].astype(np.float32),
         indices=np.asarray(indices, np.uint32),
     )
+
+
+def object_surfaces(obj: SceneObject) -> tuple[tuple[Material, ...], np.ndarray]:
+    """Each part's surface and the (4,) tint multiplied into its base colour, as every backend draws them.
+
+    A file's own materials are tinted by the object's colour; without them one surface built
+    from the object's colour, texture, metallic and roughness covers every part (untinted).
+    """
+    if obj.materials:
+        return obj.materials, obj.color
+    flat = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic, roughness=obj.roughness)
+    return (flat,) * obj.mesh.num_parts, np.ones(4)

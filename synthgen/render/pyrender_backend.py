@@ -73,7 +73,7 @@ from synthgen.render.camera_response import (  # noqa: E402
     srgb_gain_table,
 )
 from synthgen.render.environment_light import approximate_lighting, environment_background  # noqa: E402
-from synthgen.render.mesh_arrays import shading_arrays  # noqa: E402
+from synthgen.render.mesh_arrays import object_surfaces, shading_arrays  # noqa: E402
 
 __all__ = ["PyrenderRenderer", "decode_ids", "encode_id"]
 
@@ -279,12 +279,7 @@ class PyrenderRenderer:
 
     def _set_materials(self, node: pyrender.Node, obj: SceneObject, gains: np.ndarray) -> None:
         """Give each primitive of ``node`` its surface for this sample."""
-        if obj.materials:
-            surfaces, tint = obj.materials, obj.color
-        else:  # one surface for every part (a file's parts shown in the category's colour)
-            flat = Material(base_color=obj.color, base_color_texture=obj.texture, metallic=obj.metallic,
-                            roughness=obj.roughness)
-            surfaces, tint = (flat,) * len(node.mesh.primitives), np.ones(4)
+        surfaces, tint = object_surfaces(obj)
         for primitive, surface in zip(node.mesh.primitives, surfaces):
             self._apply(primitive.material, surface, tint, gains)
 
