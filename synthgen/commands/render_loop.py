@@ -130,6 +130,7 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
     seconds = collections.Counter()
     start = time.thread_time()
     samples = [_label(job, stages) for job in jobs]
+    scene_problems = {job.index: list(job.spec.problems) for job in jobs}
     seconds["labels+checks (cpu)"] += time.thread_time() - start
     if stages.generator is not None:
         samples = stages.generator(samples, [stream_seed(stages.seed, s.index, DIFFUSION_STREAM) for s in samples])
@@ -139,7 +140,8 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
         if stages.augmenter is not None:
             sample = stages.augmenter(sample, stream_seed(stages.seed, sample.index, AUGMENT_STREAM))
         augmented = time.thread_time()
-        problems = check_sample(sample) + (stages.generator.problems(sample) if stages.generator is not None else [])
+        problems = scene_problems[sample.index] + check_sample(sample)
+        problems += stages.generator.problems(sample) if stages.generator is not None else []
         checked = time.thread_time()
         if problems:
             log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))

@@ -605,6 +605,9 @@ class SceneSpec:
         render_seed: Seed of the renderer's own random choices (a path tracer's
             sampling pattern, its depth of field and motion blur draws): the sample's
             render stream (``synthgen.core.streams.RENDER_STREAM``), 0 when drawn by hand.
+        problems: Why the sampler could not draw the scene as configured (a physics drop
+            whose objects left the support after every redraw); a sample with problems
+            is rendered but quarantined with them.
     """
 
     camera: Camera
@@ -619,6 +622,7 @@ class SceneSpec:
     exposure_ev: float = 0.0
     white_balance: np.ndarray = field(default_factory=lambda: np.ones(3))
     render_seed: int = 0
+    problems: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not 0 <= self.render_seed < 2**32:

@@ -16,10 +16,12 @@ from synthgen.core import CategoryInfo, SceneObject, SceneSpec
 from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
+from synthgen.physics import BodyMaterial, DropZone, StaticBody
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
-from synthgen.randomize.placement import Footprint, Placement
+from synthgen.randomize.placement import Footprint, PhysicsDrop, Placement
 from synthgen.scene.assets import Asset, MeshFile, Primitive
 from synthgen.scene.camera import LookAtCamera
+from synthgen.scene.containers import Container
 from synthgen.scene.lighting import Lighting
 
 __all__ = ["APPEARANCES", "Category", "TabletopSampler"]
@@ -44,6 +46,9 @@ class Category:
             per instance, jittered), ``tint`` (the file's look multiplied by the jittered
             ``color``), or ``auto``: ``file`` when the asset brings a look of its own,
             else ``category``.
+        physics: How instances behave when dropped (``placement.rest: physics``):
+            ``{friction, restitution, density, mass, collision, decomposition_threshold}``
+            (``synthgen.physics.BodyMaterial``; its defaults for missing keys).
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class Category:
         metallic: Sequence[float] = (0.0, 0.0),
         roughness: Sequence[float] = (0.8, 0.8),
         appearance: str = "auto",
+        physics: Mapping | None = None,
     ):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"name: must be a non-empty string, got {name!r}")
@@ -72,6 +78,7 @@ class Category:
         self.metallic = check_range_pair("metallic", metallic, minimum=0.0, maximum=1.0)
         self.roughness = check_range_pair("roughness", roughness, minimum=0.0, maximum=1.0)
         self.appearance = check_choice("appearance", appearance, APPEARANCES)
+        self.physics = BodyMaterial.from_config(physics, "physics")
         if appearance in ("file", "tint") and isinstance(asset, MeshFile) and not asset.materials:
             raise ConfigError(f"appearance: {appearance!r} needs a mesh file with materials, textures or vertex "
                               f"colours; {asset.path!r} has none (use appearance: category)")
@@ -117,6 +124,8 @@ class TabletopSampler:
         lighting: Lighting rig.
         randomize: Name -> randomizer applied to every scene in this order (materials,
             background, distractors, ...; see ``synthgen.randomize``).
+        container: A bin, tray or bowl on the table (``Container``) that the objects are
+            dropped into; needs ``placement.rest: physics``.
     """
 
     def __init__(
@@ -129,6 +138,7 @@ class TabletopSampler:
         camera: LookAtCamera | None = None,
         lighting: Lighting | None = None,
         randomize: Mapping[str, SceneRandomizer] | None = None,
+        container: Container | None = None,
     ):
         if not isinstance(categories, Sequence) or len(categories) == 0:
             raise ConfigError("categories: must list at least one category")
@@ -149,6 +159,8 @@ class TabletopSampler:
             for i, c in enumerate(self.category_list)
         )
         self._support: tuple[SceneObject, ...] = ()
+        self._statics: list[StaticBody] = []
+        self.last_drop: PhysicsDrop | None = None  # the latest physics drop, for reports
         if table_size is not None:
             size = check_vector("table_size", table_size, 2, minimum=0.01)
             table = Primitive("box", [size[0], size[1], 0.02])
@@ -156,10 +168,31 @@ class TabletopSampler:
             pose[2, 3] = -0.01
             color = np.append(srgb_to_linear(self.table_color), 1)
             self._support = (SceneObject(table.geometry, pose, color=color, role="support"),)
+            self._statics.append(StaticBody((table.geometry.vertices + pose[:3, 3],)))
+            # Dropped on the bare table: they land around the origin and must stay on the table.
+            self._zone = DropZone(np.zeros(2), np.full(2, min(size) / 2), shape="disc",
+                                  drop_half_size=np.full(2, min(self.placement.region_radius, min(size) / 2)))
+        self.container = self._check_container(container, table_size)
+
+    def _check_container(self, container, table_size) -> Container | None:
+        if container is None:
+            if self.placement.rest == "physics" and table_size is None:
+                raise ConfigError("placement.rest: physics needs something to drop onto: a table_size or a container")
+            return None
+        if not isinstance(container, Container):
+            raise ConfigError(f"container: must be a synthgen.scene.containers.Container node, got {container!r}")
+        if self.placement.rest != "physics":
+            raise ConfigError(f"container: objects only get into a container by falling: set placement.rest: physics "
+                              f"(got {self.placement.rest!r})")
+        self._support = (*self._support, container.scene_object())
+        self._statics.append(container.static_body())
+        self._zone = container.zone
+        return container
 
     def sample(self, rng: np.random.Generator, width: int, height: int) -> SceneSpec:
-        """Draw one scene for a ``width`` x ``height`` image."""
-        objects = self._place_objects(rng)
+        """Draw one scene for a ``width`` x ``height`` image (``problems`` set when a physics
+        drop failed after its redraws: the sample is then quarantined)."""
+        objects, problems = self._drop_objects(rng) if self.placement.rest == "physics" else (self._place_objects(rng), ())
         camera = self.camera.sample(rng, width, height)
         ambient, lights = self.lighting.sample(rng)
         spec = SceneSpec(
@@ -169,8 +202,19 @@ class TabletopSampler:
             categories=self.categories,
             ambient=ambient,
             background=self.background_color / 255,
+            problems=problems,
         )
         return apply_randomizers(spec, self.randomize, rng)
+
+    def _drop_objects(self, rng: np.random.Generator) -> tuple[list[SceneObject], tuple[str, ...]]:
+        drawn, materials = [], []
+        for _ in range(self.placement.draw_count(rng)):
+            category_index = int(rng.integers(len(self.category_list)))
+            category = self.category_list[category_index]
+            drawn.append(category.draw(rng, len(drawn) + 1, category_index + 1))
+            materials.append(category.physics)
+        self.last_drop = self.placement.drop(rng, drawn, materials, self._statics, self._zone)
+        return self.last_drop.objects, self.last_drop.problems
 
     def _place_objects(self, rng: np.random.Generator) -> list[SceneObject]:
         footprint = Footprint()
