@@ -178,6 +178,61 @@ def write_bop_models(root: Path) -> Path:
     return models
 
 
+def l_bracket(length: float = 50.0, height: float = 30.0, width: float = 20.0, thickness: float = 6.0) -> trimesh.Trimesh:
+    """An L-shaped bracket (a concave solid: the physics test of convex decomposition), millimetres."""
+    outline = np.array([[0, 0], [length, 0], [length, thickness], [thickness, thickness], [thickness, height], [0, height]],
+                       dtype=np.float64)
+    vertices = np.concatenate([np.c_[outline, np.zeros(6)], np.c_[outline, np.full(6, width)]])
+    bottom = [[0, 2, 1], [0, 3, 2], [0, 4, 3], [0, 5, 4]]
+    top = [[a + 6, b + 6, c + 6] for a, c, b in bottom]
+    sides = [face for i in range(6) for face in ([i, (i + 1) % 6, (i + 1) % 6 + 6], [i, (i + 1) % 6 + 6, i + 6])]
+    mesh = trimesh.Trimesh(vertices - [length / 3, height / 3, width / 2], bottom + top + sides)
+    mesh.fix_normals()
+    return trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=3.0)
+
+
+def painted(mesh, pattern) -> trimesh.Trimesh:
+    """``mesh`` (vertices, faces) with sRGB vertex colours ``pattern(vertices)``: a printed look."""
+    mesh = trimesh.Trimesh(*mesh) if isinstance(mesh, tuple) else mesh
+    rgb = np.clip(pattern(mesh.vertices), 0, 255)
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.column_stack([rgb, np.full(len(rgb), 255)]).astype(np.uint8))
+    return mesh
+
+
+def bop_parts() -> dict[int, trimesh.Trimesh]:
+    """Four small industrial parts, millimetres, vertex-painted: the default bin_picking objects."""
+    def stripes(axis, period, a, b):
+        return lambda v: np.where(((v[:, axis] // period) % 2)[:, None] == 0, a, b)
+
+    nut = trimesh.creation.annulus(6.0, 12.0, 8.0, sections=6)
+    nut = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(nut.vertices, nut.faces, max_edge=2.0))
+    can = trimesh.creation.cylinder(radius=14.0, height=40.0, sections=48)
+    can = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(can.vertices, can.faces, max_edge=4.0))
+    block = trimesh.creation.box(extents=[40.0, 24.0, 16.0])
+    block = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(block.vertices, block.faces, max_edge=3.0))
+    return {
+        1: painted(l_bracket(), stripes(0, 5.0, [200, 90, 30], [60, 60, 70])),
+        2: painted(nut, lambda v: 150 + 60 * np.sin(v[:, [0, 1, 2]] * 0.9)),
+        3: painted(can, stripes(2, 6.0, [210, 30, 40], [235, 235, 230])),
+        4: painted(block, lambda v: np.where(((v[:, 0] // 8 + v[:, 1] // 8) % 2)[:, None] == 0, [40, 110, 200], [240, 200, 40])),
+    }
+
+
+def write_bop_folder(root: Path, meshes: dict[int, trimesh.Trimesh]) -> Path:
+    """A BOP ``models/`` folder: ``obj_NNNNNN.ply`` in millimetres and models_info.json."""
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    info = {}
+    for obj_id, mesh in meshes.items():
+        mesh.export(models / f"obj_{obj_id:06d}.ply")
+        low, high = mesh.bounds
+        info[str(obj_id)] = {"diameter": float(np.linalg.norm(high - low)), "min_x": float(low[0]), "min_y": float(low[1]),
+                             "min_z": float(low[2]), "size_x": float(high[0] - low[0]), "size_y": float(high[1] - low[1]),
+                             "size_z": float(high[2] - low[2])}
+    (models / "models_info.json").write_text(json.dumps(info, indent=1))
+    return models
+
+
 def write_gso_models(root: Path) -> Path:
     """Google Scanned Objects layout: ``NAME/meshes/model.obj`` + ``NAME/materials/textures/texture.png``."""
     for name, build in (("red_blue_box", textured_box), ("label_can", label_can)):
@@ -234,6 +289,7 @@ def main(out_dir: Path) -> None:
         faces = len(item.faces) if isinstance(item, trimesh.Trimesh) else sum(len(g.faces) for g in item.geometry.values())
         print(f"{out_dir / name}: {faces} faces")
     write_bop_models(out_dir / "bop_mini")
+    write_bop_folder(out_dir / "bop_parts", bop_parts())
 
 
 if __name__ == "__main__":

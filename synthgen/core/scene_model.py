@@ -459,7 +459,7 @@ class SceneObject:
         metallic: PBR metalness 0..1.
         roughness: PBR roughness 0..1.
         texture: Base-colour texture (multiplied by ``color``), or None.
-        role: What an unlabeled object is (``support``, ``distractor``, ``scenery``);
+        role: What an unlabeled object is (``support``, ``container``, ``distractor``, ``scenery``);
             ``instance`` for labeled ones. Randomizers select objects by role.
         keypoint_slack: (K,) float64 metres each keypoint may lie below the visible
             surface and still count as visible: joints inside a limb sit about a limb

@@ -4,14 +4,16 @@ A physics engine collides convex shapes. A mesh about as full as its convex hull
 box, a fruit, a can) collides as that hull; a concave one (a mug, a bracket, a bowl)
 is split into convex parts by ``coacd`` (approximate convex decomposition), which takes
 seconds per mesh: the parts are cached per asset in memory and on disk
-(``$SYNTHGEN_CACHE_DIR`` or ``~/.cache/synthgen``, ``convex/<key>.npz``), so each
-asset is decomposed once per machine. coacd runs with a fixed seed and gives the same
+(``$SYNTHGEN_CACHE_DIR`` or ``~/.cache/synthgen``, ``convex/<sha1>.npz``, keyed by the
+mesh, the threshold and the coacd version), so each asset is decomposed once per machine. coacd runs with a fixed seed and gives the same
 parts every time, so a cached and a fresh decomposition are the same.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import os
 import tempfile
 from dataclasses import dataclass
@@ -27,9 +29,14 @@ from synthgen.core.validation import check_choice, check_number
 __all__ = ["BodyMaterial", "COLLISION_METHODS", "MassProperties", "cache_dir", "convex_parts", "mass_properties"]
 
 COLLISION_METHODS = ("auto", "hull", "decompose")
-# auto: a mesh filling at least this share of its hull collides as the hull.
-HULL_FILL = 0.85
+# auto: a mesh filling at least this share of its hull collides as the hull (a bumpy fruit
+# fills ~85%, a hex nut 75%, an L-bracket 46%).
+HULL_FILL = 0.8
 _COACD_SEED = 0
+try:
+    COACD_VERSION = importlib.metadata.version("coacd")
+except importlib.metadata.PackageNotFoundError:
+    COACD_VERSION = "absent"
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,8 @@ class BodyMaterial:
         restitution: Share of the normal speed kept after an impact, 0 (dead) .. 0.9.
         density: kg/m^3, used when ``mass`` is None (water 1000, fruit ~900, wood ~600).
         mass: kg per object regardless of its size, or None (from ``density``).
-        collision: ``auto`` (the convex hull when the mesh fills >= 85% of it, else a
-            convex decomposition), ``hull`` or ``decompose``.
+        collision: ``auto`` (the convex hull when the mesh fills >= 80% of it or is
+            made for one sample, else a convex decomposition), ``hull`` or ``decompose``.
         decomposition_threshold: coacd's concavity threshold (0.01 .. 1; smaller: more,
             tighter parts).
     """
@@ -145,14 +152,15 @@ def _write_cached(path: Path, parts: list[np.ndarray]) -> None:
 @functools.lru_cache(maxsize=256)
 def _parts_of(geometry: MeshGeometry, method: str, threshold: float) -> tuple[np.ndarray, ...]:
     mesh = _solid(geometry)
-    if method == "hull" or (method == "auto" and _fills_hull(mesh)):
+    # Geometry made for one sample (a posed figure) would be decomposed every time: its hull.
+    if method == "hull" or (method == "auto" and (_fills_hull(mesh) or not geometry.cacheable)):
         return (mesh.convex_hull.vertices.copy(),)
-    path = cache_dir() / "convex" / f"{geometry.key}-coacd{threshold:g}-seed{_COACD_SEED}.npz"
-    parts = _read_cached(path) if geometry.cacheable else None
+    name = hashlib.sha1(f"{geometry.key}|coacd {COACD_VERSION}|{threshold!r}|{_COACD_SEED}".encode()).hexdigest()
+    path = cache_dir() / "convex" / f"{name}.npz"
+    parts = _read_cached(path)
     if parts is None:
         parts = _decompose(mesh, threshold)
-        if geometry.cacheable:
-            _write_cached(path, parts)
+        _write_cached(path, parts)
     return tuple(parts)
 
 

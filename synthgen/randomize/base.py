@@ -14,7 +14,7 @@ from synthgen.core.validation import check_choices
 __all__ = ["ROLES", "SceneRandomizer", "apply_randomizers", "check_randomizers", "check_roles"]
 
 # What an object in a scene is; randomizers choose the objects they vary by role.
-ROLES = ("instance", "support", "distractor", "scenery")
+ROLES = ("instance", "support", "container", "distractor", "scenery")
 
 
 @runtime_checkable
