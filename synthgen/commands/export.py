@@ -15,7 +15,7 @@ from synthgen.registry import build_settings, instantiate
 
 __all__ = ["FORMATS", "ExportSettings", "export_dataset"]
 
-FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold", "mot", "cvat")
+FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold", "mot", "cvat", "bop")
 
 
 class ExportSettings:
@@ -26,7 +26,7 @@ class ExportSettings:
     the format's exporter is built).
 
     Args:
-        format: coco | yolo | voc | kitti | labelstudio | gold | mot | cvat.
+        format: coco | yolo | voc | kitti | labelstudio | gold | mot | cvat | bop (synthgen stores only).
         source: A synthgen dataset (every label) or any dataset ``read_dataset`` reads.
         out: An empty folder (``overwrite`` replaces an earlier export there).
         overwrite: Replace an earlier synthgen export in ``out``.

@@ -18,6 +18,7 @@ from synthgen.core.sample_model import (
     PolylineLabel,
     Sample,
     Track,
+    model_name,
 )
 from synthgen.core.scene_model import (
     CUBOID_CORNER_SIGNS,
@@ -62,6 +63,7 @@ __all__ = [
     "FrameInfo",
     "InputError",
     "Instance",
+    "model_name",
     "Light",
     "MOTION_STREAM",
     "Material",

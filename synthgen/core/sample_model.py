@@ -5,11 +5,12 @@ numpy only; coordinate conventions as in ``synthgen.core.scene_model``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthgen.core.scene_model import Camera, CategoryInfo
+from synthgen.core.scene_model import Camera, CategoryInfo, MeshGeometry
 
 __all__ = [
     "Cuboid",
@@ -20,6 +21,7 @@ __all__ = [
     "Sample",
     "TRACK_STATES",
     "Track",
+    "model_name",
 ]
 
 
@@ -46,6 +48,11 @@ class Cuboid:
     corners_2d: np.ndarray
 
 
+def model_name(geometry: MeshGeometry) -> str:
+    """Stable file-name-safe name of a rigid mesh (16 hex digits of its key's SHA-1)."""
+    return hashlib.sha1(geometry.key.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Instance:
     """Labels of one object in one image.
@@ -66,6 +73,10 @@ class Instance:
             0 outside the image or behind the camera, 1 occluded, 2 visible).
         cuboid: The 3D box.
         pose: (4, 4) float64 object -> camera transform (OpenCV camera frame).
+        model: Name of the object's rigid mesh in ``Sample.models`` (``model_name``),
+            "" for geometry made for one sample (a posed figure).
+        scale: Uniform scale of the mesh before ``pose`` (the model's size is
+            ``scale`` times its vertices).
     """
 
     instance_id: int
@@ -82,6 +93,8 @@ class Instance:
     keypoints: np.ndarray
     cuboid: Cuboid
     pose: np.ndarray
+    model: str = ""
+    scale: float = 1.0
 
 
 @dataclass
@@ -192,6 +205,8 @@ class Sample:
         tracks: Every object's track state in this frame, ordered by track id (sequences).
         flow_forward: Flow to the next frame (sequences; None on a clip's last frame).
         flow_backward: Flow to the previous frame (sequences; None on a clip's first frame).
+        models: Model name -> rigid mesh (object frame, metres, unscaled) of the labeled
+            instances, for formats that ship models (BOP).
         generation: How a diffusion generator made ``image`` (generator, model, prompt,
             seed, settings, label-agreement scores), or None for a plain render.
     """
@@ -211,6 +226,7 @@ class Sample:
     flow_forward: FlowField | None = None
     flow_backward: FlowField | None = None
     generation: dict | None = None
+    models: dict[str, MeshGeometry] = field(default_factory=dict)
 
     def semantic_mask(self) -> np.ndarray:
         """(H, W) uint16 category id per pixel (0: background, occluders, dropped)."""

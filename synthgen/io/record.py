@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import trimesh
 from pycocotools import mask as mask_utils
 
 from synthgen.core import (
@@ -24,10 +25,12 @@ from synthgen.core import (
     FlowField,
     FrameInfo,
     Instance,
+    MeshGeometry,
     PolylineLabel,
     Sample,
     Track,
 )
+from synthgen.core.color import linear_to_srgb8
 from synthgen.io.dataset import LabeledImage, LabeledObject
 
 __all__ = [
@@ -38,12 +41,24 @@ __all__ = [
     "json_array",
     "labeled_image",
     "labeled_object",
+    "model_ply",
     "record_files",
     "sample_from_record",
     "sample_record",
 ]
 
 RECORD_FORMAT = "synthgen-sample/1"
+
+
+def model_ply(geometry: MeshGeometry) -> bytes:
+    """A rigid mesh as binary PLY bytes: vertices (metres, object frame), faces, and its vertex
+    colours (sRGB 0..255) when it has them."""
+    colors = None
+    if geometry.colors is not None:
+        alpha = np.rint(geometry.colors[:, 3] * 255).astype(np.uint8)
+        colors = np.column_stack([linear_to_srgb8(geometry.colors[:, :3]), alpha])
+    mesh = trimesh.Trimesh(geometry.vertices, geometry.faces, vertex_colors=colors, process=False)
+    return trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False)
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -105,6 +120,8 @@ def _instance_record(instance: Instance, tracked: bool = False) -> dict:
             "corners_2d": json_array(cuboid.corners_2d),
         },
         "pose": json_array(instance.pose),
+        "model": instance.model,
+        "scale": instance.scale,
         "segmentation": segmentation,
         "amodal_segmentation": amodal,
         **({"track_id": instance.instance_id} if tracked else {}),
@@ -143,6 +160,8 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
         cuboid=Cuboid(*(array_from_json(cuboid[key])
                         for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
         pose=array_from_json(item["pose"]),
+        model=item.get("model", ""),
+        scale=item.get("scale", 1.0),
     )
 
 
@@ -218,7 +237,7 @@ def labeled_object(item: dict) -> LabeledObject:
         area=float(item["area"]),
         extra={key: item[key] for key in ("amodal_bbox", "amodal_area", "occlusion", "truncation", "cuboid", "pose",
                                           "instance_id", "amodal_segmentation")}
-        | ({"track_id": item["track_id"]} if "track_id" in item else {}),
+        | {key: item[key] for key in ("track_id", "model", "scale") if key in item},
     )
 
 

@@ -16,6 +16,7 @@ Layout of a dataset folder::
     occlusion_backward/000000.png
     labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
+    models/<name>.ply          the labeled objects' rigid meshes (metres, object frame; BOP export)
     annotations/instances.json COCO export (derived; rebuilt at the end of every run)
     annotations/polylines.json its polylines, when the scene has line labels
     exports/<format>/          other exports run by generate (derived; rebuilt likewise)
@@ -43,7 +44,7 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
-from synthgen.io.record import labeled_image, sample_from_record, sample_record
+from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
 
 __all__ = [
     "STORE_ENTRIES",
@@ -128,7 +129,7 @@ class DatasetWriter:
         self.flow_format = check_choice("flow_format", flow_format, ["npy", "kitti_png"])
 
     def __enter__(self) -> DatasetWriter:
-        for folder in ("images", "depth", "instance_ids", "labels", "quarantine") + (("semantic",) if self.semantic else ()):
+        for folder in ("images", "depth", "instance_ids", "labels", "quarantine", "models") + (("semantic",) if self.semantic else ()):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         return self
 
@@ -155,6 +156,7 @@ class DatasetWriter:
         for direction, field in (("forward", sample.flow_forward), ("backward", sample.flow_backward)):
             if field is not None:
                 files.update(self._write_flow(name, direction, field))
+        files.update(self._write_models(sample))
         record = self._record(sample, files)
         # Compact JSON uses the C encoder (an indented dump is ~10x slower).
         write_json_atomic(self.root / "labels" / f"{name}.json", record, indent=None)
@@ -199,6 +201,17 @@ class DatasetWriter:
             ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             data = encoded.tobytes()
         write_bytes_atomic(path, data)
+
+    def _write_models(self, sample: Sample) -> dict[str, str]:
+        """Each instance's rigid mesh as ``models/<name>.ply`` (metres, object frame), written once
+        per store: a model is the same bytes whichever sample or process writes it."""
+        files = {}
+        for name in sorted({instance.model for instance in sample.instances if instance.model}):
+            relative = f"models/{name}.ply"
+            if not (self.root / relative).is_file():
+                write_bytes_atomic(self.root / relative, model_ply(sample.models[name]))
+            files[f"model_{name}"] = relative
+        return files
 
     def _write_depth(self, name: str, depth: np.ndarray) -> str:
         if self.depth_format == "npz":
@@ -324,7 +337,7 @@ def open_store(root: str | Path) -> LabeledDataset:
 
 
 STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
-                 "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward")
+                 "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward", "models")
 
 
 def remove_partial_files(root: Path) -> list[Path]:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.core import Instance, PolylineLabel, RenderOutput, Sample, SceneObject, SceneSpec, footprint_box, mask_box
+from synthgen.core import (
+    Instance,
+    PolylineLabel,
+    RenderOutput,
+    Sample,
+    SceneObject,
+    SceneSpec,
+    footprint_box,
+    mask_box,
+    model_name,
+)
 from synthgen.core.validation import check_number, check_vector
 from synthgen.labels.geometry import cuboid_of, keypoint_labels, object_to_camera, truncation_ratio
 from synthgen.labels.polylines import polyline_labels
@@ -67,6 +77,7 @@ class LabelDeriver:
             categories=spec.categories,
             dropped_instance_ids=tuple(dropped),
             polylines=self._polylines(spec, render),
+            models={model_name(obj.mesh): obj.mesh for obj in spec.instances if obj.mesh.cacheable},
         )
 
     def _polylines(self, spec: SceneSpec, render: RenderOutput) -> list[PolylineLabel]:
@@ -114,4 +125,6 @@ class LabelDeriver:
             ),
             cuboid=cuboid_of(obj, camera),
             pose=object_to_camera(obj, camera),
+            model=model_name(obj.mesh) if obj.mesh.cacheable else "",
+            scale=float(obj.scale),
         )
