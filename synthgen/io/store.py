@@ -129,7 +129,8 @@ class DatasetWriter:
         self.flow_format = check_choice("flow_format", flow_format, ["npy", "kitti_png"])
 
     def __enter__(self) -> DatasetWriter:
-        for folder in ("images", "depth", "instance_ids", "labels", "quarantine", "models") + (("semantic",) if self.semantic else ()):
+        folders = ("images", "depth", "instance_ids", "labels", "quarantine", "models")
+        for folder in folders + (("semantic",) if self.semantic else ()):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         return self
 

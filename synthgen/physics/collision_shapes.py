@@ -5,8 +5,9 @@ box, a fruit, a can) collides as that hull; a concave one (a mug, a bracket, a b
 is split into convex parts by ``coacd`` (approximate convex decomposition), which takes
 seconds per mesh: the parts are cached per asset in memory and on disk
 (``$SYNTHGEN_CACHE_DIR`` or ``~/.cache/synthgen``, ``convex/<sha1>.npz``, keyed by the
-mesh, the threshold and the coacd version), so each asset is decomposed once per machine. coacd runs with a fixed seed and gives the same
-parts every time, so a cached and a fresh decomposition are the same.
+mesh, the threshold and the coacd version), so each asset is decomposed once per machine.
+coacd runs with a fixed seed and gives the same parts every time, so a cached and a fresh
+decomposition are the same.
 """
 
 from __future__ import annotations
