@@ -181,9 +181,10 @@ def convex_parts(geometry: MeshGeometry, method: str = "auto", threshold: float 
     return _parts_of(geometry, method, float(threshold))
 
 
+@functools.lru_cache(maxsize=1024)
 def mass_properties(geometry: MeshGeometry, scale: float, material: BodyMaterial) -> MassProperties:
     """Mass, centre of mass and inertia of a uniformly dense object (its mesh, or its hull when
-    the mesh does not enclose a volume), scaled by ``scale``."""
+    the mesh does not enclose a volume), scaled by ``scale``. Cached: treat it as read-only."""
     mesh = _solid(geometry)
     solid = mesh if mesh.is_volume else mesh.convex_hull
     solid = solid.copy()

@@ -162,7 +162,7 @@ class Settling:
 
     def __init__(self, timestep: float = 0.002, max_seconds: float = 3.0, rest_speed: float = 0.01,
                  rest_spin: float = 0.3, contact_time: float = 0.008, drop_gap: float = 0.002, redraws: int = 3,
-                 engine: str = "mujoco"):
+                 engine: str = "mujoco", sleep: bool = True, max_hull_vertices: int = 64):
         self.timestep = check_number("physics.timestep", timestep, minimum=1e-4, maximum=0.01)
         self.max_seconds = check_number("physics.max_seconds", max_seconds, minimum=0.01, maximum=60.0)
         self.rest_speed = check_number("physics.rest_speed", rest_speed, minimum=1e-5)
@@ -172,6 +172,11 @@ class Settling:
         self.drop_gap = check_number("physics.drop_gap", drop_gap, minimum=0.0, maximum=1.0)
         self.redraws = check_number("physics.redraws", redraws, minimum=0, maximum=100, integer=True)
         self.engine = check_choice("physics.engine", engine, ["mujoco"])
+        if not isinstance(sleep, bool):
+            raise ConfigError(f"physics.sleep: must be true or false, got {sleep!r}")
+        self.sleep = sleep
+        self.max_hull_vertices = check_number("physics.max_hull_vertices", max_hull_vertices, minimum=8, maximum=4096,
+                                              integer=True)
 
     def _model(self, bodies: Sequence[DropBody], statics: Sequence[StaticBody]):
         mujoco = import_mujoco()
@@ -181,6 +186,9 @@ class Settling:
         spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
         spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
         spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_FALSE
+        if self.sleep:  # bodies at rest stop costing steps until something hits them
+            spec.option.enableflags |= mujoco.mjtEnableBit.mjENBL_SLEEP
+            spec.option.sleep_tolerance = self.rest_speed / 10
         for s, static in enumerate(statics):
             for p, part in enumerate(static.parts):
                 self._add_part(spec, spec.worldbody, f"static{s}_{p}", part, static.material)
@@ -204,6 +212,7 @@ class Settling:
         mesh = spec.add_mesh()
         mesh.name = name
         mesh.uservert = np.asarray(vertices, dtype=np.float64).ravel().tolist()
+        mesh.maxhullvert = self.max_hull_vertices
         geom = parent.add_geom()
         geom.type = mujoco.mjtGeom.mjGEOM_MESH
         geom.meshname = name
