@@ -34,6 +34,8 @@ SCENES = {
     "road": (2, [], False, True),
     "tabletop_textured": (3, [], False, False),
     "tabletop_fruits_photos": (1, [f"scene.randomize.skins.texture_dataset={FRUITS}"], False, False),
+    "bin_picking": (1, [], True, False),
+    "tabletop_fruits_bowl": (1, [], True, False),
 }
 
 
@@ -42,10 +44,12 @@ def main() -> None:
     parser.add_argument("out", nargs="?", default=str(Path(__file__).resolve().parents[1] / "scenes" / "previews"))
     parser.add_argument("--width", type=int, default=480)
     parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--scenes", default=",".join(SCENES), help="comma-separated scenes to draw (default: all)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for scene, (seed, extra, masks, cuboids) in SCENES.items():
+    for scene in args.scenes.split(","):
+        seed, extra, masks, cuboids = SCENES[scene]
         with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = compose(config_name="generate", overrides=[
                 f"scene={scene}", f"out={tmp}/ds", "n=1", f"seed={seed}", f"render.width={args.width}",

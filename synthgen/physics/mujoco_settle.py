@@ -178,7 +178,8 @@ class Settling:
         self.max_hull_vertices = check_number("physics.max_hull_vertices", max_hull_vertices, minimum=8, maximum=4096,
                                               integer=True)
 
-    def _model(self, bodies: Sequence[DropBody], statics: Sequence[StaticBody]):
+    def build_model(self, bodies: Sequence[DropBody], statics: Sequence[StaticBody]):
+        """The compiled MuJoCo model (``mujoco.MjModel``) of ``bodies`` over ``statics``: body i + 1 is bodies[i]."""
         mujoco = import_mujoco()
         spec = mujoco.MjSpec()
         spec.option.timestep = self.timestep
@@ -226,7 +227,7 @@ class Settling:
         ``floor_z`` (it left the support: no point going on), or the time budget ends."""
         mujoco = import_mujoco()
         started = time.perf_counter()
-        model = self._model(bodies, statics)
+        model = self.build_model(bodies, statics)
         data = mujoco.MjData(model)
         count = len(bodies)
         chunk = max(1, round(0.02 / self.timestep))  # check every 20 ms of simulated time
