@@ -163,19 +163,9 @@ def write_asset(item, path: Path) -> None:
 
 def write_bop_models(root: Path) -> Path:
     """A BOP ``models/`` folder: two objects in millimetres with vertex colours, and models_info.json."""
-    models = root / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    info = {}
-    for obj_id, mesh in ((1, painted_ball(35.0)), (2, trimesh.creation.box(extents=[60.0, 40.0, 20.0]))):
-        if obj_id == 2:
-            mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.tile([[90, 120, 200, 255]], (len(mesh.vertices), 1)))
-        mesh.export(models / f"obj_{obj_id:06d}.ply")
-        low, high = mesh.bounds
-        info[str(obj_id)] = {"diameter": float(np.linalg.norm(high - low)), "min_x": float(low[0]), "min_y": float(low[1]),
-                             "min_z": float(low[2]), "size_x": float(high[0] - low[0]), "size_y": float(high[1] - low[1]),
-                             "size_z": float(high[2] - low[2])}
-    (models / "models_info.json").write_text(json.dumps(info, indent=1))
-    return models
+    box = trimesh.creation.box(extents=[60.0, 40.0, 20.0])
+    box.visual = trimesh.visual.ColorVisuals(box, vertex_colors=np.tile([[90, 120, 200, 255]], (len(box.vertices), 1)))
+    return write_bop_folder(root, {1: painted_ball(35.0), 2: box})
 
 
 def l_bracket(length: float = 50.0, height: float = 30.0, width: float = 20.0, thickness: float = 6.0) -> trimesh.Trimesh:

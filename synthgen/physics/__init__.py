@@ -7,8 +7,8 @@ in MuJoCo and reports where they came to rest. Both need the ``physics`` extra
 nothing here knows scenes or renderers.
 """
 
-from synthgen.physics.collision_shapes import BodyMaterial, MassProperties, convex_parts, mass_properties
-from synthgen.physics.mujoco_settle import DropBody, DropZone, SettleResult, Settling, StaticBody
+from synthgen.physics.collision_shapes import BodyMaterial, MassProperties, convex_parts, import_coacd, mass_properties
+from synthgen.physics.mujoco_settle import DropBody, DropZone, SettleResult, Settling, StaticBody, import_mujoco
 
 __all__ = [
     "BodyMaterial",
@@ -19,5 +19,7 @@ __all__ = [
     "Settling",
     "StaticBody",
     "convex_parts",
+    "import_coacd",
+    "import_mujoco",
     "mass_properties",
 ]

@@ -27,7 +27,8 @@ from synthgen.core import MeshGeometry
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number
 
-__all__ = ["BodyMaterial", "COLLISION_METHODS", "MassProperties", "cache_dir", "convex_parts", "mass_properties"]
+__all__ = ["BodyMaterial", "COLLISION_METHODS", "MassProperties", "cache_dir", "convex_parts", "import_coacd",
+           "mass_properties"]
 
 COLLISION_METHODS = ("auto", "hull", "decompose")
 # auto: a mesh filling at least this share of its hull collides as the hull (a bumpy fruit
@@ -113,18 +114,19 @@ def _fills_hull(mesh: trimesh.Trimesh) -> bool:
     return bool(mesh.is_volume and hull_volume > 0 and mesh.volume / hull_volume >= HULL_FILL)
 
 
-def _coacd():
+def import_coacd():
+    """The ``coacd`` module, or a ConfigError naming the extra that installs it."""
     try:
         import coacd
     except ImportError as error:
-        raise ConfigError("collision: decompose needs coacd; install the physics extra: "
-                          "pip install 'synthgen[physics]'") from error
+        raise ConfigError("placement.rest: physics needs coacd (convex decomposition); install the physics "
+                          "extra: pip install 'synthgen[physics]'") from error
     coacd.set_log_level("error")
     return coacd
 
 
 def _decompose(mesh: trimesh.Trimesh, threshold: float) -> list[np.ndarray]:
-    coacd = _coacd()
+    coacd = import_coacd()
     parts = coacd.run_coacd(coacd.Mesh(mesh.vertices, mesh.faces), threshold=threshold, seed=_COACD_SEED)
     kept = []
     for vertices, _ in parts:

@@ -32,6 +32,8 @@ from synthgen.physics import (
     Settling,
     StaticBody,
     convex_parts,
+    import_coacd,
+    import_mujoco,
     mass_properties,
 )
 
@@ -138,6 +140,9 @@ class Placement:
         if physics is not None and not isinstance(physics, Settling):
             raise ConfigError(f"physics: must be a synthgen.physics.Settling node, got {physics!r}")
         self.physics = physics if physics is not None else Settling()
+        if self.rest == "physics":  # a missing extra fails when the config is built, before anything is written
+            import_mujoco()
+            import_coacd()
         self.yaw_deg = check_range_pair("yaw_deg", yaw_deg, minimum=-360.0, maximum=720.0)
         self.max_attempts = check_number("max_attempts", max_attempts, minimum=1, integer=True)
         self._stable: dict[str, tuple[np.ndarray, np.ndarray]] = {}
