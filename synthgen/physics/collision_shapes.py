@@ -186,15 +186,19 @@ def convex_parts(geometry: MeshGeometry, method: str = "auto", threshold: float 
 
 
 @functools.lru_cache(maxsize=1024)
-def mass_properties(geometry: MeshGeometry, scale: float, material: BodyMaterial) -> MassProperties:
-    """Mass, centre of mass and inertia of a uniformly dense object (its mesh, or its hull when
-    the mesh does not enclose a volume), scaled by ``scale``. Cached: treat it as read-only."""
+def _unit_mass_properties(geometry: MeshGeometry) -> tuple[float, np.ndarray, np.ndarray]:
+    """Volume (m^3), centre of mass and inertia at density 1 of the unscaled solid."""
     mesh = _solid(geometry)
     solid = mesh if mesh.is_volume else mesh.convex_hull
-    solid = solid.copy()
-    solid.apply_scale(scale)
-    volume = float(solid.volume)
-    density = material.density if material.mass is None else material.mass / volume
-    solid.density = density
-    return MassProperties(float(solid.mass), np.asarray(solid.center_mass, dtype=np.float64),
-                          np.asarray(solid.moment_inertia, dtype=np.float64))
+    return float(solid.volume), np.asarray(solid.center_mass, dtype=np.float64), \
+        np.asarray(solid.moment_inertia, dtype=np.float64) / float(solid.density)
+
+
+def mass_properties(geometry: MeshGeometry, scale: float, material: BodyMaterial) -> MassProperties:
+    """Mass, centre of mass and inertia of a uniformly dense object (its mesh, or its hull when
+    the mesh does not enclose a volume), scaled by ``scale``: volume grows as scale^3, the
+    inertia of a given mass as scale^2 (the unscaled solid is analysed once per mesh)."""
+    volume, center, inertia = _unit_mass_properties(geometry)
+    mass = material.density * volume * scale**3 if material.mass is None else material.mass
+    # Inertia at density 1 over volume is inertia per kg of the unscaled solid.
+    return MassProperties(float(mass), center * scale, inertia / volume * mass * scale**2)

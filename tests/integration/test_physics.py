@@ -178,3 +178,20 @@ def test_restitution_is_the_bounce_a_ball_makes(restitution):
     bounce = max(float(heights[impact:impact + 400].max()), 0.0)
     assert np.sqrt(bounce / 0.2) == pytest.approx(restitution, abs=0.1)
     assert heights.min() > -0.005  # it never sinks more than 5 mm into the table, let alone through it
+
+
+@pytest.mark.parametrize("material", [{"density": 700.0}, {"mass": 0.05}])
+def test_mass_properties_scale_like_the_scaled_solid(material):
+    from synthgen.core import MeshGeometry
+    from synthgen.physics import BodyMaterial, mass_properties
+
+    box = trimesh.creation.box([0.04, 0.03, 0.02])
+    box.apply_translation([0.01, 0.0, 0.0])
+    body = BodyMaterial(**material)
+    properties = mass_properties(MeshGeometry(box.vertices, box.faces), 1.3, body)
+    reference = box.copy()
+    reference.apply_scale(1.3)
+    reference.density = body.density if body.mass is None else body.mass / reference.volume
+    assert properties.mass == pytest.approx(reference.mass)
+    np.testing.assert_allclose(properties.center, reference.center_mass, atol=1e-12)
+    np.testing.assert_allclose(properties.inertia, reference.moment_inertia, rtol=1e-9, atol=1e-15)
