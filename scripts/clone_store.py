@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["clone_store"]
 
 _LINKS_PER_COPY = 1000
-_SAMPLE_FOLDERS = ("images", "depth", "instance_ids", "semantic", "labels", "quarantine")
+_SAMPLE_FOLDERS = ("images", "depth", "instance_ids", "semantic", "labels", "quarantine", "models")
 
 
 def clone_store(sample: Path, out: Path, indices: Iterable[int], manifest_extra: dict | None = None) -> Path:
@@ -32,7 +32,10 @@ def clone_store(sample: Path, out: Path, indices: Iterable[int], manifest_extra:
         files = {}
         for key, relative in record["files"].items():
             target = relative.replace("000000", name)
-            if number % _LINKS_PER_COPY == 0:
+            if key.startswith("model_"):  # one model file shared by every sample, as in a real store
+                if number == 0:
+                    shutil.copy2(sample / relative, out / target)
+            elif number % _LINKS_PER_COPY == 0:
                 # A fresh copy now and then keeps every inode's link count low: file systems cap
                 # it (ext4: 65,000), and a merge links each file once more.
                 shutil.copy2(sample / relative, out / target)

@@ -103,7 +103,10 @@ def merge_shards(cfg: DictConfig | Mapping) -> Path:
     for _, (shard, record_path) in sorted(owner.items()):
         record = json.loads(record_path.read_text())
         for path in [*record_files(shard, record), record_path]:  # the record last: it commits the sample
-            place_image(path, out / path.relative_to(shard))  # a hard link or a copy
+            destination = out / path.relative_to(shard)
+            if destination.parent.name == "models" and destination.is_file():
+                continue  # a model many samples share: the same bytes, placed by an earlier sample
+            place_image(path, destination)  # a hard link or a copy
     categories = categories_from_manifest(manifests[0])
     # The versions that made the samples, not this process's.
     manifest = build_manifest(config, categories, store_counts(out, categories), versions=manifests[0]["versions"])
