@@ -195,3 +195,21 @@ def test_mass_properties_scale_like_the_scaled_solid(material):
     assert properties.mass == pytest.approx(reference.mass)
     np.testing.assert_allclose(properties.center, reference.center_mass, atol=1e-12)
     np.testing.assert_allclose(properties.inertia, reference.moment_inertia, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.slow  # coacd splits the tray once: about a minute on 2 cores (run with -m slow)
+def test_a_mesh_file_tray_holds_what_is_dropped_into_it():
+    pybullet_data = pytest.importorskip("pybullet_data", reason="pybullet_data (dev extra) holds the tray mesh")
+    from synthgen.randomize.placement import Placement
+    from synthgen.scene.assets import Primitive
+    from synthgen.scene.containers import Container
+    from synthgen.scene.tabletop import Category, TabletopSampler
+
+    tray = Container("mesh", path=os.path.join(pybullet_data.getDataPath(), "tray", "tray_textured.obj"), scale=0.5)
+    assert len(tray.collision) > 5 and tray.zone.rim_z > tray.zone.floor_z > 0
+    categories = [Category("ball", Primitive("sphere", [0.02])), Category("box", Primitive("box", [0.04, 0.03, 0.02]))]
+    sampler = TabletopSampler(categories, placement=Placement(count=[8, 8], rest="physics"), container=tray)
+    spec = sampler.sample(np.random.default_rng(0), 160, 120)
+    assert not spec.problems
+    heights = sampler.last_drop.result.poses[:, 2, 3]
+    assert np.all(heights > tray.zone.floor_z) and np.all(heights < tray.zone.floor_z + 0.06)  # on its floor
