@@ -113,16 +113,12 @@ class SettleResult:
     Attributes:
         poses: (N, 4, 4) float64 object -> world transforms at the end.
         moving: (N,) bool bodies still faster than the rest thresholds at the end.
-        touching: (N,) int64 number of other dropped bodies each one touches.
-        on_support: (N,) bool bodies touching a static support.
         simulated_s: Simulated time, seconds.
         wall_s: Wall time of the simulation, seconds.
     """
 
     poses: np.ndarray
     moving: np.ndarray
-    touching: np.ndarray
-    on_support: np.ndarray
     simulated_s: float
     wall_s: float
 
@@ -158,6 +154,9 @@ class Settling:
         redraws: Drops tried again (new start poses) when an object leaves the support or
             does not settle; after that the sample is quarantined with the reason.
         engine: ``mujoco``.
+        sleep: Let bodies at rest sleep (MuJoCo island sleeping): they cost no steps until
+            something hits them.
+        max_hull_vertices: Vertices kept of each convex part's hull.
     """
 
     def __init__(self, timestep: float = 0.002, max_seconds: float = 3.0, rest_speed: float = 0.01,
@@ -236,36 +235,17 @@ class Settling:
         while steps < limit:
             mujoco.mj_step(model, data, nstep=chunk)
             steps += chunk
-            velocity = data.qvel.reshape(count, 6)
-            calm = (np.linalg.norm(velocity[:, :3], axis=1) < self.rest_speed) & \
-                   (np.linalg.norm(velocity[:, 3:], axis=1) < self.rest_spin)
-            calm_checks = calm_checks + 1 if calm.all() else 0
+            calm_checks = 0 if self._moving(data.qvel, count).any() else calm_checks + 1
             if calm_checks >= 3 or np.any(data.xpos[1:, 2] < floor_z - 0.1):
                 break
-        velocity = data.qvel.reshape(count, 6)
-        moving = (np.linalg.norm(velocity[:, :3], axis=1) >= self.rest_speed) | \
-                 (np.linalg.norm(velocity[:, 3:], axis=1) >= self.rest_spin)
         poses = np.tile(np.eye(4), (count, 1, 1))
         poses[:, :3, :3] = data.xmat[1:].reshape(count, 3, 3)
         poses[:, :3, 3] = data.xpos[1:]
-        touching, on_support = self._contacts(model, data, count)
-        return SettleResult(poses, moving, touching, on_support, steps * self.timestep,
+        return SettleResult(poses, self._moving(data.qvel, count), steps * self.timestep,
                             time.perf_counter() - started)
 
-    @staticmethod
-    def _contacts(model, data, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per body: how many other bodies it touches, and whether it touches a support."""
-        pairs = set()
-        on_support = np.zeros(count, dtype=bool)
-        touching_contacts = data.contact.dist[: data.ncon] <= 0.0005  # not those merely within the margin
-        bodies = model.geom_bodyid[data.contact.geom[: data.ncon][touching_contacts]] - 1
-        for first, second in bodies.tolist():
-            if first < 0 or second < 0:
-                on_support[max(first, second)] = True
-            elif first != second:
-                pairs.add((min(first, second), max(first, second)))
-        touching = np.zeros(count, dtype=np.int64)
-        for first, second in pairs:
-            touching[first] += 1
-            touching[second] += 1
-        return touching, on_support
+    def _moving(self, qvel: np.ndarray, count: int) -> np.ndarray:
+        """(count,) bool: bodies at or above the rest speed or spin (free joints: 3 linear + 3 angular)."""
+        velocity = qvel.reshape(count, 6)
+        return (np.linalg.norm(velocity[:, :3], axis=1) >= self.rest_speed) | \
+            (np.linalg.norm(velocity[:, 3:], axis=1) >= self.rest_spin)

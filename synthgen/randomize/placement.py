@@ -183,8 +183,7 @@ class Placement:
             zone: Where the objects must come to rest.
         """
         if not objects:
-            nothing = SettleResult(np.zeros((0, 4, 4)), np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0, bool),
-                                   0.0, 0.0)
+            nothing = SettleResult(np.zeros((0, 4, 4)), np.zeros(0, bool), 0.0, 0.0)
             return PhysicsDrop([], (), 0, nothing)
         return _drop(self, rng, objects, materials, statics, zone)
 
@@ -212,7 +211,7 @@ class PhysicsDrop:
             or never came to rest), empty when it succeeded: the sample is quarantined
             with them.
         drops: Drops simulated (1 + redraws used).
-        result: The last simulation (contacts, wall time).
+        result: The last simulation (final poses, what still moved, simulated and wall time).
     """
 
     objects: list[SceneObject]
