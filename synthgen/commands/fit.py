@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from synthgen.commands.generate import generate
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.core.validation import check_number
+from synthgen.core.validation import check_list, check_number
 from synthgen.fit.gap import dataset_statistics, statistic_scales, statistics_gap
 from synthgen.fit.moments import match_moments
 from synthgen.fit.report import write_fit_report
@@ -75,10 +75,9 @@ class FitSettings:
             raise ConfigError(f"overwrite: must be true or false, got {overwrite!r}")
         if not isinstance(parameters, Sequence) or isinstance(parameters, str) or not parameters:
             raise ConfigError(f"parameters: must list what to fit, got {parameters!r}")
-        if not isinstance(generate or [], Sequence) or isinstance(generate, str):
-            raise ConfigError(f"generate: must be a list of generate overrides, got {generate!r}")
         self.scene, self.scene_name, self.real, self.out = dict(scene), scene_name, str(real), str(out)
-        self.parameters, self.overwrite, self.generate = list(parameters), overwrite, [str(g) for g in generate or []]
+        self.parameters, self.overwrite = list(parameters), overwrite
+        self.generate = check_list("generate", generate, example="[augment=sensor]")
         self.batch = check_number("batch", batch, minimum=2, integer=True)
         self.rounds = check_number("rounds", rounds, minimum=0, integer=True)
         self.population = check_number("population", population, minimum=2, integer=True)
@@ -93,7 +92,9 @@ class FitSettings:
 
 
 def _generate_config(settings: FitSettings) -> dict:
-    """conf/generate.yaml composed with scene=<scene_name> and the ``generate`` overrides (plain dict)."""
+    """conf/generate.yaml composed with scene=<scene_name> and the ``generate`` overrides (plain dict),
+    its scene replaced by fit's own (which carries the scene overrides given to fit, required
+    values included: the composed default may still hold ``???``)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
@@ -107,6 +108,7 @@ def _generate_config(settings: FitSettings) -> dict:
                 cfg = compose("generate", overrides)
     except HydraException as error:
         raise ConfigError(f"generate: {overrides}: {error}") from error
+    OmegaConf.update(cfg, "scene", settings.scene, merge=False)
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -236,9 +238,9 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         rendered = batches.images
 
     fitted = chosen != original
-    base_scene = base["scene"]
-    changes = _config_diff(base_scene, _merged(settings.scene, space.changes(chosen))) or {}
-    fitted_file = _write_scene(out, settings, changes, real.name, fitted)
+    fitted_scene = _merged(settings.scene, space.changes(chosen))
+    changes = _config_diff(settings.scene, fitted_scene) or {}
+    fitted_file = _write_scene(out, settings, fitted_scene, changes, real.name, fitted)
     report = {
         "scene": settings.scene_name, "real": str(real_path), "real_images": len(real.images),
         "categories": sorted(shared), "resolution": list(resolution), "fitted_scene": str(fitted_file),
@@ -281,14 +283,26 @@ def _reductions(before: dict, after: dict) -> dict:
     return result
 
 
-def _write_scene(out: Path, settings: FitSettings, changes: dict, real_name: str, fitted: bool) -> Path:
+def _write_scene(out: Path, settings: FitSettings, scene: dict, changes: dict, real_name: str, fitted: bool) -> Path:
+    """``out/scene/<scene>_fit.yaml``: the whole scene as fit rendered it (its overrides included),
+    with the fitted values. Self-contained, so ``--config-dir out`` loads it whether the scene
+    was shipped or came from the user's own ``--config-dir``; the changed values head the file."""
     folder = out / "scene"
     folder.mkdir(exist_ok=True)
     path = folder / f"{settings.scene_name}_fit.yaml"
+    changed = [f"#   {key}: {value}" for key, value in _flat(changes)] or ["#   (none)"]
     header = (f"# Written by synthgen fit: scene {settings.scene_name} with its ranges fitted to {real_name}\n"
               f"# ({'fitted values' if fitted else 'the original ranges: the fit did not improve on new images'}; "
               "see fit_report.html). Use it with\n"
-              f"#   synthgen generate --config-dir {out} scene={settings.scene_name}_fit\n")
-    body = OmegaConf.to_yaml(OmegaConf.create({"defaults": [settings.scene_name, "_self_"], **changes}))
-    path.write_text(header + body)
+              f"#   synthgen generate --config-dir {out} scene={settings.scene_name}_fit\n"
+              f"# Changed from {settings.scene_name} as given to fit:\n" + "\n".join(changed) + "\n")
+    path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(scene)))
     return path
+
+
+def _flat(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Dotted keys and leaf values of a nested dict."""
+    items = []
+    for key, value in tree.items():
+        items += _flat(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [(f"{prefix}{key}", value)]
+    return items

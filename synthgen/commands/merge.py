@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.core.validation import check_number
+from synthgen.core.validation import check_list, check_number
 from synthgen.io.export_files import place_image
 from synthgen.io.files import write_json_atomic
 from synthgen.io.manifest import MANIFEST, build_manifest, categories_from_manifest, config_diff, read_manifest
@@ -38,9 +38,10 @@ class MergeSettings:
     """
 
     def __init__(self, inputs: list, out: str, n: int | None = None, overwrite: bool = False):
-        if not isinstance(inputs, list) or not inputs:
+        inputs = check_list("in", inputs, example="[shards/0,shards/1]")
+        if not inputs:
             raise ConfigError("in: list the shard folders, e.g. in=[shards/0,shards/1]")
-        self.shards = [Path(str(path)).expanduser() for path in inputs]
+        self.shards = [Path(path).expanduser() for path in inputs]
         self.out = Path(str(out)).expanduser()
         self.n = None if n is None else check_number("n", n, minimum=1, integer=True)
         if not isinstance(overwrite, bool):

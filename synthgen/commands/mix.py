@@ -10,7 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from synthgen.core.errors import ConfigError
-from synthgen.core.validation import check_choice
+from synthgen.core.validation import check_choice, check_list
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.readers import read_dataset
@@ -42,10 +42,8 @@ class MixCommandSettings:
                  real_fraction: float | None = None, synthetic_per_real: float | None = None,
                  synthetic_count: int | None = None, real_count: int | None = None, val_fraction: float = 0.0,
                  test_fraction: float = 0.2, synthetic_weight: float = 1.0, real_weight: float = 1.0, seed: int = 0):
-        for key, value in (("synthetic", synthetic), ("real", real)):
-            if not isinstance(value, list):
-                raise ConfigError(f"{key}: must be a list of dataset paths, e.g. {key}=[data/a,data/b]")
-        self.synthetic, self.real = [str(p) for p in synthetic], [str(p) for p in real]
+        self.synthetic = check_list("synthetic", synthetic, example="[data/a,data/b]")
+        self.real = check_list("real", real, example="[data/a,data/b]")
         self.out, self.overwrite = out, bool(overwrite)
         self.format = check_choice("format", format, OUTPUT_FORMATS)
         if task is not None and format != "yolo":

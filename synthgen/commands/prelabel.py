@@ -34,7 +34,7 @@ from synthgen.annotate.prelabel import (
 )
 from synthgen.annotate.uncertainty import STRATEGIES
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.core.validation import check_choice, check_number
+from synthgen.core.validation import check_choice, check_list, check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import place_image, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic, write_json_list_streamed
@@ -57,9 +57,7 @@ class PrelabelSettings:
                  ground_truth: str | None = None, overwrite: bool = False, strategy: str = "least_confidence",
                  score_threshold: float = 0.5, auto_accept: float = 0.9, detector: Mapping | None = None,
                  device: str = "auto", progress: bool = True):
-        if isinstance(train, (str, Mapping)):
-            train = [train]
-        self.train = [str(t) for t in train or []]
+        self.train = check_list("train", train, example="[runs/synthetic,photos/labeled]")
         if bool(self.train) == (model is not None):
             raise ConfigError("train/model: give train=[DATASET,...] to train a detector, or model=PATH/model.pt to "
                               "use one trained before (not both)")

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from synthgen.annotate.qa import QaThresholds, agreement, gold_accuracy, read_annotations, read_gold
 from synthgen.core.errors import ConfigError
-from synthgen.core.validation import check_number
+from synthgen.core.validation import check_list, check_number
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.registry import build_settings
@@ -31,10 +31,8 @@ class QaSettings:
                  annotators: Sequence | None = None):
         if not isinstance(overwrite, bool):
             raise ConfigError(f"overwrite: must be true or false, got {overwrite!r}")
-        if isinstance(annotators, (str, Mapping)):
-            raise ConfigError(f"annotators: must be a list of annotator ids, got {annotators!r}")
         self.annotations, self.gold, self.out, self.overwrite = str(annotations), str(gold), str(out), overwrite
-        self.annotators = [str(a) for a in annotators or []]
+        self.annotators = check_list("annotators", annotators, example="[ann1@example.com,ann2@example.com]")
         self.thresholds = QaThresholds(
             iou_threshold=check_number("iou_threshold", iou_threshold, minimum=0.0, maximum=1.0, exclusive_minimum=True),
             oks_threshold=check_number("oks_threshold", oks_threshold, minimum=0.0, maximum=1.0),

@@ -6,11 +6,11 @@ registry can prefix the config path: ``render.width: must be an integer >= 16, g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from synthgen.core.errors import ConfigError
 
-__all__ = ["check_choice", "check_choices", "check_number", "check_range_pair", "check_vector", "is_number"]
+__all__ = ["check_choice", "check_choices", "check_list", "check_number", "check_range_pair", "check_vector", "is_number"]
 
 
 def is_number(value) -> bool:
@@ -83,3 +83,15 @@ def check_vector(name: str, value, length: int, *, minimum: float | None = None,
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != length:
         raise ConfigError(f"{name}: must be a list of {length} numbers, got {value!r}")
     return tuple(check_number(f"{name}[{i}]", item, minimum=minimum, maximum=maximum) for i, item in enumerate(value))
+
+
+def check_list(name: str, value, *, example: str = "[a,b]") -> list[str]:
+    """A list-valued key as a list of strings; one value given alone (``synthgen mix
+    synthetic=runs/a``) is a one-element list, as the user meant. None is the empty list."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    if not isinstance(value, Sequence) or isinstance(value, Mapping):
+        raise ConfigError(f"{name}: must be a list, e.g. {name}={example}, got {value!r}")
+    return [str(item) for item in value]

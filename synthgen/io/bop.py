@@ -27,7 +27,6 @@ objects cut by the image border); ``visib_fract = px_count_visib / px_count_all`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +40,19 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import write_json_atomic
+from synthgen.io.input_checks import (
+    check_box,
+    contained,
+    field,
+    guarded_reader,
+    image_file,
+    integer,
+    listing,
+    load_json,
+    mapping,
+    number,
+    numbers,
+)
 from synthgen.io.record import decode_rle, encode_rle
 from synthgen.io.store import open_store
 
@@ -203,59 +215,100 @@ class BopExporter(StoreExporter):
 def _scene_folders(root: Path, split: str | None) -> Iterator[Path]:
     splits = [root / split] if split else sorted(p for p in root.iterdir() if p.is_dir() and p.name != "models")
     for folder in splits:
-        yield from sorted(p for p in folder.iterdir() if (p / "scene_gt.json").is_file())
+        yield from sorted(p for p in folder.iterdir() if p.is_dir() and (p / "scene_gt.json").is_file())
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: unreadable BOP file ({error}); it must be JSON keyed by image id") from error
+def _read_json(path: Path, root: Path) -> dict:
+    """A BOP JSON file keyed by integer ids (``"1"``, ``"000001"``) -> {int id: value}."""
+    contained(root, path, str(path))
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: must be a JSON object keyed by id, as the BOP format documents")
+    keyed = {}
+    for key, value in data.items():
+        if not key.isdigit():
+            raise InputError(f"{path}: key {key[:40]!r} is not an integer id")
+        if int(key) in keyed:
+            raise InputError(f"{path}: id {int(key)} appears twice")
+        keyed[int(key)] = value
+    return keyed
 
 
-def _bop_image(scene: Path, im_id: str, index: int, camera: dict, gts: list, infos: list) -> LabeledImage:
-    rgb = next((p for p in (scene / "rgb").glob(f"{int(im_id):06d}.*")), None)
+def _bop_image(scene: Path, root: Path, im_id: int, index: int, camera, gts, infos, objects_known: set[int]) -> LabeledImage:
+    where = f"{scene}: im_id {im_id}"
+    rgb = next(iter(sorted((scene / "rgb").glob(f"{im_id:06d}.*"))), None)
     if rgb is None:
         raise InputError(f"{scene / 'rgb'}: no image for im_id {im_id}")
-    height, width = cv2.imread(str(rgb), cv2.IMREAD_UNCHANGED).shape[:2]
+    checked = image_file(root, rgb, where)
+    width, height = checked.width, checked.height
+    gts, infos = listing(gts, f"{scene / 'scene_gt.json'}: {im_id}"), listing(infos, f"{scene / 'scene_gt_info.json'}: {im_id}")
+    if len(gts) != len(infos):
+        raise InputError(f"{where}: scene_gt.json lists {len(gts)} objects but scene_gt_info.json {len(infos)}; "
+                         "the files do not belong together")
     objects = []
     for gt_id, (gt, info) in enumerate(zip(gts, infos)):
-        mask_path = scene / "mask_visib" / f"{int(im_id):06d}_{gt_id:06d}.png"
-        visible = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-        if visible is None:
-            raise InputError(f"{mask_path}: missing visible mask of gt {gt_id}")
-        x, y, w, h = info["bbox_visib"]
-        pose = np.eye(4)
-        pose[:3, :3] = np.asarray(gt["cam_R_m2c"], dtype=np.float64).reshape(3, 3)
-        pose[:3, 3] = np.asarray(gt["cam_t_m2c"], dtype=np.float64) / 1000.0
-        objects.append(LabeledObject(
-            category_id=int(gt["obj_id"]), bbox=np.array([x, y, x + w, y + h], dtype=np.float64),
-            segmentation=encode_rle(np.asfortranarray(visible > 0)), area=float(info["px_count_visib"]),
-            extra={"pose": pose.tolist(), "visib_fract": float(info["visib_fract"]),
-                   "px_count_all": int(info["px_count_all"]), "gt_id": gt_id},
-        ))
-    K = np.asarray(camera["cam_K"], dtype=np.float64).reshape(3, 3)
+        at = f"{where}: gt {gt_id}"
+        obj = _bop_object(scene, root, im_id, gt_id, mapping(gt, at), mapping(info, at), (width, height), at)
+        if obj is not None:
+            if obj.category_id not in objects_known:
+                raise InputError(f"{at}: obj_id {obj.category_id} is not in models/models_info.json")
+            objects.append(obj)
+    camera = mapping(camera, f"{where}: scene_camera")
+    K = field(camera, "cam_K", f"{where}: scene_camera", numbers, length=9).reshape(3, 3)
     world_to_camera = np.eye(4)
     if "cam_R_w2c" in camera:
-        world_to_camera[:3, :3] = np.asarray(camera["cam_R_w2c"], dtype=np.float64).reshape(3, 3)
-        world_to_camera[:3, 3] = np.asarray(camera["cam_t_w2c"], dtype=np.float64) / 1000.0
-    return LabeledImage(index=index, path=rgb.resolve(), width=width, height=height, objects=objects,
+        world_to_camera[:3, :3] = field(camera, "cam_R_w2c", f"{where}: scene_camera", numbers, length=9).reshape(3, 3)
+        world_to_camera[:3, 3] = field(camera, "cam_t_w2c", f"{where}: scene_camera", numbers, length=3) / 1000.0
+    depth_scale = field(camera, "depth_scale", f"{where}: scene_camera", number, default=1.0)
+    if not depth_scale > 0:
+        raise InputError(f"{where}: scene_camera: 'depth_scale' must be > 0, got {depth_scale}")
+    return LabeledImage(index=index, path=checked.path, width=width, height=height, objects=objects,
                         camera={"K": K.tolist(), "world_to_camera": world_to_camera.tolist()},
                         source={"kind": "synthetic", "dataset": scene.parent.parent.name,
                                 "original_id": f"{scene.name}/{im_id}"},
-                        extra={"depth_file": str((scene / "depth" / f"{int(im_id):06d}.png").resolve()),
-                               "depth_unit_m": float(camera.get("depth_scale", 1.0)) / 1000.0})
+                        extra={"depth_file": str((scene / "depth" / f"{im_id:06d}.png").resolve()),
+                               "depth_unit_m": float(depth_scale) / 1000.0})
 
 
+def _bop_object(scene: Path, root: Path, im_id: int, gt_id: int, gt: dict, info: dict, size: tuple[int, int],
+                where: str) -> LabeledObject | None:
+    """One ground-truth object; None when BOP marks it not visible (``bbox_visib`` all -1, no visible pixel)."""
+    width, height = size
+    obj_id = field(gt, "obj_id", where, integer, 1)
+    pose = np.eye(4)
+    pose[:3, :3] = field(gt, "cam_R_m2c", where, numbers, length=9).reshape(3, 3)
+    pose[:3, 3] = field(gt, "cam_t_m2c", where, numbers, length=3) / 1000.0
+    x, y, w, h = field(info, "bbox_visib", where, numbers, length=4)
+    visible_pixels = field(info, "px_count_visib", where, number, 0)
+    if [x, y, w, h] == [-1, -1, -1, -1] or visible_pixels == 0:
+        return None  # BOP's own marker: the object is entirely hidden or outside the image
+    box = np.array([x, y, x + w, y + h], dtype=np.float64)
+    check_box(box, width, height, f"{where}: 'bbox_visib'")
+    mask_path = scene / "mask_visib" / f"{im_id:06d}_{gt_id:06d}.png"
+    if not mask_path.is_file():
+        raise InputError(f"{mask_path}: missing visible mask of gt {gt_id}")
+    image_file(root, mask_path, where, (width, height))  # header first: the decoder sees only sane files
+    visible = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+    if visible is None:
+        raise InputError(f"{mask_path}: visible mask of gt {gt_id} could not be decoded; replace it")
+    return LabeledObject(
+        category_id=obj_id, bbox=box, segmentation=encode_rle(np.asfortranarray(visible > 0)), area=visible_pixels,
+        extra={"pose": pose.tolist(), "visib_fract": field(info, "visib_fract", where, number, 0, 1),
+               "px_count_all": int(field(info, "px_count_all", where, number, 0)), "gt_id": gt_id},
+    )
+
+
+@guarded_reader
 def read_bop(root: str | Path, split: str | None = None) -> LabeledDataset:
     """A BOP dataset (``root`` holds ``models/`` and split folders) as a ``LabeledDataset``.
 
     Categories are the objects of ``models/models_info.json`` (named ``obj_000001``, ...);
-    each object gets its visible box and mask, its 6D pose (``extra["pose"]``: 4x4 model ->
-    OpenCV camera, metres) and ``visib_fract``.
+    each visible object gets its visible box and mask, its 6D pose (``extra["pose"]``: 4x4
+    model -> OpenCV camera, metres) and ``visib_fract``. Objects BOP marks as not visible
+    (``bbox_visib`` ``[-1, -1, -1, -1]``, no visible pixel) are left out: they have no 2D label.
 
     Raises:
-        InputError: A required file is missing or unreadable.
+        InputError: A required file is missing, unreadable or does not match the others.
     """
     root = Path(root)
     info_path = root / "models" / "models_info.json"
@@ -263,15 +316,18 @@ def read_bop(root: str | Path, split: str | None = None) -> LabeledDataset:
         raise InputError(f"{root}: no models/models_info.json; point at a BOP dataset's root folder")
     if split is not None:
         check_choice("split", split, sorted(p.name for p in root.iterdir() if p.is_dir()))
-    categories = tuple(CategoryInfo(int(obj_id), f"obj_{int(obj_id):06d}")
-                       for obj_id in sorted(_read_json(info_path), key=int))
+    objects_known = set(_read_json(info_path, root))
+    if not objects_known or min(objects_known) < 1:
+        raise InputError(f"{info_path}: must list the objects by obj_id >= 1")
+    categories = tuple(CategoryInfo(obj_id, f"obj_{obj_id:06d}") for obj_id in sorted(objects_known))
     images = []
     for scene in _scene_folders(root, split):
-        cameras = _read_json(scene / "scene_camera.json")
-        gts, infos = _read_json(scene / "scene_gt.json"), _read_json(scene / "scene_gt_info.json")
-        for im_id in sorted(gts, key=int):
-            if im_id not in cameras or im_id not in infos:
-                raise InputError(f"{scene}: im_id {im_id} is in scene_gt.json but not in scene_camera.json "
-                                 "or scene_gt_info.json")
-            images.append(_bop_image(scene, im_id, len(images), cameras[im_id], gts[im_id], infos[im_id]))
+        cameras = _read_json(scene / "scene_camera.json", root)
+        gts, infos = _read_json(scene / "scene_gt.json", root), _read_json(scene / "scene_gt_info.json", root)
+        if set(gts) != set(infos) or not set(gts) <= set(cameras):
+            raise InputError(f"{scene}: scene_gt.json, scene_gt_info.json and scene_camera.json list different "
+                             f"images ({len(gts)}, {len(infos)}, {len(cameras)}); the files do not belong together")
+        for im_id in sorted(gts):
+            images.append(_bop_image(scene, root, im_id, len(images), cameras[im_id], gts[im_id], infos[im_id],
+                                     objects_known))
     return LabeledDataset(root.name, categories, images)

@@ -37,11 +37,22 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import place_image
 from synthgen.io.files import OMIT, write_json_streamed
 from synthgen.io.input_checks import (
+    camera_record,
+    category_list,
     check_box,
-    check_unique,
-    existing_image,
+    field,
+    guarded_reader,
+    image_file,
+    integer,
+    keypoint_array,
     load_json,
-    polygons_to_rle,
+    mapping,
+    matrix,
+    number,
+    numbers,
+    polygons_rle,
+    rle_of,
+    text,
 )
 from synthgen.io.polygons import mask_to_polygons
 from synthgen.io.record import decode_rle
@@ -344,8 +355,13 @@ def _stem_name(image: LabeledImage) -> str:
 # Reader -----------------------------------------------------------------------
 
 
+@guarded_reader
 def read_coco(annotations: str | Path, image_root: str | Path | None = None, name: str | None = None) -> LabeledDataset:
     """Read a COCO instances (and keypoints) file.
+
+    Every entry is checked before use (``synthgen.io.input_checks``): integer ids, unique and
+    referenced; image files inside the image root whose headers match the declared size;
+    boxes, polygons, RLE and keypoints finite and inside their image.
 
     Args:
         annotations: The JSON file.
@@ -353,52 +369,65 @@ def read_coco(annotations: str | Path, image_root: str | Path | None = None, nam
             JSON's folder's ``images/`` if that exists, else the JSON's folder (or, for
             ``annotations/*.json``, the dataset folder's ``images/``).
         name: Dataset name (default: the image root's parent folder name).
+
+    Raises:
+        InputError: Anything malformed; the message names the file, the entry and the fix.
     """
     path = Path(annotations)
     data = load_json(path)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise InputError(f"{path}: not a COCO instances file (needs lists 'images', 'annotations', 'categories')")
     root = Path(image_root) if image_root is not None else _coco_image_root(path)
-    check_unique([c.get("id") for c in data["categories"]], "category id", f"{path}: categories")
-    check_unique([i.get("id") for i in data["images"]], "image id", f"{path}: images")
-    check_unique([a.get("id") for a in data["annotations"]], "annotation id", f"{path}: annotations")
-    categories = tuple(
-        CategoryInfo(int(c["id"]), str(c["name"]), tuple(c.get("keypoints", [])),
-                     tuple((a - 1, b - 1) for a, b in c.get("skeleton", [])), c.get("synthgen_kind", "object"))
-        for c in data["categories"]
-    )
+    categories = category_list(data["categories"], f"{path}: categories", skeleton_base=1)
     by_category = {c.id: c for c in categories}
     images, by_id = [], {}
     for position, entry in enumerate(data["images"]):
-        where = f"{path}: images[{position}] (id {entry.get('id')})"
-        file = existing_image(root, entry.get("file_name", ""), where)
-        width, height = int(entry["width"]), int(entry["height"])
-        image = LabeledImage(index=int(entry["id"]), path=file.resolve(), width=width, height=height,
-                             camera=entry.get("camera"),
-                             source={"kind": "real", "dataset": name or root.parent.name, "original_id": entry["id"]})
+        image = _coco_image(entry, root, f"{path}: images[{position}]", name or root.parent.name)
+        if image.index in by_id:
+            raise InputError(f"{path}: images[{position}]: duplicate image id {image.index}")
         images.append(image)
-        by_id[entry["id"]] = image
+        by_id[image.index] = image
+    annotation_ids = set()
     for position, entry in enumerate(data["annotations"]):
-        where = f"{path}: annotations[{position}] (id {entry.get('id')})"
-        image = by_id.get(entry.get("image_id"))
+        where = f"{path}: annotations[{position}]"
+        mapping(entry, where)
+        annotation_id = field(entry, "id", where, integer, default=None)
+        if annotation_id is not None:
+            if annotation_id in annotation_ids:
+                raise InputError(f"{where}: duplicate annotation id {annotation_id}")
+            annotation_ids.add(annotation_id)
+            where = f"{where} (id {annotation_id})"
+        image = by_id.get(field(entry, "image_id", where, integer))
         if image is None:
-            raise InputError(f"{where}: image_id {entry.get('image_id')!r} is not in 'images'")
-        category = by_category.get(entry.get("category_id"))
+            raise InputError(f"{where}: image_id {entry['image_id']!r} is not in 'images'")
+        category = by_category.get(field(entry, "category_id", where, integer))
         if category is None:
-            raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
+            raise InputError(f"{where}: category_id {entry['category_id']!r} is not declared in 'categories'")
         if category.kind == "polyline":  # datasets written before polylines had their own file
-            image.polylines.append(_coco_polyline(entry, category, where))
+            image.polylines.append(_coco_polyline(entry, category, image, where))
             continue
         image.objects.append(_coco_object(entry, category, image, where))
     categories += _read_coco_polylines(polylines_path(path), data["images"], by_id, {c.id for c in categories})
     return LabeledDataset(name or root.parent.name, categories, images)
 
 
-def _coco_polyline(entry: dict, category: CategoryInfo, where: str) -> dict:
-    try:
-        points = np.asarray(entry["polyline"], dtype=np.float64).reshape(-1, 3)
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{where}: 'polyline' must be a flat list [x1, y1, v1, ...]") from None
+def _coco_image(entry, root: Path, where: str, dataset: str) -> LabeledImage:
+    mapping(entry, where)
+    image_id = field(entry, "id", where, integer)
+    where = f"{where} (id {image_id})"
+    declared = (field(entry, "width", where, integer, 1), field(entry, "height", where, integer, 1))
+    file = image_file(root, field(entry, "file_name", where, text), where, declared)
+    camera = entry.get("camera")
+    if camera is not None:
+        camera = camera_record(camera, f"{where}: 'camera'")
+    return LabeledImage(index=image_id, path=file.path, width=file.width, height=file.height, camera=camera,
+                        source={"kind": "real", "dataset": dataset, "original_id": image_id})
+
+
+def _coco_polyline(entry: dict, category: CategoryInfo, image: LabeledImage, where: str) -> dict:
+    """A line label of ``polylines.json``: ``polyline`` [x1, y1, v1, ...] (at least 2 points)."""
+    flat = field(entry, "polyline", where, numbers, multiple=3, min_length=6)
+    points = keypoint_array(flat.tolist(), len(flat) // 3, image.width, image.height, f"{where}: 'polyline'")
     points[:, :2] += 0.5  # COCO's pixel-index convention -> continuous
     return {"category_id": category.id, "points": points}
 
@@ -422,24 +451,28 @@ def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set
     data = load_json(path)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise InputError(f"{path}: not a synthgen polylines file (needs lists 'images', 'annotations', 'categories')")
-    names = {entry.get("id"): entry.get("file_name") for entry in images}
+    names = {entry["id"]: entry["file_name"] for entry in images}  # checked by read_coco
     for position, entry in enumerate(data["images"]):
-        if names.get(entry.get("id"), object()) != entry.get("file_name"):
-            raise InputError(f"{path}: images[{position}] (id {entry.get('id')}) does not match the instances file "
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) \
+                or names.get(entry["id"], object()) != entry.get("file_name"):
+            raise InputError(f"{path}: images[{position}] does not match the instances file "
                              "beside it; export the dataset again")
-    categories = tuple(CategoryInfo(int(c["id"]), str(c["name"]), kind="polyline") for c in data["categories"])
+    categories = tuple(CategoryInfo(c.id, c.name, kind="polyline")
+                       for c in category_list(data["categories"], f"{path}: categories", skeleton_base=1))
     clashes = sorted({c.id for c in categories} & taken)
     if clashes:
         raise InputError(f"{path}: category ids {clashes} are also object categories of the instances file")
     by_category = {c.id: c for c in categories}
     for position, entry in enumerate(data["annotations"]):
-        where = f"{path}: annotations[{position}] (id {entry.get('id')})"
-        category = by_category.get(entry.get("category_id"))
+        where = f"{path}: annotations[{position}]"
+        mapping(entry, where)
+        category = by_category.get(field(entry, "category_id", where, integer))
         if category is None:
-            raise InputError(f"{where}: category_id {entry.get('category_id')!r} is not declared in 'categories'")
-        if entry.get("image_id") not in by_id:
-            raise InputError(f"{where}: image_id {entry.get('image_id')!r} is not in 'images'")
-        by_id[entry["image_id"]].polylines.append(_coco_polyline(entry, category, where))
+            raise InputError(f"{where}: category_id {entry['category_id']!r} is not declared in 'categories'")
+        image = by_id.get(field(entry, "image_id", where, integer))
+        if image is None:
+            raise InputError(f"{where}: image_id {entry['image_id']!r} is not in 'images'")
+        image.polylines.append(_coco_polyline(entry, category, image, where))
     return categories
 
 
@@ -452,32 +485,49 @@ def _coco_image_root(path: Path) -> Path:
 
 
 def _coco_object(entry: dict, category: CategoryInfo, image: LabeledImage, where: str) -> LabeledObject:
-    try:
-        x, y, w, h = (float(v) for v in entry["bbox"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{where}: 'bbox' must be [x, y, width, height]") from None
+    x, y, w, h = field(entry, "bbox", where, numbers, length=4)
     box = np.array([x, y, x + w, y + h])
     check_box(box, image.width, image.height, where)
     segmentation = entry.get("segmentation")
     rle = None
     if isinstance(segmentation, list) and segmentation:
-        rle = polygons_to_rle(segmentation, image.width, image.height)
-    elif isinstance(segmentation, dict) and "counts" in segmentation:
-        counts = segmentation["counts"]
-        if isinstance(counts, list):  # uncompressed RLE
-            segmentation = mask_utils.frPyObjects(segmentation, *segmentation["size"])
-            counts = segmentation["counts"]
-        rle = {"size": list(segmentation["size"]), "counts": counts if isinstance(counts, str) else counts.decode("ascii")}
+        rle = polygons_rle(segmentation, f"{where}: 'segmentation'", image.width, image.height)
+    elif isinstance(segmentation, dict):
+        rle = rle_of(segmentation, f"{where}: 'segmentation'", image.width, image.height)
+    elif segmentation not in (None, []):
+        raise InputError(f"{where}: 'segmentation' must be polygons [[x1, y1, ...], ...] or an RLE "
+                         f"{{'size', 'counts'}}, got {type(segmentation).__name__}")
     keypoints = np.zeros((0, 3))
-    if category.keypoint_names and entry.get("keypoints"):
-        keypoints = np.asarray(entry["keypoints"], dtype=np.float64).reshape(-1, 3)
-        if len(keypoints) != len(category.keypoint_names):
-            raise InputError(f"{where}: {len(keypoints)} keypoints but category {category.name!r} declares "
-                             f"{len(category.keypoint_names)}")
+    flat = entry.get("keypoints")
+    if flat and not category.keypoint_names:
+        raise InputError(f"{where}: has keypoints but category {category.name!r} declares none; add its 'keypoints' "
+                         "names to the category")
+    if flat:
+        keypoints = keypoint_array(flat, len(category.keypoint_names), image.width, image.height,
+                                   f"{where}: 'keypoints'")
         keypoints[keypoints[:, 2] > 0, :2] += 0.5  # COCO's pixel-index convention -> continuous
-    extra = {key: entry[key] for key in ("amodal_bbox", "occlusion", "truncation", "cuboid", "pose", "iscrowd")
-             if key in entry}
-    if "amodal_bbox" in extra:
-        ax, ay, aw, ah = extra["amodal_bbox"]
+    area = field(entry, "area", where, number, 0, default=None)
+    if area is None:
+        area = float(mask_utils.area(rle)) if rle is not None else float(w * h)
+    return LabeledObject(category.id, box, rle, keypoints, area, _coco_extra(entry, image, where))
+
+
+def _coco_extra(entry: dict, image: LabeledImage, where: str) -> dict:
+    """synthgen's 3D and amodal fields of an annotation, checked, in synthgen's conventions."""
+    extra = {}
+    if "iscrowd" in entry:
+        extra["iscrowd"] = field(entry, "iscrowd", where, integer, 0, 1)
+    for key in ("occlusion", "truncation"):
+        if key in entry:
+            extra[key] = field(entry, key, where, number, 0, 1)
+    if "amodal_bbox" in entry:
+        ax, ay, aw, ah = field(entry, "amodal_bbox", where, numbers, length=4)
         extra["amodal_bbox"] = [ax, ay, ax + aw, ay + ah]
-    return LabeledObject(category.id, box, rle, keypoints, float(entry.get("area", w * h)), extra)
+    if "pose" in entry:
+        extra["pose"] = field(entry, "pose", where, matrix, (4, 4)).tolist()
+    if "cuboid" in entry:
+        cuboid = mapping(entry["cuboid"], f"{where}: 'cuboid'")
+        shapes = {"dimensions": (3,), "center": (3,), "rotation": (3, 3), "corners_3d": (8, 3), "corners_2d": (8, 2)}
+        extra["cuboid"] = {key: field(cuboid, key, f"{where}: 'cuboid'", matrix, shape, key == "corners_2d").tolist()
+                           for key, shape in shapes.items()}
+    return extra

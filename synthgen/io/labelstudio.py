@@ -39,12 +39,21 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import write_json_list_streamed
 from synthgen.io.input_checks import (
+    ImageFile,
     check_box,
     check_unique,
-    existing_image,
-    image_size,
+    field,
+    guarded_reader,
+    image_file,
+    integer,
+    listing,
     load_json,
-    polygons_to_rle,
+    mapping,
+    number,
+    numbers,
+    polygons_rle,
+    read_text,
+    text,
 )
 from synthgen.io.polygons import largest_polygon
 
@@ -242,17 +251,19 @@ class GoldExporter(StoreExporter):
 # Reader -----------------------------------------------------------------------
 
 
-def _task_image(value: str, root: Path, where: str) -> Path:
+def _task_image(value, root: Path, where: str) -> ImageFile:
+    value = text(value, f"{where}: data.image")
     if value.startswith("/data/local-files/"):
         query = parse_qs(urlparse(value).query)
         if "d" not in query:
             raise InputError(f"{where}: image {value!r} has no d= path")
-        return existing_image(root, unquote(query["d"][0]), where)
+        return image_file(root, unquote(query["d"][0]), where)
     if "://" in value:
         raise InputError(f"{where}: image {value!r} is a URL; download the images and point tasks at local files")
-    return existing_image(root, value, where)
+    return image_file(root, value, where)
 
 
+@guarded_reader
 def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> LabeledDataset:
     """Read Label Studio tasks (JSON export or import format) with their annotations.
 
@@ -261,31 +272,35 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
     object whose region id it shares up to its suffix (as synthgen writes them) or, else,
     of the same-label box that contains it; ``keypointlabels`` attach likewise. Image
     paths are relative to the tasks file's folder (``/data/local-files/?d=...`` too).
+
+    Raises:
+        InputError: Anything malformed (regions without a label, non-numeric coordinates,
+            images outside the folder...); the message names the task and region.
     """
     path = Path(tasks_json)
     tasks = load_json(path)
     if not isinstance(tasks, list):
         raise InputError(f"{path}: must be a list of Label Studio tasks")
     root = path.parent
-    check_unique([t.get("id") for t in tasks if isinstance(t, dict) and t.get("id") is not None], "task id", str(path))
     labels: list[str] = _configured_labels(root / "labeling_config.xml")
     keypoint_labels: dict[str, list[str]] = {}
-    images = []
+    images, task_ids = [], set()
     for position, task in enumerate(tasks):
         where = f"{path}: task[{position}]"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict) or "image" not in task["data"]:
             raise InputError(f"{where}: needs data.image")
-        file = _task_image(str(task["data"]["image"]), root, where)
-        width, height = image_size(file, where)
-        # A server's JSON export lists predictions by id only (ints): those carry no regions.
-        labeled = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
-        predicted = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
-        results = (labeled or predicted or [{}])[0].get("result", [])
-        image = LabeledImage(index=position, path=file.resolve(), width=width, height=height,
-                             split=str(task["data"].get("split", "train")),
+        task_id = field(task, "id", where, integer, default=None)
+        if task_id is not None and task_id in task_ids:
+            raise InputError(f"{where}: duplicate task id {task_id}")
+        task_ids.add(task_id)
+        file = _task_image(task["data"]["image"], root, where)
+        split = task["data"].get("split", "train")
+        if split not in ("train", "val", "test"):
+            raise InputError(f"{where}: data.split must be train, val or test, got {split!r}")
+        image = LabeledImage(index=position, path=file.path, width=file.width, height=file.height, split=split,
                              source={"kind": "real", "dataset": name or root.name,
-                                     "original_id": task.get("id", position)})
-        image.objects = _labelstudio_objects(results, image, labels, keypoint_labels, where)
+                                     "original_id": position if task_id is None else task_id})
+        image.objects = _labelstudio_objects(_first_result(task, where), image, labels, keypoint_labels, where)
         images.append(image)
     categories = tuple(CategoryInfo(i + 1, label, tuple(keypoint_labels.get(label, ()))) for i, label in enumerate(labels))
     for image in images:
@@ -298,63 +313,102 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
     return LabeledDataset(name or root.name, categories, images)
 
 
+def _first_result(task: dict, where: str) -> list:
+    """The regions of a task's first annotation (its first prediction when it has none)."""
+    # A server's JSON export lists predictions by id only (ints): those carry no regions.
+    found = []
+    for key in ("annotations", "predictions"):
+        entries = task.get(key) or []
+        found = [entry for entry in listing(entries, f"{where}: '{key}'") if isinstance(entry, dict)]
+        if found:
+            break
+    results = (found or [{}])[0].get("result")
+    return [] if results is None else listing(results, f"{where}: 'result'")
+
+
 def _configured_labels(config: Path) -> list[str]:
     """Box labels in the order of the project's labeling config, when it is next to the tasks."""
     if not config.is_file():
         return []
     try:
-        view = ET.parse(config).getroot()
+        view = ET.fromstring(read_text(config))
     except ET.ParseError as error:
         raise InputError(f"{config}: malformed XML ({error})") from error
     control = view.find("RectangleLabels")
-    return [] if control is None else [label.get("value") for label in control.findall("Label")]
+    labels = [] if control is None else [label.get("value") for label in control.findall("Label")]
+    for k, label in enumerate(labels):
+        text(label, f"{config}: RectangleLabels <Label> {k + 1}: 'value'")
+    check_unique(labels, "label", str(config))
+    return labels
 
 
-def _labelstudio_objects(results, image, labels, keypoint_labels, where) -> list[LabeledObject]:
+def _region_label(value: dict, kind: str, where: str) -> str:
+    names = field(value, kind, where, listing)
+    if not names:
+        raise InputError(f"{where}: '{kind}' is empty; a region needs its label")
+    return text(names[0], f"{where}: '{kind}'[0]")
+
+
+def _percent_point(value: dict, width: int, height: int, where: str) -> np.ndarray:
+    return np.array([[field(value, "x", where, number, -1, 101) * width / 100,
+                      field(value, "y", where, number, -1, 101) * height / 100]])
+
+
+def _labelstudio_objects(results: list, image, labels, keypoint_labels, where) -> list[LabeledObject]:
     width, height = image.width, image.height
-    objects, region_of = [], {}
+    objects, region_of, others = [], {}, []
     for k, result in enumerate(results):
-        value = result.get("value", {})
-        if result.get("type") != "rectanglelabels":
+        at = f"{where}: result[{k}]"
+        mapping(result, at)
+        if result.get("type") not in ("rectanglelabels", "polygonlabels", "keypointlabels"):
             continue
-        label = value["rectanglelabels"][0]
+        value = field(result, "value", at, mapping)
+        if result["type"] != "rectanglelabels":
+            others.append((at, result, value))
+            continue
+        label = _region_label(value, "rectanglelabels", at)
         if label not in labels:
             labels.append(label)
-        box = np.array([value["x"] * width / 100, value["y"] * height / 100,
-                        (value["x"] + value["width"]) * width / 100, (value["y"] + value["height"]) * height / 100])
-        check_box(box, width, height, f"{where}: result[{k}]")
+        x, y = _percent_point(value, 100, 100, at)[0]
+        w, h = field(value, "width", at, number), field(value, "height", at, number)
+        box = np.array([x * width / 100, y * height / 100, (x + w) * width / 100, (y + h) * height / 100])
+        check_box(box, width, height, at)
         obj = LabeledObject(labels.index(label) + 1, box, area=float((box[2] - box[0]) * (box[3] - box[1])),
                             extra={"_keypoints": {}})
         objects.append(obj)
         region_of[str(result.get("id", "")).rsplit("-", 1)[0]] = obj
-    for result in results:
-        value = result.get("value", {})
-        kind = result.get("type")
-        if kind not in ("polygonlabels", "keypointlabels"):
-            continue
-        if kind == "polygonlabels":
-            points = np.asarray(value["points"], dtype=np.float64) * [width / 100, height / 100]
-            label = value["polygonlabels"][0]
+    for at, result, value in others:
+        if result["type"] == "polygonlabels":
+            pairs = field(value, "points", at, listing)
+            flat = [v for pair in pairs for v in (pair if isinstance(pair, list) and len(pair) == 2 else [None])]
+            if any(v is None for v in flat):
+                raise InputError(f"{at}: 'points' must be a list of [x, y] pairs (percent of the image)")
+            points = numbers(flat, f"{at}: 'points'", min_length=6).reshape(-1, 2) * [width / 100, height / 100]
+            label = _region_label(value, "polygonlabels", at)
+            segmentation = polygons_rle([points.ravel().tolist()], f"{at}: 'points'", width, height)
             owner = _owner(region_of, result, objects, points, labels, label)
-            segmentation = polygons_to_rle([points.ravel().tolist()], width, height)
             if owner is None:  # an outline drawn without a box is an object of its own
                 if label not in labels:
                     labels.append(label)
                 x, y, w, h = mask_utils.toBbox(segmentation)
+                if w <= 0 or h <= 0:
+                    raise InputError(f"{at}: the outline covers no pixel")
                 owner = LabeledObject(labels.index(label) + 1, np.array([x, y, x + w, y + h]), extra={"_keypoints": {}})
                 objects.append(owner)
             owner.segmentation = segmentation
             owner.area = float(mask_utils.area(segmentation))
             continue
-        point = np.array([[value["x"] * width / 100, value["y"] * height / 100]])
+        point = _percent_point(value, width, height, at)
+        name = _region_label(value, "keypointlabels", at)
         owner = _owner(region_of, result, objects, point, labels, None)
         if owner is None:
             continue
-        name = value["keypointlabels"][0]
         names = keypoint_labels.setdefault(labels[owner.category_id - 1], [])
         if name not in names:
             names.append(name)
-        visibility = 1 if "occluded" in (result.get("meta") or {}).get("text", []) else 2
+        meta = result.get("meta") if isinstance(result.get("meta"), dict) else {}
+        notes = meta.get("text") if isinstance(meta.get("text"), list) else []
+        visibility = 1 if "occluded" in notes else 2
         owner.extra["_keypoints"][name] = (point[0, 0], point[0, 1], visibility)
     return objects
 

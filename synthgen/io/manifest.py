@@ -7,13 +7,13 @@ Written at the start of a run (``status: incomplete``) and rewritten at its end
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
+from synthgen.io.input_checks import category_list, field, listing, load_json, mapping
 
 __all__ = [
     "MANIFEST",
@@ -35,21 +35,22 @@ def read_manifest(root: str | Path) -> dict:
         InputError: The folder has no readable manifest.
     """
     path = Path(root) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; is {root} a synthgen dataset folder?") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error})") from error
+    if not path.exists():
+        raise InputError(f"{path}: not found; is {root} a synthgen dataset folder?")
+    manifest = mapping(load_json(path), str(path))
+    # Checked here, where the file's path is known; categories_from_manifest then reads them.
+    category_list(field(manifest, "categories", str(path), listing), f"{path}: categories", skeleton_base=0,
+                  kind_key="kind")
+    return manifest
 
 
 def categories_from_manifest(manifest: Mapping) -> tuple[CategoryInfo, ...]:
-    """The categories a manifest lists (the inverse of ``build_manifest``'s ``categories``)."""
-    return tuple(
-        CategoryInfo(c["id"], c["name"], tuple(c["keypoints"]), tuple(tuple(p) for p in c["skeleton"]),
-                     c.get("kind", "object"))
-        for c in manifest["categories"]
-    )
+    """The categories a manifest lists (the inverse of ``build_manifest``'s ``categories``), checked.
+
+    Raises:
+        InputError: A malformed category entry (named).
+    """
+    return category_list(manifest["categories"], f"{MANIFEST}: categories", skeleton_base=0, kind_key="kind")
 
 
 MANIFEST_FORMAT = "synthgen-dataset/1"

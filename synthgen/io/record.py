@@ -31,7 +31,24 @@ from synthgen.core import (
     Track,
 )
 from synthgen.core.color import linear_to_srgb8
+from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledImage, LabeledObject
+from synthgen.io.input_checks import (
+    camera_record,
+    check_box,
+    checked_keypoints,
+    dataset_path,
+    field,
+    image_file,
+    integer,
+    listing,
+    mapping,
+    matrix,
+    number,
+    numbers,
+    rle_of,
+    text,
+)
 
 __all__ = [
     "RECORD_FORMAT",
@@ -227,41 +244,120 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
                   generation=record.get("generation"))
 
 
-def labeled_object(item: dict) -> LabeledObject:
-    """A record's instance as a format-neutral ``LabeledObject`` (3D labels in ``extra``)."""
+def labeled_object(item, image: LabeledImage, categories: set[int], where: str) -> LabeledObject:
+    """A record's instance as a format-neutral ``LabeledObject`` (3D labels in ``extra``), every
+    field checked (``synthgen.io.input_checks``): a hand-edited or damaged record is one InputError."""
+    mapping(item, where)
+    width, height = image.width, image.height
+    category_id = field(item, "category_id", where, integer)
+    if category_id not in categories:
+        raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
+    bbox = field(item, "bbox", where, numbers, length=4)
+    check_box(bbox, width, height, f"{where}: 'bbox'")
+    points = field(item, "keypoints", where, lambda value, at: _keypoint_rows(value, at))
+    extra = {
+        "amodal_bbox": field(item, "amodal_bbox", where, numbers, length=4).tolist(),
+        "amodal_area": field(item, "amodal_area", where, number, 0),
+        "occlusion": field(item, "occlusion", where, number, 0, 1),
+        "truncation": field(item, "truncation", where, number, 0, 1),
+        "cuboid": _cuboid(field(item, "cuboid", where, mapping), f"{where}: 'cuboid'"),
+        "pose": field(item, "pose", where, matrix, (4, 4)).tolist(),
+        "instance_id": field(item, "instance_id", where, integer, 1),
+        "amodal_segmentation": field(item, "amodal_segmentation", where, rle_of, width, height),
+    }
+    if "track_id" in item:
+        extra["track_id"] = field(item, "track_id", where, integer, 0)
+    if "model" in item:
+        extra["model"] = field(item, "model", where, lambda value, at: value if isinstance(value, str) else text(value, at))
+    if "scale" in item:
+        extra["scale"] = field(item, "scale", where, number, 0)
     return LabeledObject(
-        category_id=item["category_id"],
-        bbox=np.asarray(item["bbox"], dtype=np.float64),
-        segmentation=item["segmentation"],
-        keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        area=float(item["area"]),
-        extra={key: item[key] for key in ("amodal_bbox", "amodal_area", "occlusion", "truncation", "cuboid", "pose",
-                                          "instance_id", "amodal_segmentation")}
-        | {key: item[key] for key in ("track_id", "model", "scale") if key in item},
+        category_id=category_id,
+        bbox=bbox,
+        segmentation=field(item, "segmentation", where, rle_of, width, height),
+        keypoints=checked_keypoints(points, width, height, f"{where}: 'keypoints'"),
+        area=field(item, "area", where, number, 0),
+        extra=extra,
     )
 
 
-def labeled_image(root: Path, record: dict) -> LabeledImage:
-    """A record of the store at ``root`` as a format-neutral ``LabeledImage``."""
-    return LabeledImage(
-        index=record["index"],
-        path=(root / record["files"]["image"]).resolve(),
-        width=record["width"],
-        height=record["height"],
-        objects=[labeled_object(item) for item in record["instances"]],
-        polylines=[{"category_id": line["category_id"],
-                    "points": np.asarray(line["points"], dtype=np.float64).reshape(-1, 3)}
-                   for line in record.get("polylines", [])],
-        camera=record["camera"],
-        # No folder name here: the same dataset written anywhere has the same bytes.
-        source={"kind": "synthetic", "original_id": record["index"]},
-        extra={"depth_file": record["files"]["depth"], "depth_unit_m": record["depth_unit_m"],
-               "instance_ids_file": record["files"]["instance_ids"]},
-        frame=record.get("frame"),
-        tracks=record.get("tracks", []),
+def _keypoint_rows(value, where: str) -> np.ndarray:
+    return matrix(value, where, (len(value) if isinstance(value, list) else -1, 3), allow_null=True)
+
+
+def _cuboid(cuboid: dict, where: str) -> dict:
+    shapes = {"dimensions": (3,), "center": (3,), "rotation": (3, 3), "corners_3d": (8, 3), "corners_2d": (8, 2)}
+    return {key: field(cuboid, key, where, matrix, shape, True).tolist() for key, shape in shapes.items()}
+
+
+def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], where: str) -> LabeledImage:
+    """A record of the store at ``root`` as a format-neutral ``LabeledImage``.
+
+    Every field is checked as any reader checks its input: file names stay inside the store
+    (symlinks resolved), the image's header matches the recorded size, labels are finite
+    and inside the image, categories are the manifest's.
+
+    Args:
+        root: The store folder.
+        record: The parsed ``labels/NNNNNN.json``.
+        categories: The manifest's categories.
+        where: Names the record in error messages (its path).
+
+    Raises:
+        InputError: A malformed or inconsistent record.
+    """
+    mapping(record, where)
+    files = field(record, "files", where, mapping)
+    for key in ("image", "depth", "instance_ids"):
+        dataset_path(root, field(files, key, f"{where}: 'files'", text), f"{where}: files.{key}")
+    declared = (field(record, "width", where, integer, 1), field(record, "height", where, integer, 1))
+    image_path = image_file(root, files["image"], f"{where}: files.image", declared).path
+    camera = field(record, "camera", where, mapping)
+    image = LabeledImage(
+        index=field(record, "index", where, integer, 0),
+        path=image_path,
+        width=declared[0],
+        height=declared[1],
+        camera=camera_record(camera, f"{where}: 'camera'"),
+        extra={"depth_file": files["depth"], "depth_unit_m": field(record, "depth_unit_m", where, number, 0),
+               "instance_ids_file": files["instance_ids"]},
+        frame=_frame(record.get("frame"), f"{where}: 'frame'"),
+        tracks=field(record, "tracks", where, listing, default=[]),
     )
+    # No folder name here: the same dataset written anywhere has the same bytes.
+    image.source = {"kind": "synthetic", "original_id": image.index}
+    ids = {c.id for c in categories}
+    image.objects = [labeled_object(item, image, ids, f"{where}: instances[{k}]")
+                     for k, item in enumerate(field(record, "instances", where, listing))]
+    image.polylines = [_polyline(line, image, ids, f"{where}: polylines[{k}]")
+                       for k, line in enumerate(field(record, "polylines", where, listing, default=[]))]
+    return image
+
+
+def _polyline(line, image: LabeledImage, categories: set[int], where: str) -> dict:
+    mapping(line, where)
+    category_id = field(line, "category_id", where, integer)
+    if category_id not in categories:
+        raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
+    points = field(line, "points", where, lambda value, at: _keypoint_rows(value, at))
+    return {"category_id": category_id, "points": checked_keypoints(points, image.width, image.height, f"{where}: 'points'")}
+
+
+def _frame(frame, where: str) -> dict | None:
+    if frame is None:
+        return None
+    mapping(frame, where)
+    return {"clip": field(frame, "clip", where, integer, 0), "frame": field(frame, "frame", where, integer, 0),
+            "frames": field(frame, "frames", where, integer, 1), "fps": field(frame, "fps", where, number, 0),
+            "time": field(frame, "time", where, number)}
 
 
 def record_files(root: Path, record: dict) -> list[Path]:
-    """Every file a committed record names (image, depth, id maps, flow), under ``root``."""
-    return [root / relative for relative in record.get("files", {}).values()]
+    """Every file a committed record names (image, depth, id maps, flow), under ``root``.
+
+    Raises:
+        InputError: A name that leaves the store (absolute, ``..``, a symlink out of it).
+    """
+    where = f"{root}: record {record.get('index')!r}"
+    files = mapping(record.get("files", {}), f"{where}: 'files'")
+    return [dataset_path(root, relative, f"{where}: files.{key}") for key, relative in files.items()]

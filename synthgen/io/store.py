@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import collections
 import io
-import json
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,6 +42,7 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
+from synthgen.io.input_checks import guarded_reader, load_json, mapping
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
 from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
 
@@ -237,10 +237,13 @@ def _read_flow(root: Path, files: dict, direction: str) -> FlowField | None:
 
 
 def iter_records(root: str | Path, folder: str = "labels") -> Iterator[dict]:
-    """Committed label records in index order (``folder="quarantine"`` for quarantined)."""
+    """Committed label records in index order (``folder="quarantine"`` for quarantined).
+
+    Raises:
+        InputError: A record that is not a JSON object (named).
+    """
     for path in sorted((Path(root) / folder).glob("*.json")):
-        with open(path) as handle:
-            yield json.load(handle)
+        yield mapping(load_json(path), str(path))
 
 
 def _read_image(path: Path, flags: int) -> np.ndarray:
@@ -256,7 +259,9 @@ def read_sample(root: str | Path, index: int) -> Sample:
     record_path = root / "labels" / f"{_name(index)}.json"
     if not record_path.is_file():
         raise InputError(f"{record_path}: sample {index} is not committed in {root}")
-    record = json.loads(record_path.read_text())
+    record = mapping(load_json(record_path), str(record_path))
+    categories = categories_from_manifest(read_manifest(root))
+    labeled_image(root, record, categories, str(record_path))  # every field checked before the arrays are read
     files = record["files"]
     image = _read_image(root / files["image"], cv2.IMREAD_COLOR)[..., ::-1].copy()
     ids = _read_image(root / files["instance_ids"], cv2.IMREAD_UNCHANGED).astype(np.int32)
@@ -265,7 +270,7 @@ def read_sample(root: str | Path, index: int) -> Sample:
             depth = archive["depth"]
     else:
         depth = (_read_image(root / files["depth"], cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]).astype(np.float32)
-    return sample_from_record(record, image, depth, ids, categories_from_manifest(read_manifest(root)),
+    return sample_from_record(record, image, depth, ids, categories,
                               _read_flow(root, files, "forward"), _read_flow(root, files, "backward"))
 
 
@@ -302,8 +307,8 @@ class StoreImages(Sequence[LabeledImage]):
         root: Dataset folder.
     """
 
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root: Path, categories: tuple[CategoryInfo, ...]):
+        self.root, self.categories = root, categories
         self._records = sorted((root / "labels").glob("*.json"))
 
     def __len__(self) -> int:
@@ -319,22 +324,30 @@ class StoreImages(Sequence[LabeledImage]):
             yield self._image(path)
 
     def _image(self, path: Path) -> LabeledImage:
-        with open(path) as handle:
-            return labeled_image(self.root, json.load(handle))
+        return _stored_image(path, self.root, self.categories)
 
 
+@guarded_reader
+def _stored_image(path: Path, root: Path, categories: tuple[CategoryInfo, ...]) -> LabeledImage:
+    return labeled_image(root, load_json(path), categories, str(path))
+
+
+@guarded_reader
 def open_store(root: str | Path) -> LabeledDataset:
     """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
 
     Its ``images`` are a ``StoreImages`` sequence: records are read as they are visited,
     not held in memory.
 
+    Records are checked as they are read (``synthgen.io.record.labeled_image``): a damaged
+    one is an InputError naming it when it is visited.
+
     Raises:
-        InputError: ``root`` is not a synthgen dataset (no manifest).
+        InputError: ``root`` is not a synthgen dataset (no manifest) or its manifest is malformed.
     """
     root = Path(root)
-    manifest = read_manifest(root)
-    return LabeledDataset(root.name, categories_from_manifest(manifest), StoreImages(root))
+    categories = categories_from_manifest(read_manifest(root))
+    return LabeledDataset(root.name, categories, StoreImages(root, categories))
 
 
 STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",

@@ -25,8 +25,14 @@ from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.input_checks import (
+    boolean_text,
     check_box,
-    existing_image,
+    contained,
+    guarded_reader,
+    image_file,
+    integer_text,
+    number_text,
+    read_text,
 )
 
 __all__ = ["export_voc", "read_voc", "VocExporter"]
@@ -99,60 +105,76 @@ class VocExporter(StoreExporter):
 
 def _text(node: ET.Element, tag: str, where: str) -> str:
     child = node.find(tag)
-    if child is None or child.text is None:
+    if child is None or child.text is None or not child.text.strip():
         raise InputError(f"{where}: missing <{tag}>")
     return child.text.strip()
 
 
+def _image_splits(root: Path) -> dict[str, str]:
+    """Stem -> split from ``ImageSets/Main/{train,val,test,trainval}.txt``."""
+    splits = {}
+    for split_file in sorted((root / "ImageSets" / "Main").glob("*.txt")):
+        if split_file.stem in ("train", "val", "test", "trainval"):
+            contained(root, split_file, str(split_file))
+            for stem in read_text(split_file).split():
+                splits.setdefault(stem, "train" if split_file.stem == "trainval" else split_file.stem)
+    return splits
+
+
+def _parse(file: Path, root: Path) -> ET.Element:
+    contained(root, file, str(file))
+    try:
+        return ET.fromstring(read_text(file))
+    except ET.ParseError as error:
+        raise InputError(f"{file}: malformed XML ({error})") from error
+
+
+@guarded_reader
 def read_voc(root: str | Path, name: str | None = None) -> LabeledDataset:
     """Read a Pascal VOC folder (``Annotations/*.xml``, ``JPEGImages/``, optional ``ImageSets/Main/*.txt``).
 
     Categories are the object names in sorted order (ids 1..). Boxes convert from VOC's
-    1-based inclusive pixel indices: ``x0 = xmin - 1``, ``x1 = xmax``.
+    1-based inclusive pixel indices: ``x0 = xmin - 1``, ``x1 = xmax``. ``<truncated>`` and
+    ``<occluded>`` take 0/1, true/false or a fraction; sizes and coordinates take whole
+    or decimal numbers (some tools write ``64.0``).
+
+    Raises:
+        InputError: Anything malformed; the message names the XML file and the object.
     """
     root = Path(root)
     annotations = sorted((root / "Annotations").glob("*.xml"))
     if not annotations:
         raise InputError(f"{root}: no Annotations/*.xml; is this a Pascal VOC folder?")
-    splits = {}
-    for split_file in sorted((root / "ImageSets" / "Main").glob("*.txt")):
-        if split_file.stem in ("train", "val", "test", "trainval"):
-            for stem in split_file.read_text().split():
-                splits.setdefault(stem, "train" if split_file.stem == "trainval" else split_file.stem)
-    parsed = []
-    for file in annotations:
-        try:
-            parsed.append((file, ET.parse(file).getroot()))
-        except ET.ParseError as error:
-            raise InputError(f"{file}: malformed XML ({error})") from error
+    splits = _image_splits(root)
+    parsed = [(file, _parse(file, root)) for file in annotations]
     names = sorted({_text(obj, "name", str(file)) for file, tree in parsed for obj in tree.findall("object")})
     categories = tuple(CategoryInfo(i + 1, n) for i, n in enumerate(names))
     ids = {n: i + 1 for i, n in enumerate(names)}
     images = []
     for file, tree in parsed:
         where = str(file)
-        image_path = existing_image(root / "JPEGImages", _text(tree, "filename", where), where)
         size = tree.find("size")
         if size is None:
             raise InputError(f"{where}: missing <size>")
-        width, height = int(_text(size, "width", where)), int(_text(size, "height", where))
-        image = LabeledImage(index=len(images), path=image_path.resolve(), width=width, height=height,
+        declared = tuple(integer_text(_text(size, tag, where), f"{where}: <size><{tag}>", 1) for tag in ("width", "height"))
+        checked = image_file(root / "JPEGImages", _text(tree, "filename", where), where, declared)
+        image = LabeledImage(index=len(images), path=checked.path, width=checked.width, height=checked.height,
                              split=splits.get(file.stem, "train"),
                              source={"kind": "real", "dataset": name or root.name, "original_id": file.stem})
-        for k, obj in enumerate(tree.findall("object")):
-            box_node = obj.find("bndbox")
-            if box_node is None:
-                raise InputError(f"{where}: object {k}: missing <bndbox>")
-            try:
-                xmin, ymin, xmax, ymax = (float(_text(box_node, tag, f"{where}: object {k}"))
-                                          for tag in ("xmin", "ymin", "xmax", "ymax"))
-            except ValueError:
-                raise InputError(f"{where}: object {k}: bndbox values must be numbers") from None
-            box = np.array([xmin - 1, ymin - 1, xmax, ymax])
-            check_box(box, width, height, f"{where}: object {k}")
-            extra = {"truncation": float(obj.findtext("truncated", "0") or 0),
-                     "occlusion": float(obj.findtext("occluded", "0") or 0)}
-            image.objects.append(LabeledObject(ids[_text(obj, "name", where)], box,
-                                               area=float((box[2] - box[0]) * (box[3] - box[1])), extra=extra))
+        image.objects = [_voc_object(obj, ids, image, f"{where}: object {k}") for k, obj in enumerate(tree.findall("object"))]
         images.append(image)
     return LabeledDataset(name or root.name, categories, images)
+
+
+def _voc_object(obj: ET.Element, ids: dict[str, int], image: LabeledImage, where: str) -> LabeledObject:
+    box_node = obj.find("bndbox")
+    if box_node is None:
+        raise InputError(f"{where}: missing <bndbox>")
+    xmin, ymin, xmax, ymax = (number_text(_text(box_node, tag, where), f"{where}: <{tag}>")
+                              for tag in ("xmin", "ymin", "xmax", "ymax"))
+    box = np.array([xmin - 1, ymin - 1, xmax, ymax])
+    check_box(box, image.width, image.height, where)
+    extra = {"truncation": boolean_text(obj.findtext("truncated"), f"{where}: <truncated>"),
+             "occlusion": boolean_text(obj.findtext("occluded"), f"{where}: <occluded>")}
+    return LabeledObject(ids[_text(obj, "name", where)], box, area=float((box[2] - box[0]) * (box[3] - box[1])),
+                         extra=extra)

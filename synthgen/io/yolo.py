@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pycocotools import mask as mask_utils
 
 from synthgen.core import CategoryInfo, mirror_permutation
@@ -28,14 +27,26 @@ from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.input_checks import (
+    ReaderLimits,
     check_box,
-    image_size,
-    inside_root,
-    polygons_to_rle,
+    check_unique,
+    contained,
+    dataset_path,
+    guarded_reader,
+    image_file,
+    integer,
+    keypoint_array,
+    load_yaml,
+    polygons_rle,
+    read_text,
+    text,
+)
+from synthgen.io.input_checks import (
+    keypoint_names as keypoint_names_of,
 )
 from synthgen.io.polygons import largest_polygon
 
-__all__ = ["export_yolo", "read_yolo", "YoloExporter"]
+__all__ = ["export_yolo", "label_path", "read_yolo", "YoloExporter"]
 
 TASKS = ("detect", "segment", "pose")
 
@@ -140,73 +151,118 @@ class YoloExporter(StoreExporter):
 # Reader -----------------------------------------------------------------------
 
 
+@guarded_reader
 def read_yolo(data_yaml: str | Path, name: str | None = None) -> LabeledDataset:
     """Read an ultralytics YOLO dataset (detect, segment or pose lines, found per line).
+
+    Label files are found as ultralytics finds them: the image path with its last
+    ``/images/`` folder replaced by ``/labels/`` and the suffix by ``.txt`` (next to the
+    image when the path has no ``images`` folder).
 
     Args:
         data_yaml: The dataset's ``data.yaml`` (``path``, ``train``/``val``/``test``
             image folders, ``names``, and ``kpt_shape`` for pose).
         name: Dataset name (default: the folder name).
+
+    Raises:
+        InputError: Anything malformed; the message names the file and line.
     """
     path = Path(data_yaml)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found") from None
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: malformed YAML ({error})") from error
+    config = load_yaml(path)
     if not isinstance(config, dict) or "names" not in config:
         raise InputError(f"{path}: needs 'names' and image folders ('train', 'val', 'test')")
     root = path.parent  # a data.yaml's own folder: its 'path' may point elsewhere on the writer's machine
-    names = config["names"]
-    names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
-    keypoint_count = int(config["kpt_shape"][0]) if config.get("kpt_shape") else 0
-    keypoint_names = tuple(config.get("kpt_names") or (f"kp{i}" for i in range(keypoint_count)))
+    names = _class_names(config["names"], f"{path}: names")
+    keypoint_count, dimensions = _keypoint_shape(config.get("kpt_shape"), f"{path}: kpt_shape")
+    keypoint_names = (keypoint_names_of(config["kpt_names"], f"{path}: kpt_names") if config.get("kpt_names")
+                      else tuple(f"kp{i}" for i in range(keypoint_count)))
+    if len(keypoint_names) != keypoint_count:
+        raise InputError(f"{path}: kpt_names lists {len(keypoint_names)} names but kpt_shape declares {keypoint_count}")
     categories = tuple(CategoryInfo(i + 1, names[i], keypoint_names) for i in sorted(names))
     images, seen = [], set()
     for split in ("train", "val", "test"):
         folder_value = config.get(split)
         if not folder_value:
             continue
-        folder = inside_root(root, str(folder_value), f"{path}: {split}")
+        folder = dataset_path(root, text(folder_value, f"{path}: {split}"), f"{path}: {split}")
         if not folder.is_dir():
             raise InputError(f"{path}: {split}: image folder {str(folder)!r} is missing")
         if folder in seen:
             continue  # val may repeat train
         seen.add(folder)
-        labels = Path(str(folder).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}").replace(
-            f"{os.sep}images", f"{os.sep}labels", 1) if (os.sep + "images") in str(folder) else folder)
         for file in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")):
-            width, height = image_size(file, f"{path}: {split}")
-            image = LabeledImage(index=len(images), path=file.resolve(), width=width, height=height, split=split,
-                                 source={"kind": "real", "dataset": name or root.name, "original_id": file.stem})
-            label = labels / f"{file.stem}.txt"
+            checked = image_file(root, file, f"{path}: {split}")
+            image = LabeledImage(index=len(images), path=checked.path, width=checked.width, height=checked.height,
+                                 split=split, source={"kind": "real", "dataset": name or root.name,
+                                                      "original_id": file.stem})
+            label = label_path(folder / file.name)
             if label.is_file():
-                image.objects = _yolo_objects(label, image, names, keypoint_count)
+                contained(root, label, str(label))
+                image.objects = _yolo_objects(label, image, names, keypoint_count, dimensions)
             images.append(image)
     return LabeledDataset(name or root.name, categories, images)
 
 
-def _yolo_objects(label: Path, image: LabeledImage, names: dict, keypoint_count: int) -> list[LabeledObject]:
+def label_path(image: Path) -> Path:
+    """The label file of an image, by ultralytics' rule: the last ``/images/`` of the path
+    becomes ``/labels/`` (only that one: a dataset may sit below another ``images`` folder),
+    the suffix ``.txt``."""
+    images, labels = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    head, found, tail = str(image).rpartition(images)
+    return Path((head + labels + tail) if found else str(image)).with_suffix(".txt")
+
+
+def _class_names(names, where: str) -> dict[int, str]:
+    """``names`` as a list or a {index: name} mapping, indices from 0."""
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise InputError(f"{where}: must be a list of class names or a mapping {{0: name, ...}}, got {names!r}"[:200])
+    checked = {integer(index, f"{where}: key {index!r}", 0): str(value) if isinstance(value, int) and not isinstance(value, bool)
+               else text(value, f"{where}[{index}]") for index, value in names.items()}
+    check_unique(list(checked.values()), "class name", where)
+    return checked
+
+
+def _keypoint_shape(shape, where: str) -> tuple[int, int]:
+    """``kpt_shape: [K, 2 | 3]`` as (K, dimensions); no pose (0, 3) when absent."""
+    if shape is None:
+        return 0, 3
+    if not isinstance(shape, list) or len(shape) != 2:
+        raise InputError(f"{where}: must be [keypoints, 2 or 3], got {shape!r}"[:200])
+    limit = ReaderLimits.current().max_keypoints
+    count = integer(shape[0], f"{where}[0]", 1)
+    if count > limit:
+        raise InputError(f"{where}: {count} keypoints, over the limit of {limit} "
+                         "(raise it with SYNTHGEN_MAX_KEYPOINTS if the dataset is real)")
+    return count, integer(shape[1], f"{where}[1]", 2, 3)
+
+
+def _yolo_objects(label: Path, image: LabeledImage, names: dict, keypoint_count: int,
+                  dimensions: int) -> list[LabeledObject]:
     objects = []
     width, height = image.width, image.height
-    for number, line in enumerate(label.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(label).splitlines(), start=1):
         where = f"{label}:{number}"
         if not line.strip():
             continue
         try:
             values = [float(v) for v in line.split()]
         except ValueError:
-            raise InputError(f"{where}: malformed line {line!r}; expected numbers") from None
+            raise InputError(f"{where}: malformed line {line!r}"[:200] + "; expected numbers") from None
+        if not np.isfinite(values).all():
+            raise InputError(f"{where}: NaN or infinite values in {line!r}"[:200])
         class_index = values[0]
         if class_index != int(class_index) or int(class_index) not in names:
-            raise InputError(f"{where}: class {values[0]:g} is not declared in names ({sorted(names)})")
+            raise InputError(f"{where}: class {values[0]:g} is not declared in names ({sorted(names)})"[:300])
         numbers = np.array(values[1:])
         keypoints = np.zeros((0, 3))
         rle = None
-        if keypoint_count and len(numbers) == 4 + 3 * keypoint_count:
-            keypoints = numbers[4:].reshape(-1, 3) * [width, height, 1]
-            coordinates = np.concatenate([numbers[:4], numbers[4:].reshape(-1, 3)[:, :2].ravel()])
+        if keypoint_count and len(numbers) == 4 + dimensions * keypoint_count:
+            points = numbers[4:].reshape(-1, dimensions)
+            coordinates = np.concatenate([numbers[:4], points[:, :2].ravel()])
+            keypoints = keypoint_array((points * [width, height, 1][:dimensions]).ravel().tolist(), keypoint_count,
+                                       width, height, f"{where}: keypoints", dimensions)
             numbers = numbers[:4]
         else:
             coordinates = numbers
@@ -218,9 +274,10 @@ def _yolo_objects(label: Path, image: LabeledImage, names: dict, keypoint_count:
         elif len(numbers) >= 6 and len(numbers) % 2 == 0:
             polygon = numbers.reshape(-1, 2) * [width, height]
             box = np.concatenate([polygon.min(axis=0), polygon.max(axis=0)])
-            rle = polygons_to_rle([polygon.ravel().tolist()], width, height)
+            check_box(box, width, height, where)
+            rle = polygons_rle([polygon.ravel().tolist()], where, width, height)
         else:
-            raise InputError(f"{where}: {len(values)} values; expected class + 4 (detect), + 4 + 3*K (pose) "
+            raise InputError(f"{where}: {len(values)} values; expected class + 4 (detect), + 4 + {dimensions}*K (pose) "
                              "or + an even number >= 6 (segment)")
         check_box(box, width, height, where)
         area = float(mask_utils.area(rle)) if rle else float((box[2] - box[0]) * (box[3] - box[1]))
