@@ -40,6 +40,7 @@ from synthgen.io.input_checks import (
     camera_record,
     category_list,
     check_box,
+    contained,
     field,
     guarded_reader,
     image_file,
@@ -448,6 +449,7 @@ def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set
     synthgen's COCO export) to the images; returns their categories."""
     if not path.is_file():
         return ()
+    contained(path.parent, path, str(path))
     data = load_json(path)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise InputError(f"{path}: not a synthgen polylines file (needs lists 'images', 'annotations', 'categories')")

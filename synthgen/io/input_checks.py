@@ -441,24 +441,22 @@ def read_text(path: Path, where: str | None = None) -> str:
 
 def load_json(path: Path):
     """Parsed JSON of ``path``; a missing, unreadable or malformed file is one InputError naming it."""
-    content = read_text(path)
-    try:
-        return json.loads(content)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
+    return _parsed(path, "JSON", json.loads, json.JSONDecodeError)
 
 
 def load_yaml(path: Path):
     """Parsed YAML of ``path`` (safe loader); one InputError for any problem."""
+    return _parsed(path, "YAML", yaml.safe_load, yaml.YAMLError)
+
+
+def _parsed(path: Path, kind: str, parse: Callable[[str], object], malformed: type[Exception]):
     content = read_text(path)
     try:
-        return yaml.safe_load(content)
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: malformed YAML ({error})") from None
+        return parse(content)
+    except malformed as error:
+        raise InputError(f"{path}: malformed {kind} ({error})") from None
     except RecursionError:
-        raise InputError(f"{path}: YAML nested too deeply") from None
+        raise InputError(f"{path}: {kind} nested too deeply") from None
 
 
 def guarded_reader(function: Callable[..., T]) -> Callable[..., T]:

@@ -42,6 +42,7 @@ from synthgen.io.input_checks import (
     ImageFile,
     check_box,
     check_unique,
+    contained,
     field,
     guarded_reader,
     image_file,
@@ -330,6 +331,7 @@ def _configured_labels(config: Path) -> list[str]:
     """Box labels in the order of the project's labeling config, when it is next to the tasks."""
     if not config.is_file():
         return []
+    contained(config.parent, config, str(config))
     try:
         view = ET.fromstring(read_text(config))
     except ET.ParseError as error:

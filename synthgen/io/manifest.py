@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
-from synthgen.io.input_checks import category_list, field, listing, load_json, mapping
+from synthgen.io.input_checks import category_list, contained, field, listing, load_json, mapping
 
 __all__ = [
     "MANIFEST",
@@ -37,6 +37,7 @@ def read_manifest(root: str | Path) -> dict:
     path = Path(root) / MANIFEST
     if not path.exists():
         raise InputError(f"{path}: not found; is {root} a synthgen dataset folder?")
+    contained(Path(root), path, str(path))
     manifest = mapping(load_json(path), str(path))
     # Checked here, where the file's path is known; categories_from_manifest then reads them.
     category_list(field(manifest, "categories", str(path), listing), f"{path}: categories", skeleton_base=0,

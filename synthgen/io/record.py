@@ -309,7 +309,9 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
     mapping(record, where)
     files = field(record, "files", where, mapping)
     for key in ("image", "depth", "instance_ids"):
-        dataset_path(root, field(files, key, f"{where}: 'files'", text), f"{where}: files.{key}")
+        field(files, key, f"{where}: 'files'", text)
+    for key, relative in files.items():  # flow and occlusion maps too: nothing named may leave the store
+        dataset_path(root, relative, f"{where}: files.{key}")
     declared = (field(record, "width", where, integer, 1), field(record, "height", where, integer, 1))
     image_path = image_file(root, files["image"], f"{where}: files.image", declared).path
     camera = field(record, "camera", where, mapping)

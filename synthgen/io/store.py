@@ -42,7 +42,7 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
-from synthgen.io.input_checks import guarded_reader, load_json, mapping
+from synthgen.io.input_checks import contained, guarded_reader, load_json, mapping
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
 from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
 
@@ -329,6 +329,7 @@ class StoreImages(Sequence[LabeledImage]):
 
 @guarded_reader
 def _stored_image(path: Path, root: Path, categories: tuple[CategoryInfo, ...]) -> LabeledImage:
+    contained(root, path, str(path))
     return labeled_image(root, load_json(path), categories, str(path))
 
 

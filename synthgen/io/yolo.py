@@ -174,8 +174,7 @@ def read_yolo(data_yaml: str | Path, name: str | None = None) -> LabeledDataset:
     root = path.parent  # a data.yaml's own folder: its 'path' may point elsewhere on the writer's machine
     names = _class_names(config["names"], f"{path}: names")
     keypoint_count, dimensions = _keypoint_shape(config.get("kpt_shape"), f"{path}: kpt_shape")
-    keypoint_names = (keypoint_names_of(config["kpt_names"], f"{path}: kpt_names") if config.get("kpt_names")
-                      else tuple(f"kp{i}" for i in range(keypoint_count)))
+    keypoint_names = _keypoint_names(config.get("kpt_names"), keypoint_count, f"{path}: kpt_names")
     if len(keypoint_names) != keypoint_count:
         raise InputError(f"{path}: kpt_names lists {len(keypoint_names)} names but kpt_shape declares {keypoint_count}")
     categories = tuple(CategoryInfo(i + 1, names[i], keypoint_names) for i in sorted(names))
@@ -222,6 +221,16 @@ def _class_names(names, where: str) -> dict[int, str]:
                else text(value, f"{where}[{index}]") for index, value in names.items()}
     check_unique(list(checked.values()), "class name", where)
     return checked
+
+
+def _keypoint_names(names, count: int, where: str) -> tuple[str, ...]:
+    """``kpt_names`` as a list, or per class ({0: [...], ...}: every class shares kpt_shape, so
+    the first class's list); ``kp0, kp1, ...`` when absent."""
+    if not names:
+        return tuple(f"kp{i}" for i in range(count))
+    if isinstance(names, dict):
+        names = names[min(names, key=str)]
+    return keypoint_names_of(names, where)
 
 
 def _keypoint_shape(shape, where: str) -> tuple[int, int]:

@@ -45,7 +45,7 @@ def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
     assert not any(p.name.startswith(".fit-") for p in out.iterdir())  # the batches' scratch folder is gone
 
     fitted = OmegaConf.load(out / "scene" / "tabletop_fruits_fit.yaml")
-    assert list(fitted.defaults) == ["tabletop_fruits", "_self_"]
+    assert "defaults" not in fitted and fitted._target_.endswith("TabletopSampler")  # the whole scene: self-contained
     assert list(fitted.camera.distance) == distance["after"]
     assert fitted.randomize.cloth.texture_size == 128  # the scene overrides given to fit are kept
     # The fitted scene is used exactly as the README says.
@@ -59,6 +59,32 @@ def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
 
 
 @pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+def test_a_users_own_scene_with_a_required_value_fits_and_its_fitted_file_generates(tmp_path):
+    """The normal case: a scene in the user's --config-dir that extends a shipped one whose
+    texture_dataset is required (???), given on fit's command line. Fit must render it, and
+    the fitted file must load from out alone (the user's folder is not on that search path)."""
+    (tmp_path / "conf" / "scene").mkdir(parents=True)
+    (tmp_path / "conf" / "scene" / "my_fruits.yaml").write_text(
+        "defaults:\n  - tabletop_fruits_photos\n  - _self_\ncamera:\n  distance: [0.5, 0.7]\n")
+    executable = str(Path(sys.executable).with_name("synthgen"))
+    fitted = subprocess.run(
+        [executable, "fit", "--config-dir", str(tmp_path / "conf"), "scene=my_fruits",
+         f"scene.randomize.skins.texture_dataset={FRUITS}", f"real={FRUITS}", f"out={tmp_path / 'fit'}", "progress=false",
+         "batch=3", "rounds=0", "eval_images=2", "finalists=2", "image_size=64", "scene.randomize.cloth.texture_size=128"],
+        capture_output=True, text=True, timeout=600)
+    assert fitted.returncode == 0, fitted.stderr
+    report = json.loads((tmp_path / "fit" / "fit_report.json").read_text())
+    generated = subprocess.run(
+        [executable, "generate", "--config-dir", str(tmp_path / "fit"), "scene=my_fruits_fit", f"out={tmp_path / 'data'}",
+         "n=2", "render.width=64", "render.height=48", "progress=false"], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    scene = json.loads((tmp_path / "data" / "manifest.json").read_text())["config"]["scene"]
+    assert scene["camera"]["distance"] == report["parameters"]["camera_distance"]["after"]
+    assert scene["randomize"]["skins"]["texture_dataset"] == str(FRUITS)
+
+
 def test_bad_real_sets_give_one_error_and_write_nothing(tmp_path):
     write_shapes_dataset(tmp_path / "shapes", 2, seed=0)  # squares and discs: no fruit
     with pytest.raises(InputError, match="shares no category with the scene"):
