@@ -76,6 +76,10 @@ BOX_TOLERANCE = 1e-6
 # snap to pixel centres or edges); farther out is a wrong image size or a broken file.
 POINT_TOLERANCE = 1.0
 
+# Longest file name and path Linux file systems accept (NAME_MAX, PATH_MAX); longer ones make
+# every os call fail with ENAMETOOLONG, even the existence checks.
+_NAME_MAX, _PATH_MAX = 255, 4096
+
 T = TypeVar("T")
 _MISSING = object()
 
@@ -361,6 +365,10 @@ def dataset_path(root: Path, relative, where: str) -> Path:
 
 def contained(root: Path, path: Path, where: str) -> Path:
     """``path`` resolved, refused unless it lies inside ``root`` (also resolved)."""
+    too_long = next((part for part in path.parts if len(os.fsencode(part)) > _NAME_MAX), None)
+    if too_long is not None or len(os.fsencode(str(path))) > _PATH_MAX:
+        raise InputError(f"{where}: path {str(path)[:80]!r}... has a name over {_NAME_MAX} bytes or is over "
+                         f"{_PATH_MAX} bytes in all; no file system stores it")
     try:
         resolved, base = path.resolve(), root.resolve()
     except (OSError, RuntimeError) as error:  # a symlink loop, a name too long

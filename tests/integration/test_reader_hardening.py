@@ -335,3 +335,9 @@ def test_every_reader_is_guarded():
 
     for reader in (read_coco, read_yolo, read_voc, read_labelstudio, read_bop, open_store):
         assert hasattr(reader, "__wrapped__"), reader.__name__
+
+
+def test_a_file_name_over_255_bytes_is_one_error(coco):
+    _edit_json(coco / "instances.json", lambda d: d["images"][0].update(file_name="x" * 300 + ".png"))
+    with pytest.raises(InputError, match=r"images\[0\] \(id 1\): path .* has a name over 255 bytes"):
+        read_dataset(coco)
