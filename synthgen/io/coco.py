@@ -45,6 +45,7 @@ from synthgen.io.input_checks import (
     guarded_reader,
     image_file,
     integer,
+    is_file,
     keypoint_array,
     load_json,
     mapping,
@@ -447,7 +448,7 @@ def polylines_path_owner(polylines: Path) -> Path | None:
 def _read_coco_polylines(path: Path, images: list[dict], by_id: dict, taken: set[int]) -> tuple[CategoryInfo, ...]:
     """Add the polylines of the ``polylines*.json`` beside an instances file (written by
     synthgen's COCO export) to the images; returns their categories."""
-    if not path.is_file():
+    if not is_file(path):
         return ()
     contained(path.parent, path, str(path))
     data = load_json(path)

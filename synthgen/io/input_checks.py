@@ -53,6 +53,7 @@ __all__ = [
     "image_file",
     "integer",
     "integer_text",
+    "is_file",
     "keypoint_array",
     "keypoint_names",
     "listing",
@@ -429,6 +430,15 @@ def _header_size(path: Path, where: str) -> tuple[int, int, bool]:
     if width < 1 or height < 1:
         raise InputError(f"{where}: image file {str(path)!r} is empty ({width}x{height})")
     return width, height, orientation in (5, 6, 7, 8)
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a path no file system can hold (a name over 255 bytes
+    derived from a long one raises ENAMETOOLONG in the plain check)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def read_text(path: Path, where: str | None = None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from synthgen.core.errors import InputError
 from synthgen.io.coco import polylines_path_owner, read_coco
 from synthgen.io.dataset import LabeledDataset
-from synthgen.io.input_checks import load_json
+from synthgen.io.input_checks import is_file, load_json
 from synthgen.io.labelstudio import read_labelstudio
 from synthgen.io.manifest import MANIFEST
 from synthgen.io.store import open_store
@@ -63,7 +63,7 @@ def _coco_file(path: Path) -> Path:
     candidates = sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
     # A polylines file is read with the instances file beside it, not on its own.
     owners = [polylines_path_owner(c) for c in candidates]
-    candidates = [c for c, owner in zip(candidates, owners) if owner is None or not owner.is_file()]
+    candidates = [c for c, owner in zip(candidates, owners) if owner is None or not is_file(owner)]
     if len(candidates) != 1:
         raise InputError(f"{path}: expected one COCO JSON file, found {[c.name for c in candidates]}; "
                          "pass the file itself")
