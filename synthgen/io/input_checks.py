@@ -278,27 +278,34 @@ def polygons_rle(polygons, where: str, width: int, height: int) -> dict:
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
-def _compressed_counts(counts: str, where: str) -> list[int]:
-    """The run lengths of pycocotools' compressed RLE string, decoded in Python first:
-    pycocotools' C decoder writes runs without bounds checks, so a malformed string
-    overruns its buffer instead of failing."""
-    runs, value, shift, position = [], 0, 0, 0
-    for position, char in enumerate(counts):
-        code = ord(char) - 48
-        if not 0 <= code < 64 or shift > 30:
-            raise InputError(f"{where}: malformed compressed RLE counts at character {position}")
-        value |= (code & 0x1F) << shift
-        shift += 5
-        if code & 0x20:
-            continue
-        if code & 0x10:
-            value -= 1 << shift
-        if len(runs) > 2:
-            value += runs[-2]
-        runs.append(value)
-        value, shift = 0, 0
-    if shift:
+def _compressed_counts(counts: str, where: str) -> np.ndarray:
+    """The (N,) int64 run lengths of pycocotools' compressed RLE string, decoded here first:
+    pycocotools' C decoder writes runs without bounds checks, so a malformed string overruns
+    its buffer instead of failing. The format: 5 bits a character (offset 48), 0x20 = more
+    characters follow, 0x10 in the last one = negative, runs from the third on stored as the
+    difference to the run two before."""
+    try:
+        codes = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+    except UnicodeEncodeError:
+        raise InputError(f"{where}: malformed compressed RLE counts (not ASCII)") from None
+    if ((codes < 0) | (codes > 63)).any():
+        raise InputError(f"{where}: malformed compressed RLE counts at character {int(np.argmax((codes < 0) | (codes > 63)))}")
+    last = (codes & 0x20) == 0  # the last character of each number
+    if len(codes) and not last[-1]:
         raise InputError(f"{where}: compressed RLE counts end in the middle of a number")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    lengths = ends - starts + 1
+    if (lengths > 7).any():  # 7 characters hold 35 bits, more than any image that fits in memory needs
+        raise InputError(f"{where}: malformed compressed RLE counts (a number of {int(lengths.max())} characters)")
+    number = np.repeat(np.arange(len(ends)), lengths)
+    shift = 5 * (np.arange(len(codes)) - starts[number])
+    values = np.bincount(number, weights=(codes & 0x1F) << shift, minlength=len(ends)).astype(np.int64)
+    negative = (codes[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * lengths[negative])
+    runs = values.copy()
+    runs[3::2] = np.cumsum(values[1::2])[1:]  # run i = value i + run i-2, from i = 3 on
+    runs[4::2] = np.cumsum(values[2::2])[1:]
     return runs
 
 
@@ -312,13 +319,13 @@ def rle_of(segmentation, where: str, width: int, height: int) -> dict:
     counts = field(segmentation, "counts", where, lambda value, at: value)
     if isinstance(counts, str):
         runs = _compressed_counts(counts, f"{where}: 'counts'")
-    elif isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
-        runs = counts
+    elif isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) and abs(c) < 2**62 for c in counts):
+        runs = np.asarray(counts, dtype=np.int64)
     else:
         raise InputError(f"{where}: 'counts' must be a compressed RLE string or a list of run lengths")
-    if any(run < 0 for run in runs) or sum(runs) != width * height:
+    if (runs < 0).any() or int(runs.sum()) != width * height:
         raise InputError(f"{where}: RLE runs must be >= 0 and add up to {width}x{height} = {width * height} pixels, "
-                         f"got {sum(runs)}")
+                         f"got {int(runs.sum())}")
     if isinstance(counts, list):
         counts = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)["counts"].decode("ascii")
     return {"size": [height, width], "counts": counts}
@@ -371,13 +378,19 @@ def contained(root: Path, path: Path, where: str) -> Path:
         raise InputError(f"{where}: path {str(path)[:80]!r}... has a name over {_NAME_MAX} bytes or is over "
                          f"{_PATH_MAX} bytes in all; no file system stores it")
     try:
-        resolved, base = path.resolve(), root.resolve()
+        resolved, base = path.resolve(), _resolved_root(root)
     except (OSError, RuntimeError) as error:  # a symlink loop, a name too long
         raise InputError(f"{where}: path {str(path)!r} cannot be resolved ({error})") from None
     if resolved != base and base not in resolved.parents:
         raise InputError(f"{where}: {str(path)!r} leads to {str(resolved)!r}, outside the dataset root {base} "
                          "(a symlink?); copy the file into the dataset")
     return resolved
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    """A dataset root resolved once per process (readers check every file against it)."""
+    return root.resolve()
 
 
 @dataclass(frozen=True)
@@ -517,6 +530,15 @@ def read_color_image(path: str | Path, longer_side: int | None = None) -> np.nda
 def matrix(value, where: str, shape: tuple[int, ...], allow_null: bool = False) -> np.ndarray:
     """Nested lists of finite numbers of exactly ``shape`` as a float64 array (a 4x4 pose, a 3x3 K);
     ``allow_null``: JSON nulls stand for NaN (synthgen's records write NaN so)."""
+    try:  # the common case at numpy's speed: a well-formed nested list of numbers
+        array = np.asarray(value)
+    except (ValueError, OverflowError):
+        array = None
+    if array is not None and array.shape == tuple(shape) and array.dtype.kind in "iuf":
+        array = array.astype(np.float64)
+        if not np.isfinite(array).all():
+            raise InputError(f"{where}: holds NaN or infinite values")
+        return array
     flat: list = []
 
     def gather(item, depth: int) -> None:

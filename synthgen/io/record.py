@@ -263,8 +263,11 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
         "cuboid": _cuboid(field(item, "cuboid", where, mapping), f"{where}: 'cuboid'"),
         "pose": field(item, "pose", where, matrix, (4, 4)).tolist(),
         "instance_id": field(item, "instance_id", where, integer, 1),
-        "amodal_segmentation": field(item, "amodal_segmentation", where, rle_of, width, height),
     }
+    segmentation = field(item, "segmentation", where, rle_of, width, height)
+    # Unoccluded objects share one RLE (the writer stores it twice): checked once.
+    extra["amodal_segmentation"] = (segmentation if item.get("amodal_segmentation") == item["segmentation"]
+                                    else field(item, "amodal_segmentation", where, rle_of, width, height))
     if "track_id" in item:
         extra["track_id"] = field(item, "track_id", where, integer, 0)
     if "model" in item:
@@ -274,7 +277,7 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
     return LabeledObject(
         category_id=category_id,
         bbox=bbox,
-        segmentation=field(item, "segmentation", where, rle_of, width, height),
+        segmentation=segmentation,
         keypoints=checked_keypoints(points, width, height, f"{where}: 'keypoints'"),
         area=field(item, "area", where, number, 0),
         extra=extra,
@@ -311,7 +314,8 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
     for key in ("image", "depth", "instance_ids"):
         field(files, key, f"{where}: 'files'", text)
     for key, relative in files.items():  # flow and occlusion maps too: nothing named may leave the store
-        dataset_path(root, relative, f"{where}: files.{key}")
+        if key != "image":  # image_file checks the image's
+            dataset_path(root, relative, f"{where}: files.{key}")
     declared = (field(record, "width", where, integer, 1), field(record, "height", where, integer, 1))
     image_path = image_file(root, files["image"], f"{where}: files.image", declared).path
     camera = field(record, "camera", where, mapping)
