@@ -2,9 +2,10 @@
 
 * ``object_patch``: the pixels of one labeled object of a category: the bounding
   rectangle of its mask with the pixels outside the mask filled by OpenCV inpainting
-  (Telea; small holes), so the patch is all object surface; without a mask, the central part of
-  its box. Wrapped on a mesh, it gives randomized shapes the real surface of the
-  category.
+  (Telea; small holes), so the patch is all object surface; with a box only, the mask comes
+  from GrabCut seeded by the box (``synthgen.randomize.cutouts``), or, when that mask is
+  implausible, the central half of the box (``DatasetPhotos.cutout_counts`` counts both).
+  Wrapped on a mesh, it gives randomized shapes the real surface of the category.
 * ``clean_photo``: a photo with its labeled objects taken out, so it can serve as a
   background or a support texture without unlabeled positives in it: ``inpaint``
   fills every object's mask (or box), grown past its rim and contact shadow, with the local
@@ -31,6 +32,7 @@ from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.readers import read_dataset
 from synthgen.io.record import decode_rle
+from synthgen.randomize.cutouts import box_cutout
 
 __all__ = ["CLEAN_MODES", "DatasetPhotos"]
 
@@ -97,6 +99,8 @@ class DatasetPhotos:
         # Textures made from the photos (one per object or photo), most recently used kept.
         self._textures: collections.OrderedDict[tuple, Texture] = collections.OrderedDict()
         self._texture_bytes = 0
+        # Box-only objects whose patch came from a GrabCut mask, and those whose mask was implausible.
+        self.cutout_counts: collections.Counter[str] = collections.Counter(segmented=0, rejected=0)
         self.key = f"{Path(path).expanduser().resolve()}:{len(images)}:{images[0].index}:{images[-1].index}"
 
     @property
@@ -147,7 +151,7 @@ class DatasetPhotos:
 
     def _patch_of(self, category: str, choice: int) -> np.ndarray:
         index, obj = self._objects[category][choice]
-        return self._cached(("patch", category, choice), lambda: self._patch(index, obj))
+        return self._cached(("patch", category, choice), lambda: self._patch(index, obj, choice))
 
     def object_texture(self, rng: np.random.Generator, category: str) -> Texture:
         """A random labeled object's surface as a texture: a square, mirrored tile of its patch
@@ -188,17 +192,21 @@ class DatasetPhotos:
             self._texture_bytes -= dropped.image.nbytes
         return texture
 
-    def _patch(self, index: int, obj: LabeledObject) -> np.ndarray:
+    def _patch(self, index: int, obj: LabeledObject, choice: int) -> np.ndarray:
         photo = self.photo(index)
         height, width = photo.shape[:2]
         x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [width, height] * 2).astype(int)
         if x1 - x0 < 2 or y1 - y0 < 2:
             raise InputError(f"{self.name}: an object of image {self.images[index].path} has an empty box")
-        if obj.segmentation is None:  # no mask: the central half of the box is surely the object
-            dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
-            return np.ascontiguousarray(photo[y0 + dy:y1 - dy, x0 + dx:x1 - dx])
         crop = np.ascontiguousarray(photo[y0:y1, x0:x1])
-        inside = self._object_mask(self.images[index], obj, (height, width))[y0:y1, x0:x1]
+        if obj.segmentation is not None:
+            inside = self._object_mask(self.images[index], obj, (height, width))[y0:y1, x0:x1]
+        else:  # a box only: the object's pixels segmented inside it (GrabCut), when plausible
+            inside = box_cutout(photo, obj.bbox, seed=index * 100_003 + choice, iterations=3)
+            self.cutout_counts["rejected" if inside is None else "segmented"] += 1
+            if inside is None:  # the central half of the box is surely the object
+                dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+                return np.ascontiguousarray(crop[dy:(y1 - y0) - dy, dx:(x1 - x0) - dx])
         # Erode: the mask's rim mixes in the background; fill everything else from the surface.
         inside = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if inside.sum() < 16:
