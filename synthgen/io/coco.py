@@ -41,6 +41,7 @@ from synthgen.io.input_checks import (
     category_list,
     check_box,
     contained,
+    cuboid_record,
     field,
     guarded_reader,
     image_file,
@@ -529,8 +530,5 @@ def _coco_extra(entry: dict, image: LabeledImage, where: str) -> dict:
     if "pose" in entry:
         extra["pose"] = field(entry, "pose", where, matrix, (4, 4)).tolist()
     if "cuboid" in entry:
-        cuboid = mapping(entry["cuboid"], f"{where}: 'cuboid'")
-        shapes = {"dimensions": (3,), "center": (3,), "rotation": (3, 3), "corners_3d": (8, 3), "corners_2d": (8, 2)}
-        extra["cuboid"] = {key: field(cuboid, key, f"{where}: 'cuboid'", matrix, shape, key == "corners_2d").tolist()
-                           for key, shape in shapes.items()}
+        extra["cuboid"] = field(entry, "cuboid", where, cuboid_record)
     return extra

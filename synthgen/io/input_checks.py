@@ -20,6 +20,7 @@ import functools
 import json
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ __all__ = [
     "check_unique",
     "checked_keypoints",
     "contained",
+    "cuboid_record",
     "dataset_path",
     "field",
     "guarded_reader",
@@ -387,6 +389,11 @@ def contained(root: Path, path: Path, where: str) -> Path:
     return resolved
 
 
+# PIL's bomb limit and the warning filters are process-wide: swapped only under this lock, so a
+# reader on another thread (the scene-sampling thread reads photo datasets) never restores a stale value.
+_PIL_GLOBALS = threading.Lock()
+
+
 @functools.lru_cache(maxsize=64)
 def _resolved_root(root: Path) -> Path:
     """A dataset root resolved once per process (readers check every file against it)."""
@@ -424,7 +431,7 @@ def _header_size(path: Path, where: str) -> tuple[int, int, bool]:
     degrees; refused over ``ReaderLimits.max_image_pixels`` before anything else is read."""
     limit = ReaderLimits.current().max_image_pixels
     try:
-        with warnings.catch_warnings():
+        with _PIL_GLOBALS, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own limit applies
             try:
@@ -557,6 +564,16 @@ def matrix(value, where: str, shape: tuple[int, ...], allow_null: bool = False) 
         array[nulls] = np.nan
         return array.reshape(shape)
     return numbers(flat, where).reshape(shape)
+
+
+_CUBOID_SHAPES = {"dimensions": (3,), "center": (3,), "rotation": (3, 3), "corners_3d": (8, 3), "corners_2d": (8, 2)}
+
+
+def cuboid_record(value, where: str, nullable: tuple[str, ...] = ("corners_2d",)) -> dict:
+    """A stored cuboid (``synthgen.core.Cuboid``'s fields as nested lists), each field of its shape;
+    JSON nulls (NaN) are taken in the ``nullable`` fields (projected corners behind the camera)."""
+    mapping(value, where)
+    return {key: field(value, key, where, matrix, shape, key in nullable).tolist() for key, shape in _CUBOID_SHAPES.items()}
 
 
 def keypoint_names(value, where: str) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ from synthgen.io.input_checks import (
     camera_record,
     check_box,
     checked_keypoints,
+    cuboid_record,
     dataset_path,
     field,
     image_file,
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 RECORD_FORMAT = "synthgen-sample/1"
+_CUBOID_FIELDS = ("dimensions", "center", "rotation", "corners_3d", "corners_2d")  # Cuboid's fields, in its order
 
 
 def model_ply(geometry: MeshGeometry) -> bytes:
@@ -174,8 +176,7 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
         occlusion=item["occlusion"],
         truncation=item["truncation"],
         keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        cuboid=Cuboid(*(array_from_json(cuboid[key])
-                        for key in ("dimensions", "center", "rotation", "corners_3d", "corners_2d"))),
+        cuboid=Cuboid(*(array_from_json(cuboid[key]) for key in _CUBOID_FIELDS)),
         pose=array_from_json(item["pose"]),
         model=item.get("model", ""),
         scale=item.get("scale", 1.0),
@@ -254,13 +255,14 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
         raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
     bbox = field(item, "bbox", where, numbers, length=4)
     check_box(bbox, width, height, f"{where}: 'bbox'")
-    points = field(item, "keypoints", where, lambda value, at: _keypoint_rows(value, at))
+    points = field(item, "keypoints", where, _keypoint_rows)
     extra = {
         "amodal_bbox": field(item, "amodal_bbox", where, numbers, length=4).tolist(),
         "amodal_area": field(item, "amodal_area", where, number, 0),
         "occlusion": field(item, "occlusion", where, number, 0, 1),
         "truncation": field(item, "truncation", where, number, 0, 1),
-        "cuboid": _cuboid(field(item, "cuboid", where, mapping), f"{where}: 'cuboid'"),
+        # Records write every NaN as null, so any cuboid field may hold one (as read before).
+        "cuboid": field(item, "cuboid", where, cuboid_record, _CUBOID_FIELDS),
         "pose": field(item, "pose", where, matrix, (4, 4)).tolist(),
         "instance_id": field(item, "instance_id", where, integer, 1),
     }
@@ -286,11 +288,6 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
 
 def _keypoint_rows(value, where: str) -> np.ndarray:
     return matrix(value, where, (len(value) if isinstance(value, list) else -1, 3), allow_null=True)
-
-
-def _cuboid(cuboid: dict, where: str) -> dict:
-    shapes = {"dimensions": (3,), "center": (3,), "rotation": (3, 3), "corners_3d": (8, 3), "corners_2d": (8, 2)}
-    return {key: field(cuboid, key, where, matrix, shape, True).tolist() for key, shape in shapes.items()}
 
 
 def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], where: str) -> LabeledImage:
@@ -345,7 +342,7 @@ def _polyline(line, image: LabeledImage, categories: set[int], where: str) -> di
     category_id = field(line, "category_id", where, integer)
     if category_id not in categories:
         raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
-    points = field(line, "points", where, lambda value, at: _keypoint_rows(value, at))
+    points = field(line, "points", where, _keypoint_rows)
     return {"category_id": category_id, "points": checked_keypoints(points, image.width, image.height, f"{where}: 'points'")}
 
 
