@@ -90,8 +90,8 @@ class GenerateSettings:
                               "differently per frame and break flow and tracks); use augment=none, or augment=sensor "
                               "without lens_distortion and transforms (depth of field, motion blur, noise, JPEG)")
         if self.sequence_settings.is_video and generator:
-            raise ConfigError("generator: diffusion is not supported with sequence.frames > 1 (each frame would be "
-                              "redrawn independently and flicker; flow would not match); use generator=none")
+            raise ConfigError("generator: diffusion and paste are not supported with sequence.frames > 1 (each frame "
+                              "would be made independently and flicker; flow would not match); use generator=none")
         self.scene, self.render, self.labels, self.augment, self.writer = scene, render, labels, augment, writer
         self.export, self.sequence, self.motion, self.generator = export, sequence, motion, generator
 
@@ -174,7 +174,7 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
     """
     settings = build_settings(GenerateSettings, cfg, "generate")
     parts = build_components(settings)
-    sequence, categories = settings.sequence_settings, parts.frames.sampler.categories
+    sequence, categories = settings.sequence_settings, parts.categories
     root = Path(settings.out).expanduser()
     # Validates writer settings before anything touches disk.
     writer = parts.make_writer(root=root, flow_format=sequence.flow_format)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from synthgen.augment.augmenter import Augmenter
 from synthgen.augment.sensor import SensorModel
-from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, stream_seed
+from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, PASTE_STREAM, stream_seed
 from synthgen.core.errors import ConfigError
 from synthgen.io.store import DatasetWriter
 from synthgen.labels.checks import check_sample
@@ -49,7 +49,14 @@ class Components:
     augmenter: Augmenter | SensorModel | None
     make_writer: Callable[..., DatasetWriter]
     exporters: dict[str, Callable[[Path], Path]]
-    generator: object | None  # DiffusionGenerator, with its model loaded
+    generator: object | None  # DiffusionGenerator (its model loaded) or Paste (its cut-outs made)
+
+    @property
+    def categories(self):
+        """The run's categories: the scene's, or the pasted dataset's when nothing is rendered."""
+        if self.generator is not None and not self.generator.needs_render:
+            return self.generator.categories
+        return self.frames.sampler.categories
 
 
 def build_components(settings) -> Components:
@@ -82,18 +89,25 @@ def build_components(settings) -> Components:
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
     frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
     return Components(frames, renderer, deriver, augmenter, make_writer, exporters,
-                      _build_generator(settings, renderer))
+                      _build_generator(settings, renderer, sampler))
 
 
-def _build_generator(settings, renderer: Renderer):
-    """The diffusion generator, its model loaded (so a bad model fails before anything is written)."""
+def _build_generator(settings, renderer: Renderer, sampler: SceneSampler):
+    """The generator, ready (so a bad model or source fails before anything is written): a
+    diffusion generator with its model loaded, or copy-paste with its cut-outs made."""
     if not settings.generator:
         return None
-    from synthgen.diffusion.base import DiffusionGenerator
+    from synthgen.compose.paste import Paste
 
     generator = instantiate(settings.generator, "generator", settings.allowed_target_prefixes)
+    if isinstance(generator, Paste):
+        generator.check_size(renderer.width, renderer.height)
+        generator.load(sampler.categories)
+        return generator
+    from synthgen.diffusion.base import DiffusionGenerator
+
     if not isinstance(generator, DiffusionGenerator):
-        raise ConfigError(f"generator._target_: must build a DiffusionGenerator, got {type(generator).__name__}")
+        raise ConfigError(f"generator._target_: must build a DiffusionGenerator or Paste, got {type(generator).__name__}")
     generator.check_size(renderer.width, renderer.height)
     generator.load()
     return generator
@@ -108,11 +122,20 @@ class Stages:
     writer: DatasetWriter
     seed: int
     sequence: SequenceSettings
-    generator: object | None = None  # DiffusionGenerator
+    generator: object | None = None  # DiffusionGenerator or Paste
 
     @property
     def batch_size(self) -> int:
         return self.generator.batch_size if self.generator is not None else 1
+
+    @property
+    def renders(self) -> bool:
+        """Whether samples start from a render (all but copy-paste without render-and-paste)."""
+        return self.generator is None or self.generator.needs_render
+
+    def generator_seed(self, index: int) -> int:
+        stream = PASTE_STREAM if self.generator.kind == "paste" else DIFFUSION_STREAM
+        return stream_seed(self.seed, index, stream)
 
 
 def _label(job: FrameJob, stages: Stages):
@@ -128,13 +151,20 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
     """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
     this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
     seconds = collections.Counter()
-    start = time.thread_time()
-    samples = [_label(job, stages) for job in jobs]
-    scene_problems = {job.index: list(job.spec.problems) for job in jobs}
-    seconds["labels+checks (cpu)"] += time.thread_time() - start
-    if stages.generator is not None:
-        samples = stages.generator(samples, [stream_seed(stages.seed, s.index, DIFFUSION_STREAM) for s in samples])
-        seconds["diffusion"] += stages.generator.last_call_seconds()
+    scene_problems = {job.index: list(job.spec.problems) if job.spec is not None else [] for job in jobs}
+    if not stages.renders:  # copy-paste alone: the sample is composed, not rendered
+        samples = []
+        for job in jobs:
+            samples.append(stages.generator.compose(job.index, stages.generator_seed(job.index)))
+            seconds["paste"] += stages.generator.last_call_seconds()
+    else:
+        start = time.thread_time()
+        samples = [_label(job, stages) for job in jobs]
+        seconds["labels+checks (cpu)"] += time.thread_time() - start
+    if stages.generator is not None and stages.renders:
+        samples = stages.generator(samples, [stages.generator_seed(s.index) for s in samples])
+        seconds[stages.generator.kind if stages.generator.kind == "paste" else "diffusion"] += (
+            stages.generator.last_call_seconds())
     for sample in samples:
         start = time.thread_time()
         if stages.augmenter is not None:
@@ -168,9 +198,17 @@ def _batches(jobs: Iterable, size: int) -> Iterator[list]:
 
 
 def _renders(plan: list[tuple[int, bool]], frames: FrameSource, renderer: Renderer, seconds: collections.Counter,
-             stop: threading.Event | None) -> Iterator[tuple]:
+             stop: threading.Event | None, renders: bool = True) -> Iterator[tuple]:
     """Render the (index, commit) plan in order; each next scene is drawn while this one renders,
-    on one thread of its own (which keeps the sampler's caches single-threaded)."""
+    on one thread of its own (which keeps the sampler's caches single-threaded). Without
+    ``renders``, the plan's indices pass through with no scene and no render."""
+
+    if not renders:  # nothing to draw or render (copy-paste alone)
+        for index, commit in plan:
+            if stop is not None and stop.is_set():
+                return
+            yield index, commit, None, None, None
+        return
 
     def draw_scene(index: int):
         start = time.thread_time()
@@ -223,7 +261,7 @@ def render_and_commit(groups: list[list[tuple[int, bool]]], frames: FrameSource,
         committed(future.samples)
 
     with ThreadPoolExecutor(threads, "synthgen-write") as pool:
-        for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, stop)), stages.batch_size):
+        for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, stop, stages.renders)), stages.batch_size):
             future = pool.submit(_finish, batch, stages)
             future.samples = len(batch)
             pending.append(future)

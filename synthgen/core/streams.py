@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "MOTION_STREAM", "RENDER_STREAM", "SCENE_STREAM", "sample_rng",
+__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "MOTION_STREAM", "PASTE_STREAM", "RENDER_STREAM", "SCENE_STREAM", "sample_rng",
            "stream_generator", "stream_seed"]
 
 SCENE_STREAM = 0  # sample_rng: the scene sampler and its randomizers
@@ -18,6 +18,7 @@ AUGMENT_STREAM = 1  # 2D augmentation
 MOTION_STREAM = 2  # a clip's trajectories (drawn once per clip, from the clip number)
 DIFFUSION_STREAM = 3  # prompts and diffusion noise
 RENDER_STREAM = 4  # the renderer's own draws (Cycles' seed, depth of field, motion blur): SceneSpec.render_seed
+PASTE_STREAM = 5  # copy-paste synthesis: cut-outs, placements, blends, backgrounds
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:

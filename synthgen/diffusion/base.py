@@ -48,6 +48,7 @@ class DiffusionGenerator:
 
     kind = ""  # inpaint | img2img | controlnet
     verifies_labels = True  # False where labels are exact by construction
+    needs_render = True  # diffusion starts from the render
 
     def __init__(self, model: str, prompt: Mapping | None = None, steps: int = 25, guidance_scale: float = 7.5,
                  device: str = "auto", dtype: str = "float32", batch_size: int = 1, download: bool = False,

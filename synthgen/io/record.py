@@ -263,13 +263,17 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
         "truncation": field(item, "truncation", where, number, 0, 1),
         # Records write every NaN as null, so any cuboid field may hold one (as read before).
         "cuboid": field(item, "cuboid", where, cuboid_record, _CUBOID_FIELDS),
-        "pose": field(item, "pose", where, matrix, (4, 4)).tolist(),
+        "pose": field(item, "pose", where, matrix, (4, 4), True),
         "instance_id": field(item, "instance_id", where, integer, 1),
     }
     segmentation = field(item, "segmentation", where, rle_of, width, height)
     # Unoccluded objects share one RLE (the writer stores it twice): checked once.
     extra["amodal_segmentation"] = (segmentation if item.get("amodal_segmentation") == item["segmentation"]
                                     else field(item, "amodal_segmentation", where, rle_of, width, height))
+    if np.isnan(extra["pose"]).all():  # no 3D labels (a pasted object): none passed on to formats
+        del extra["pose"], extra["cuboid"]
+    else:
+        extra["pose"] = extra["pose"].tolist()
     if "track_id" in item:
         extra["track_id"] = field(item, "track_id", where, integer, 0)
     if "model" in item:

@@ -10,9 +10,9 @@
   background or a support texture without unlabeled positives in it: ``inpaint``
   fills every object's mask (or box), grown past its rim and contact shadow, with the local
   mean colour of the surface around it (normalised convolution; Telea inpainting smears
-  large clustered holes); ``crop`` takes the
-  largest random crop of the requested aspect that touches no labeled box (falling
-  back to inpainting when none is found).
+  large clustered holes); ``crop`` takes the largest random crop of the requested aspect
+  that stays a margin clear of every labeled box (falling back to inpainting when none is
+  found), so no labeled instance, whole or cut, is in it.
 
 Any dataset ``synthgen.io.read_dataset`` reads (COCO, YOLO, VOC, Label Studio, a
 synthgen store). Photos are read on first use and kept in a small LRU.
@@ -213,7 +213,8 @@ class DatasetPhotos:
             return crop
         return cv2.inpaint(crop, (~inside).astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
-    def clean_photo(self, rng: np.random.Generator, width: int, height: int, mode: str) -> np.ndarray:
+    def clean_photo(self, rng: np.random.Generator, width: int, height: int, mode: str,
+                    margin: float = 0.01) -> np.ndarray:
         """(height, width, 3) uint8 RGB: a random photo without its labeled objects.
 
         Args:
@@ -221,10 +222,12 @@ class DatasetPhotos:
             width: Output width in pixels.
             height: Output height in pixels.
             mode: ``inpaint`` or ``crop`` (see the module docstring).
+            margin: ``crop``: clearance from every labeled box, as a share of the photo's
+                longer side (at least ``_MARGIN_PX`` pixels).
         """
         index = int(rng.integers(len(self.images)))
         if mode == "crop":
-            crop = self._free_crop(rng, index, width / height)
+            crop = self._free_crop(rng, index, width / height, margin)
             if crop is not None:
                 return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
         filled = self._cached(("inpainted", index), lambda: self._inpainted(index))
@@ -234,10 +237,11 @@ class DatasetPhotos:
         boxes = [obj.bbox for obj in self.images[index].objects]
         return np.reshape(boxes, (-1, 4)) * scale
 
-    def _free_crop(self, rng: np.random.Generator, index: int, aspect: float) -> np.ndarray | None:
+    def _free_crop(self, rng: np.random.Generator, index: int, aspect: float, margin: float) -> np.ndarray | None:
         photo = self.photo(index)
         h, w = photo.shape[:2]
-        boxes = self._boxes(index) + [-_MARGIN_PX, -_MARGIN_PX, _MARGIN_PX, _MARGIN_PX]
+        pad = max(_MARGIN_PX, margin * max(h, w))
+        boxes = self._boxes(index) + [-pad, -pad, pad, pad]
         for share in (0.6, 0.45, 0.3, 0.2, 0.12):
             crop_w = min(w, h * aspect) * share
             crop_h = crop_w / aspect

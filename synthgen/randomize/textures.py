@@ -124,6 +124,7 @@ class ImageFolder:
         self.files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             raise ConfigError(f"{name}: folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self.name = name
         self._cache: dict[Path, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -143,6 +144,19 @@ class ImageFolder:
         if len(self._cache) > _CACHE_IMAGES:
             self._cache.pop(next(iter(self._cache)))
         return self._cache[path]
+
+    def check_readable(self) -> None:
+        """Raise ConfigError naming the first file whose header no image library recognises
+        (a run would otherwise fail on it midway); header-only, so cheap for large folders."""
+        from PIL import Image, UnidentifiedImageError
+
+        for path in self.files:
+            try:
+                with Image.open(path) as image:
+                    image.size  # noqa: B018 - identifying the format reads the header
+            except (OSError, UnidentifiedImageError, ValueError) as error:
+                raise ConfigError(f"{self.name}: image file {str(path)!r} cannot be read ({error}); "
+                                  "remove or replace it") from error
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """A random image of the folder."""
