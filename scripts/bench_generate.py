@@ -15,12 +15,18 @@ and peak RSS; the last line is `end_to_end_vs_raw_render = X.XX`. With ``scenes=
 it runs each scene in turn and ends with a table of images/s per scene.
 
     python scripts/bench_generate.py sequence.frames=24 [n=4] [motion=...] [...]
+    python scripts/bench_generate.py generator=paste [n=50] [generator.dataset=DIR] [...]
 
 With ``sequence.frames=F > 1`` it measures sequences against still images instead, in
 one process on the same settings: ``n * F`` still images, ``n`` clips of F frames with
 tracks only (``sequence.flow=false``), and the same clips with forward/backward flow and
 occlusion masks; the still run is repeated at the end and averaged. Prints frames/s of
 each and ends with ``sequence_vs_still = X.XX`` (frames/s of full sequences over stills).
+
+With ``generator=paste`` (copy-paste alone, nothing rendered) it runs ``generate`` at n and
+10 n (default n=50; dataset ``../shared/data/fruits_nuts`` unless ``generator.dataset=`` is
+given), after a warm-up run, and prints images/s of both, the stages, the cut-out counts and
+``paste_images_per_second = X.X`` (the larger run) and the ratio of the two rates.
 """
 
 from __future__ import annotations
@@ -197,7 +203,31 @@ def bench_sequence(argv: list[str]) -> float:
     return with_flow / still
 
 
+def bench_paste(argv: list[str]) -> float:
+    """Images/s of copy-paste generation at n and 10 n; returns the rate of the larger run."""
+    n = int(next((arg.split("=", 1)[1] for arg in argv if arg.startswith("n=")), "50"))
+    keys = {arg.split("=", 1)[0] for arg in argv}
+    dataset = Path(__file__).resolve().parents[2] / "shared" / "data" / "fruits_nuts"
+    base = [d for d in DEFAULTS if d.split("=", 1)[0] not in keys | {"n"}]
+    base += [] if "generator.dataset" in keys else [f"generator.dataset={dataset}"]
+    base += [arg for arg in argv if not arg.startswith("n=")]
+    _frames_per_second([*base, "n=5"])  # warm-up: imports, cut-outs, caches of this process
+    rates = {}
+    for count in (n, 10 * n):
+        rates[count], stage_ms = _frames_per_second([*base, f"n={count}"])
+        print(f"n={count}: {rates[count]:.1f} images/s; per-stage ms/image: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in stage_ms.items()))
+    print(f"{' '.join(base)}")
+    print(f"rate at 10 n / rate at n = {rates[10 * n] / rates[n]:.2f} (1: cost per image does not grow with n)")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"paste_images_per_second = {rates[10 * n]:.1f}")
+    return rates[10 * n]
+
+
 def main(argv: list[str]) -> None:
+    if "generator=paste" in argv and "generator.render_objects=true" not in argv:
+        bench_paste(argv)
+        return
     if any(arg.startswith("sequence.frames=") and int(arg.split("=", 1)[1]) > 1 for arg in argv):
         bench_sequence(argv)
         return

@@ -195,7 +195,7 @@ def _poisson(image: np.ndarray, placed: Placed, rgb: np.ndarray) -> bool:
     source[placed.window] = rgb
     full_mask[placed.window] = mask.astype(np.uint8) * 255
     centre = (int(left + (right - left) // 2), int(top + (bottom - top) // 2))
+    keep = full_mask.astype(bool)  # before the call: OpenCV may change the mask it is given
     cloned = cv2.seamlessClone(source, image, full_mask, centre, cv2.NORMAL_CLONE)
-    keep = full_mask.astype(bool)
     image[keep] = cloned[keep]
     return True
