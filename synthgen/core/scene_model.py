@@ -33,7 +33,9 @@ __all__ = [
     "SceneSpec",
     "Texture",
     "UV_PROJECTIONS",
+    "WRAPPING_UV_PROJECTIONS",
     "default_uv",
+    "default_uv_wraps",
     "distort_normalized",
     "equirect_directions",
     "project_uv",
@@ -148,6 +150,10 @@ class MeshGeometry:
         part_offsets: (P + 1,) int64 face offsets: part p is faces
             ``part_offsets[p]:part_offsets[p + 1]`` and takes material p of the
             object (a mesh file with several materials). None: one part.
+        uv_wraps: ``u`` of ``uv`` is an angle (sphere and cylinder projections): a triangle
+            spanning more than half of u crosses u = 0/1 and is drawn the short way round
+            (renderers repeat the texture), so the projection shows no seam.
+            ``default_uv`` wraps on its own (``default_uv_wraps``).
     """
 
     vertices: np.ndarray
@@ -158,6 +164,7 @@ class MeshGeometry:
     cacheable: bool = True
     colors: np.ndarray | None = None
     part_offsets: np.ndarray | None = None
+    uv_wraps: bool = False
 
     def __post_init__(self):
         vertices = np.ascontiguousarray(self.vertices, dtype=np.float64)
@@ -186,7 +193,8 @@ class MeshGeometry:
         object.__setattr__(self, "part_offsets", offsets.astype(np.int64))
         if not self.key:
             extra = b"".join(b"" if a is None else a.tobytes() for a in (self.uv, self.colors)) + offsets.tobytes()
-            digest = hashlib.sha1(vertices.tobytes() + faces.tobytes() + extra + bytes([self.smooth]))
+            digest = hashlib.sha1(vertices.tobytes() + faces.tobytes() + extra + bytes([self.smooth])
+                                  + (b"wraps" if self.uv_wraps else b""))
             object.__setattr__(self, "key", digest.hexdigest())
 
     @property
@@ -202,6 +210,21 @@ class MeshGeometry:
     def texture_coordinates(self) -> np.ndarray:
         """(V, 2) float64 ``uv``, or ``default_uv`` of the vertices when there is none."""
         return self.uv if self.uv is not None else default_uv(self.vertices)
+
+    @property
+    def texture_wraps(self) -> bool:
+        """Whether ``texture_coordinates``' u is an angle (see ``uv_wraps``)."""
+        return self.uv_wraps if self.uv is not None else default_uv_wraps(self.vertices)
+
+
+def _is_flat(vertices: np.ndarray) -> bool:
+    extent = np.maximum(vertices.max(axis=0) - vertices.min(axis=0), 1e-12)
+    return bool(extent.min() < 0.1 * extent.max())
+
+
+def default_uv_wraps(vertices: np.ndarray) -> bool:
+    """Whether ``default_uv`` of these vertices is cylindrical (u an angle), not planar."""
+    return not _is_flat(np.asarray(vertices, dtype=np.float64))
 
 
 def default_uv(vertices: np.ndarray) -> np.ndarray:
@@ -220,7 +243,7 @@ def default_uv(vertices: np.ndarray) -> np.ndarray:
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     extent = np.maximum(high - low, 1e-12)
     order = np.argsort(extent)
-    if extent[order[0]] < 0.1 * extent[order[2]]:
+    if _is_flat(vertices):
         axes = sorted(order[1:])
         return (vertices[:, axes] - low[axes]) / extent[axes]
     centre = (low + high) / 2.0
@@ -245,6 +268,7 @@ def distort_normalized(xy: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
 
 
 UV_PROJECTIONS = ("auto", "box", "sphere", "cylinder", "planar")
+WRAPPING_UV_PROJECTIONS = ("sphere", "cylinder")  # u is an angle: MeshGeometry.uv_wraps
 
 
 def project_uv(vertices: np.ndarray, method: str, normals: np.ndarray | None = None) -> np.ndarray:

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from synthgen.core import MeshGeometry, SceneObject, SceneSpec, Texture, project_uv
+from synthgen.core import MeshGeometry, SceneObject, SceneSpec, Texture, default_uv_wraps, project_uv
 from synthgen.core.color import linear_to_srgb, srgb_to_linear
 from synthgen.core.errors import ConfigError
-from synthgen.core.scene_model import UV_PROJECTIONS
+from synthgen.core.scene_model import UV_PROJECTIONS, WRAPPING_UV_PROJECTIONS
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.randomize.base import check_roles
 from synthgen.randomize.real_photos import DatasetPhotos
@@ -185,13 +185,14 @@ class MaterialRandomizer:
         if (self.uv_projection == "keep" and mesh.uv is not None) or (method == "auto" and mesh.uv is None):
             return mesh  # its own uv, or none: renderers project ``default_uv`` (= auto) themselves
         key = (mesh.key, method)
+        wraps = method in WRAPPING_UV_PROJECTIONS or (method == "auto" and default_uv_wraps(mesh.vertices))
         if not mesh.cacheable:  # made for one sample: nothing to reuse
-            return dataclasses.replace(mesh, uv=project_uv(mesh.vertices, method, _vertex_normals(mesh)))
+            return dataclasses.replace(mesh, uv=project_uv(mesh.vertices, method, _vertex_normals(mesh)), uv_wraps=wraps)
         if key not in self._uv_meshes:
             if len(self._uv_meshes) >= _UV_CACHE:
                 self._uv_meshes.pop(next(iter(self._uv_meshes)))
             uv = project_uv(mesh.vertices, method, _vertex_normals(mesh))
-            self._uv_meshes[key] = dataclasses.replace(mesh, uv=uv, key=f"{mesh.key}|uv={method}")
+            self._uv_meshes[key] = dataclasses.replace(mesh, uv=uv, key=f"{mesh.key}|uv={method}", uv_wraps=wraps)
         return self._uv_meshes[key]
 
     def _base_color(self, obj: SceneObject, rng: np.random.Generator) -> np.ndarray:

@@ -3,6 +3,8 @@
 A part's triangles are re-indexed to the vertices they use; smooth meshes get normals
 interpolated across gentle curvature only (``trimesh.graph.smooth_shade``, 30 degrees),
 sharp rims split; flat meshes three vertices of their own per face with the face's normal.
+Where texture coordinates wrap (an angle in u), triangles across u = 0/1 get their own
+copies of the corners below 0.5 at u + 1, so the texture runs on without a seam.
 pyrender and Cycles both draw these arrays, so the two see the same normals and
 texture coordinates at every pixel; the arrays of recent cacheable meshes are kept (an LRU
 of 64 parts), so a Cycles run, which uploads each mesh to both, computes them once.
@@ -77,10 +79,36 @@ def _compute(geometry: MeshGeometry, part: int, with_colors: bool) -> ShadingArr
         positions = mesh.vertices[faces].reshape(-1, 3)
         normals = np.repeat(mesh.face_normals, 3, axis=0)
         indices = np.arange(len(positions)).reshape(-1, 3)
-    return ShadingArrays(
+    arrays = ShadingArrays(
         positions=np.asarray(positions, np.float32), normals=np.asarray(normals, np.float32),
         uv=uv[source].astype(np.float32), colors=None if colors is None else colors[source].astype(np.float32),
         indices=np.asarray(indices, np.uint32),
+    )
+    return _unwrapped(arrays) if geometry.texture_wraps else arrays
+
+
+def _unwrapped(arrays: ShadingArrays) -> ShadingArrays:
+    """Triangles that cross u = 0/1 of a wrapping projection drawn the short way round.
+
+    Interpolating u across such a triangle would run through the whole texture (a zig-zag
+    seam); its corners with u < 0.5 get copies at u + 1 instead (the texture repeats), with
+    the same position and normal, so shading stays continuous across the former seam.
+    """
+    corner_u = arrays.uv[arrays.indices.astype(np.int64), 0]
+    crossing = corner_u.max(axis=1) - corner_u.min(axis=1) > 0.5
+    if not crossing.any():
+        return arrays
+    low = crossing[:, None] & (corner_u < 0.5)
+    copied, slot = np.unique(arrays.indices[low], return_inverse=True)
+    indices = arrays.indices.copy()
+    indices[low] = (len(arrays.positions) + slot).astype(np.uint32)
+    shifted_uv = arrays.uv[copied] + np.array([1.0, 0.0], np.float32)
+    return ShadingArrays(
+        positions=np.concatenate([arrays.positions, arrays.positions[copied]]),
+        normals=np.concatenate([arrays.normals, arrays.normals[copied]]),
+        uv=np.concatenate([arrays.uv, shifted_uv]),
+        colors=None if arrays.colors is None else np.concatenate([arrays.colors, arrays.colors[copied]]),
+        indices=indices,
     )
 
 

@@ -190,6 +190,9 @@ def test_image_textures_project_uv_on_meshes_without_uv():
     first = randomizer(spec, np.random.default_rng(0)).objects[0]
     second = randomizer(spec, np.random.default_rng(1)).objects[0]
     assert first.mesh.uv is not None and first.mesh is second.mesh  # projected once, reused
+    assert first.mesh.uv_wraps and first.mesh.texture_wraps  # u is an angle: drawn without a seam
+    planar = MaterialRandomizer(texture_probability=1.0, uv_projection="planar", categories=["ball"])
+    assert not planar(spec, np.random.default_rng(0)).objects[0].mesh.uv_wraps
     assert MaterialRandomizer(texture_probability=1.0, categories=["cube"])(spec, np.random.default_rng(0)).objects[0] \
         is spec.objects[0]
 
@@ -224,3 +227,35 @@ def test_glb_normal_map_emission_and_alpha_are_kept(tmp_path):
     assert loaded.alpha_mode == "MASK" and loaded.alpha_cutoff == pytest.approx(0.4) and loaded.double_sided
     assert loaded.base_color_texture.image.shape[2] == 4  # coverage kept as alpha
     assert loaded.metallic == 1.0 and loaded.roughness == 1.0  # glTF's defaults for absent factors
+
+
+def _seam_jump(renderer, wraps: bool) -> float:
+    """Largest jump of intensity across the sphere projection's u = 0/1 meridian, rendered facing it."""
+    import trimesh
+
+    from synthgen.core import MeshGeometry, SceneObject, Texture, project_uv
+    from tests.conftest import camera_at, spec_of
+
+    sphere = trimesh.creation.uv_sphere(radius=0.1, count=[24, 24])
+    geometry = MeshGeometry(sphere.vertices, sphere.faces, smooth=True, uv=project_uv(sphere.vertices, "sphere"),
+                            uv_wraps=wraps)
+    # A texture continuous across the wrap (cos of the angle): any jump at the meridian is the seam.
+    u = (np.arange(256) + 0.5) / 256
+    row = (128 + 100 * np.cos(2 * np.pi * u)).astype(np.uint8)
+    texture = Texture(np.repeat(np.repeat(row[None, :, None], 3, axis=2), 64, axis=0))
+    obj = SceneObject(geometry, np.eye(4), color=[1.0, 1.0, 1.0, 1.0], texture=texture, instance_id=1, category_id=1)
+    # u = 0/1 is the meridian at angle -pi about z (the -x side): the camera looks at it from -x.
+    render = renderer.render(spec_of(camera_at([-0.45, 0.0, 0.0], [0.0, 0.0, 0.0], size=(96, 96), fov=40.0), obj))
+    gray = render.image.astype(np.float64).mean(axis=2)
+    inside = render.instance_ids == 1
+    rows = np.flatnonzero(inside[:, 48])
+    band = gray[rows[5]:rows[-5], 40:57]  # the meridian projects to the central column
+    return float(np.abs(np.diff(band, axis=1)).max())
+
+
+def test_wrapping_projection_has_no_seam():
+    from synthgen.render.pyrender_backend import PyrenderRenderer
+
+    renderer = PyrenderRenderer(96, 96)
+    seam, seamless = _seam_jump(renderer, wraps=False), _seam_jump(renderer, wraps=True)
+    assert seam > 40 and seamless < 12, (seam, seamless)
