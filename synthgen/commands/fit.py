@@ -11,10 +11,13 @@ The search (documented in the README, "Fit"):
    rendered with the same seed (common random numbers: candidates differ only in their
    ranges, not in luck).
 4. The scene as it was and the ``finalists - 1`` best distinct candidates are measured
-   again on ``eval_images`` new images (seed + 1); the best of them is written as
-   ``out/scene/<scene>_fit.yaml`` (a scene config that extends the original; the original
-   ranges when nothing beat them). Before and after are measured on yet other images
-   (seed + 2), for ``fit_report.json`` and ``fit_report.html``.
+   again on ``eval_images`` new images (seed + 1) and one is chosen: with
+   ``selection: transfer`` (the default) by how well detectors trained on those images
+   alone find the objects of the real photos (``synthgen.fit.transfer``; a candidate must
+   beat the original's score, else the original ranges are kept), with ``selection:
+   statistics`` by the statistics gap. It is written as ``out/scene/<scene>_fit.yaml``.
+   Before and after are measured on yet other images (seed + 2), for ``fit_report.json``
+   and ``fit_report.html`` (transfer too, so the reported change is not the luck of the choice).
 
 Batches are real ``synthgen generate`` runs of the composed generate config (the same
 renderer, labels and augmentation a dataset gets), written to a scratch folder in ``out``
@@ -37,12 +40,13 @@ from tqdm import tqdm
 
 from synthgen.commands.generate import generate
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.core.validation import check_list, check_number
+from synthgen.core.validation import check_choice, check_list, check_number
 from synthgen.fit.gap import dataset_statistics, statistic_scales, statistics_gap
 from synthgen.fit.moments import match_moments
 from synthgen.fit.report import write_fit_report
 from synthgen.fit.search import cross_entropy_search
 from synthgen.fit.space import SearchSpace
+from synthgen.fit.transfer import TransferProxy
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.readers import read_dataset
@@ -65,7 +69,8 @@ class FitSettings:
     def __init__(self, scene: dict, scene_name: str, real: str, out: str, parameters: list, overwrite: bool = False,
                  batch: int = 16, rounds: int = 3, population: int = 8, elite: int = 3, initial_std: float = 0.08,
                  image_weight: float = 0.5, eval_images: int = 64, finalists: int = 3, image_size: int = 320,
-                 generate: list | None = None,
+                 generate: list | None = None, selection: str = "transfer", transfer_steps: int = 150,
+                 transfer_repeats: int = 2, transfer_image_size: int = 256, device: str = "auto",
                  seed: int = 0, progress: bool = True):
         if not isinstance(scene, Mapping) or "_target_" not in scene:
             raise ConfigError("scene: must be a scene config (scene=NAME)")
@@ -89,6 +94,20 @@ class FitSettings:
         self.image_size = check_number("image_size", image_size, minimum=32, maximum=4096, integer=True)
         self.seed = check_number("seed", seed, minimum=0, integer=True)
         self.progress = bool(progress)
+        self.selection = check_choice("selection", selection, ("transfer", "statistics"))
+        self.transfer = TransferProxy(
+            steps=check_number("transfer_steps", transfer_steps, minimum=1, integer=True),
+            image_size=check_number("transfer_image_size", transfer_image_size, minimum=64, maximum=2048, integer=True),
+            repeats=check_number("transfer_repeats", transfer_repeats, minimum=1, maximum=20, integer=True),
+            device=check_choice("device", device, ("auto", "cpu", "cuda")), seed=self.seed)
+
+    def transfer_proxy(self) -> TransferProxy | None:
+        """The transfer proxy with its device resolved, or None for ``selection: statistics``."""
+        if self.selection != "transfer":
+            return None
+        from synthgen.validate.features import torch_device
+
+        return dataclasses.replace(self.transfer, device=torch_device(self.transfer.device, "device"))
 
 
 def _generate_config(settings: FitSettings) -> dict:
@@ -165,18 +184,22 @@ class _Batches:
         self.config["render"] = {**self.config["render"], "width": resolution[0], "height": resolution[1]}
         self.images = 0
 
-    def statistics(self, scene: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+    def statistics(self, scene: dict, n: int, seed: int, real: LabeledDataset | None = None,
+                   transfer: TransferProxy | None = None) -> tuple[dict[str, np.ndarray], dict | None]:
+        """The batch's statistics, and its transfer score on ``real`` when a proxy is given."""
         folder = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
         config = {**copy.deepcopy(self.config), "scene": scene, "n": n, "seed": seed, "out": str(folder / "store"),
                   "export": None, "progress": False, "resume": False, "overwrite": False, "shard": 0, "num_shards": 1}
         try:
             generate(OmegaConf.create(config))
-            stats = dataset_statistics(_shared_only(open_store(folder / "store"), self.shared))
+            store = _shared_only(open_store(folder / "store"), self.shared)
+            stats = dataset_statistics(store)
+            scored = None if transfer is None else transfer.score(store, real)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         self.images += n
         self.bar.update(1)
-        return stats
+        return stats, scored
 
 
 def fit(cfg: DictConfig | Mapping) -> Path:
@@ -200,15 +223,18 @@ def fit(cfg: DictConfig | Mapping) -> Path:
     resolution = _batch_resolution(real, settings.image_size)
     real_stats = dataset_statistics(real)  # reads every real image: its errors come before out is touched
     scales = statistic_scales(real_stats)
+    transfer = settings.transfer_proxy()  # a missing torch or CUDA fails before out is touched
     out = prepare_export_folder(settings.out, settings.overwrite)
     evaluations = 1 + _MOMENT_PASSES + settings.rounds * settings.population + settings.finalists + 2
     with tempfile.TemporaryDirectory(prefix=".fit-", dir=out) as scratch, \
             tqdm(total=evaluations, desc="fit", unit="batch", disable=not settings.progress) as bar:
         batches = _Batches(base, Path(scratch), resolution, shared, bar)
 
-        def measure(values: dict, n: int, seed: int) -> tuple[dict, dict]:
-            stats = batches.statistics(_merged(settings.scene, space.changes(values)), n, seed)
-            return stats, statistics_gap(stats, real_stats, scales, settings.image_weight)
+        def measure(values: dict, n: int, seed: int, scored: bool = False) -> tuple[dict, dict]:
+            stats, transfer_score = batches.statistics(_merged(settings.scene, space.changes(values)), n, seed, real,
+                                                       transfer if scored else None)
+            gap = statistics_gap(stats, real_stats, scales, settings.image_weight)
+            return stats, gap if transfer_score is None else {**gap, "transfer": transfer_score}
 
         original = space.decode(space.encode(space.current()))
         original_stats, original_gap = measure(original, settings.batch, settings.seed)
@@ -230,11 +256,12 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         # on new images (seed + 1) to choose; before/after are then measured on others (seed + 2),
         # so the reported fall is not the luck of the choice.
         finalists = _finalists(space, original, start, start_gap["objective"], search, settings.finalists)
-        selection = [measure(values, settings.eval_images, settings.seed + 1)[1]["objective"] for values in finalists]
-        chosen = finalists[int(np.argmin(selection))]
-        before_stats, before = measure(original, settings.eval_images, settings.seed + 2)
+        scored = transfer is not None
+        selection = [measure(values, settings.eval_images, settings.seed + 1, scored)[1] for values in finalists]
+        chosen = finalists[_choice(selection, scored)]
+        before_stats, before = measure(original, settings.eval_images, settings.seed + 2, scored)
         after_stats, after = ((before_stats, before) if chosen == original
-                              else measure(chosen, settings.eval_images, settings.seed + 2))
+                              else measure(chosen, settings.eval_images, settings.seed + 2, scored))
         rendered = batches.images
 
     fitted = chosen != original
@@ -245,13 +272,18 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         "scene": settings.scene_name, "real": str(real_path), "real_images": len(real.images),
         "categories": sorted(shared), "resolution": list(resolution), "fitted_scene": str(fitted_file),
         "chosen": "fitted" if fitted else "original (no candidate beat it on new images)",
+        "selection": settings.selection,
+        **({"transfer": {"steps": transfer.steps, "image_size": transfer.image_size, "repeats": transfer.repeats,
+                         "before": before["transfer"], "after": after["transfer"]}} if transfer is not None else {}),
         "parameters": {name: {"before": original[name], "after": chosen[name]} for name in space.names()},
         "skipped_parameters": space.skipped,
         "search": {"batch": settings.batch, "rounds": settings.rounds, "population": settings.population,
                    "elite": settings.elite, "initial_std": settings.initial_std, "image_weight": settings.image_weight,
                    "seed": settings.seed, "start": {"original": original_gap, "moment_matched": start_gap},
                    "moment_matched": start, "round_scores": [r["scores"] for r in search.rounds],
-                   "finalists": [{"values": v, "objective": o} for v, o in zip(finalists, selection)],
+                   "finalists": [{"values": v, "objective": g["objective"], **({"transfer": g["transfer"]}
+                                                                              if "transfer" in g else {})}
+                                 for v, g in zip(finalists, selection)],
                    "best_search_objective": search.best_score, "images_rendered": rendered},
         "eval_images": settings.eval_images, "eval_seed": settings.seed + 2,
         "before": before, "after": after,
@@ -259,6 +291,17 @@ def fit(cfg: DictConfig | Mapping) -> Path:
     }
     write_fit_report(out, report, {"real": real_stats, "before": before_stats, "after": after_stats})
     return out
+
+
+def _choice(selection: list[dict], by_transfer: bool) -> int:
+    """Position of the chosen finalist (0 is the original scene): the best transfer score, kept
+    only if it beats the original's (so a fit never chooses a scene that transferred worse on
+    these images), or the lowest statistics gap."""
+    if not by_transfer:
+        return int(np.argmin([gap["objective"] for gap in selection]))
+    scores = [gap["transfer"]["map50"] for gap in selection]
+    best = int(np.argmax(scores))
+    return best if scores[best] > scores[0] else 0
 
 
 def _finalists(space: SearchSpace, original: dict, matched: dict, matched_score: float, search, count: int) -> list:

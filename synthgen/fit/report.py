@@ -80,7 +80,8 @@ def write_fit_report(out: Path, report: dict, stats: Mapping[str, Mapping[str, n
         f"Before and after measured on {report['eval_images']} new images (seed {report['eval_seed']}) at "
         f"{report['resolution'][0]}x{report['resolution'][1]}; W = 1-D Wasserstein distance, normalised = divided "
         f"by the real standard deviation.</p>"
-        f"<h2>Distances</h2>{sums}{statistics}<h2>Parameters</h2>{parameters}"
+        + _transfer_html(report)
+        + f"<h2>Distances</h2>{sums}{statistics}<h2>Parameters</h2>{parameters}"
         + (f"<p>Not fitted:</p><ul>{skipped}</ul>" if skipped else "")
         + f"<h2>Search</h2><p>{search['rounds']} rounds x {search['population']} candidates of {search['batch']} images "
           f"(same seed), elite {search['elite']}; {search['images_rendered']} images rendered in all.</p>"
@@ -88,3 +89,18 @@ def write_fit_report(out: Path, report: dict, stats: Mapping[str, Mapping[str, n
         + "<h2>Distributions</h2>" + "".join(_histogram(key, stats) for key in before["statistics"])
     )
     write_bytes_atomic(out / "fit_report.html", html_page(f"synthgen fit: {report['scene']}", body).encode())
+
+
+def _transfer_html(report: dict) -> str:
+    """The transfer signal fit chose by (``selection: transfer``), before and after, and per finalist."""
+    if "transfer" not in report:
+        return "<p>Chosen by the statistics gap (<code>selection: statistics</code>).</p>"
+    transfer = report["transfer"]
+    finalists = html_table(["finalist", "transfer mAP50 (seed + 1)", "runs", "statistics objective"], [
+        ["original" if i == 0 else f"candidate {i}", _number(f["transfer"]["map50"]),
+         ", ".join(_number(r) for r in f["transfer"]["runs"]), _number(f["objective"])]
+        for i, f in enumerate(report["search"]["finalists"])])
+    return (f"<h2>Transfer</h2><p>Chosen by transfer: box mAP50 on the real photos of detectors trained on "
+            f"{report['eval_images']} renders alone ({transfer['steps']} steps at {transfer['image_size']} px, "
+            f"{transfer['repeats']} seeds averaged). Before {_number(transfer['before']['map50'])}, after "
+            f"{_number(transfer['after']['map50'])} (new images, seed {report['eval_seed']}).</p>{finalists}")

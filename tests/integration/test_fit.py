@@ -20,7 +20,9 @@ from tests.helpers import write_shapes_dataset
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 # Small batches at 96 px: a fit in about a minute. The scene starts with its camera 3x too far.
 TINY = ["progress=false", "batch=6", "rounds=1", "population=3", "eval_images=8", "finalists=2", "image_size=96",
-        "scene.camera.distance=[0.6,0.8]", "scene.randomize.cloth.texture_size=128"]
+        "scene.camera.distance=[0.6,0.8]", "scene.randomize.cloth.texture_size=128", "selection=statistics"]
+# The transfer proxy at its smallest: one detector of a few steps per finalist.
+TINY_TRANSFER = ["selection=transfer", "transfer_steps=3", "transfer_repeats=1", "transfer_image_size=64"]
 
 
 def _fit(*overrides: str) -> Path:
@@ -71,7 +73,8 @@ def test_a_users_own_scene_with_a_required_value_fits_and_its_fitted_file_genera
     fitted = subprocess.run(
         [executable, "fit", "--config-dir", str(tmp_path / "conf"), "scene=my_fruits",
          f"scene.randomize.skins.texture_dataset={FRUITS}", f"real={FRUITS}", f"out={tmp_path / 'fit'}", "progress=false",
-         "batch=3", "rounds=0", "eval_images=2", "finalists=2", "image_size=64", "scene.randomize.cloth.texture_size=128"],
+         "batch=3", "rounds=0", "eval_images=2", "finalists=2", "image_size=64", "scene.randomize.cloth.texture_size=128",
+         "selection=statistics"],
         capture_output=True, text=True, timeout=600)
     assert fitted.returncode == 0, fitted.stderr
     report = json.loads((tmp_path / "fit" / "fit_report.json").read_text())
@@ -127,9 +130,27 @@ def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
 
 
 @pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
-def test_the_same_fit_twice_gives_the_same_bytes(tmp_path):
-    runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=3", "batch=3", "image_size=64")
-            for name in ("a", "b")]
+def test_the_same_fit_twice_gives_the_same_bytes_and_transfer_decides(tmp_path):
+    runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=3", "batch=3", "image_size=96",
+                 "scene.camera.distance=[0.3,0.4]", *TINY_TRANSFER) for name in ("a", "b")]
     for file in ("fit_report.json", "fit_report.html", "scene/tabletop_fruits_fit.yaml"):
         first, second = ((run / file).read_bytes() for run in runs)
         assert first.replace(str(runs[0]).encode(), str(runs[1]).encode()) == second, file
+    report = json.loads((runs[0] / "fit_report.json").read_text())
+    finalists = report["search"]["finalists"]
+    scores = [f["transfer"]["map50"] for f in finalists]
+    assert report["selection"] == "transfer" and len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    # A candidate is chosen only when its detectors found the real objects better than the original's.
+    assert (report["chosen"] == "fitted") == (max(scores[1:]) > scores[0])
+    assert set(report["transfer"]) >= {"before", "after"} and "Chosen by transfer" in (runs[0] / "fit_report.html").read_text()
+
+
+def test_transfer_selection_never_keeps_a_worse_candidate():
+    from synthgen.commands.fit import _choice
+
+    gaps = [{"objective": 3.0, "transfer": {"map50": 0.40}}, {"objective": 1.0, "transfer": {"map50": 0.35}},
+            {"objective": 2.0, "transfer": {"map50": 0.40}}]
+    assert _choice(gaps, by_transfer=True) == 0  # ties and losses keep the original
+    assert _choice(gaps, by_transfer=False) == 1  # the statistics gap alone would take the worse one
+    gaps[2]["transfer"]["map50"] = 0.41
+    assert _choice(gaps, by_transfer=True) == 2
