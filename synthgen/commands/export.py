@@ -43,6 +43,10 @@ class ExportSettings:
                  seed: int | None = None, shapes: str | None = None):
         if format not in FORMATS:
             raise ConfigError(f"format: must be one of {list(FORMATS)}, got {format!r}")
+        for key, value in (("in", source), ("out", out)):
+            if value is None or str(value) in ("", "???"):
+                raise ConfigError(f"{key}: required: give a folder, e.g. synthgen export format={format} in=DATASET "
+                                  "out=EXPORT")
         self.format, self.overwrite = format, bool(overwrite)
         self.source, self.out = Path(str(source)).expanduser(), Path(str(out)).expanduser()
         options = {"task": task, "segmentation": segmentation, "rate": rate, "queue": queue, "seed": seed,

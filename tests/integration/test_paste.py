@@ -58,6 +58,15 @@ def test_pasted_labels_are_exact_on_real_photos(generate_cfg, tmp_path):
     assert len(coco.getAnnIds()) == summary.instances
     first = coco.loadAnns(coco.getAnnIds())[0]
     assert "pose" not in first and "cuboid" not in first and coco.annToMask(first).sum() == first["area"]
+    # Formats that need 3D labels refuse pasted objects with one clear error.
+    from synthgen.commands.export import export_dataset
+    from synthgen.core.errors import InputError
+
+    for format, match in (("kitti", "no 3D cuboid"), ("bop", "no rigid model")):
+        with pytest.raises(InputError, match=match):
+            export_dataset({"format": format, "in": str(out), "out": str(tmp_path / format)})
+    with pytest.raises(ConfigError, match="out: required"):
+        export_dataset({"format": "yolo", "in": str(out), "out": "???"})
 
 
 def test_same_seed_same_bytes_for_any_worker_count(generate_cfg, tmp_path):
