@@ -3,7 +3,7 @@
 Usage:
     python scripts/benchmark_sim2real.py [real=../shared/data/fruits_nuts] [out=/tmp/sim2real]
         [splits=3] [share=0.1] [n=200] [steps=150] [image_size=256] [width=640] [height=480]
-        [arms=real_k,all_real,flat,photos,paste,hybrid] [bootstrap=0]
+        [arms=real_k,all_real,flat,photos,paste,hybrid] [bootstrap=0] [merge=EARLIER/results.json]
 
 Protocol, per random split (seeded 0, 1, ...): K photos of the real set (``share`` of it, at
 least 3) are the user's only real data; every other photo is the test set, never seen by a
@@ -19,8 +19,13 @@ arms, the same number ``n`` of images made through ``synthgen generate`` as a us
     paste      generator=paste on the K photos (copy-paste, nothing rendered)
     hybrid     generator=paste render_objects=true on tabletop_fruits_photos (renders and
                the K photos' cut-outs pasted together)
+    flat_fit, photos_fit
+               flat / photos after ``synthgen fit`` on the K photos (selection by transfer;
+               a short search: rounds=1, population=4, eval_images=32, transfer_repeats=1, the
+               benchmark's steps and image size)
 
-Each synthetic arm is scored synthetic-only and synthetic + the K photos. Prints one table:
+Each synthetic arm is scored synthetic-only and synthetic + the K photos. ``merge=`` adds the
+arms of an earlier run with the same splits (e.g. run the fitted arms later). Prints one table:
 box mAP50 mean over splits with a 95% interval (Student t over splits) and the share of the
 all-real reference, and writes ``results.json``. The images are copied under ``out`` (the
 readers refuse links that leave a dataset), never into the repository.
@@ -67,18 +72,37 @@ def write_subset(real: Path, ids: list[int], out: Path) -> Path:
     return out
 
 
+FITTED = {"flat_fit": "tabletop_fruits", "photos_fit": "tabletop_fruits_photos"}
+FIT_SEARCH = ["rounds=1", "population=4", "eval_images=32", "transfer_repeats=1", "progress=false", "overwrite=true"]
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+
+
 def generate(arm: str, user_real: Path, out: Path, options: dict) -> tuple[Path, float]:
-    """A synthetic set of the arm made by the CLI; returns its folder and seconds."""
-    overrides = [*SCENES[arm], f"n={options['n']}", f"render.width={options['width']}",
+    """A synthetic set of the arm made by the CLI (after ``synthgen fit`` for the fitted arms);
+    returns its folder and seconds (fit included)."""
+    start = time.perf_counter()
+    textures = [f"scene.randomize.skins.texture_dataset={user_real}"]
+    if arm in FITTED:
+        scene = FITTED[arm]
+        fitted = out.parent / f"{arm}_fit"
+        _run(["synthgen", "fit", f"scene={scene}", f"real={user_real}", f"out={fitted}", *FIT_SEARCH,
+              f"transfer_steps={options['steps']}", f"transfer_image_size={options['image_size']}",
+              *(textures if "photos" in arm else [])])
+        selection = ["--config-dir", str(fitted), f"scene={scene}_fit"]
+    else:
+        selection = SCENES[arm]
+    overrides = [*selection, f"n={options['n']}", f"render.width={options['width']}",
                  f"render.height={options['height']}", "progress=false", "overwrite=true", f"out={out}"]
     if arm in ("photos", "hybrid"):
-        overrides.append(f"scene.randomize.skins.texture_dataset={user_real}")
+        overrides += textures
     if arm in ("paste", "hybrid"):
         overrides.append(f"generator.dataset={user_real}")
-    start = time.perf_counter()
-    result = subprocess.run(["synthgen", "generate", *overrides], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"synthgen generate {' '.join(overrides)} failed:\n{result.stderr[-3000:]}")
+    _run(["synthgen", "generate", *overrides])
     return out, time.perf_counter() - start
 
 
@@ -136,7 +160,7 @@ def run_split(split: int, real: Path, dataset: LabeledDataset, options: dict, ar
                         for entry in found]
         scores["all_real"] = map50(test, results, bootstrap, split)
         print(f"  all_real {scores['all_real']:.3f}", flush=True)
-    for arm in (a for a in arms if a in SCENES):
+    for arm in (a for a in arms if a in SCENES or a in FITTED):
         folder, seconds = generate(arm, user_real, base / arm, options)
         synthetic = read_dataset(folder)
         images = _same_ids(list(synthetic.images), by_name, synthetic)
@@ -164,15 +188,23 @@ def main(argv: list[str]) -> None:
     options, _ = options_and_overrides(argv, {
         "real": str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fruits_nuts"), "out": "/tmp/sim2real",
         "splits": "3", "share": "0.1", "n": "200", "steps": "150", "image_size": "256", "width": "640",
-        "height": "480", "arms": "real_k,all_real,flat,photos,paste,hybrid", "bootstrap": "0"}, overrides=False)
+        "height": "480", "arms": "real_k,all_real,flat,photos,paste,hybrid", "bootstrap": "0", "merge": ""},
+        overrides=False)
     real = Path(options["real"]).resolve()
     dataset = read_dataset(real)
     arms = options["arms"].split(",")
     started = time.perf_counter()
     splits = [run_split(split, real, dataset, options, arms) for split in range(int(options["splits"]))]
+    if options["merge"]:
+        earlier = json.loads(Path(options["merge"]).read_text())["splits"]
+        for now, before in zip(splits, earlier):
+            if now["user_ids"] != before["user_ids"]:
+                raise SystemExit(f"merge={options['merge']}: its splits differ from this run's; use the same real set")
+            now.update({key: value for key, value in before.items() if key not in now})
     out = Path(options["out"])
     (out / "results.json").write_text(json.dumps({"options": options, "splits": splits}, indent=1))
-    rows = [key for key in ["real_k", "all_real", *[f"{a}{s}" for a in SCENES if a in arms for s in ("", "+real_k")]]
+    synthetic = [a for a in [*SCENES, *FITTED] if f"{a}+real_k" in splits[0]]
+    rows = [key for key in ["real_k", "all_real", *[f"{a}{s}" for a in synthetic for s in ("", "+real_k")]]
             if key in splits[0]]
     reference = [s["all_real"] for s in splits] if "all_real" in splits[0] else None
     print(f"\n{real.name}: {len(splits)} splits, K = {len(splits[0]['user_ids'])} photos, "

@@ -2,7 +2,7 @@
 
 From a labeled dataset, every object gives a cut-out: the pixels of its box and its mask,
 from its segmentation when it has one, else segmented inside its box by GrabCut
-(``synthgen.randomize.cutouts.box_cutout``) and refused when that mask is implausible.
+(``DatasetPhotos.box_mask``, the mask photo textures use) and refused when implausible.
 Objects under a size, or cut by the photo's border (their cut edge would be pasted as if it
 were the object's outline), are left out. ``CutoutLibrary.counts`` says how many of each.
 
@@ -22,7 +22,6 @@ from synthgen.core import Sample
 from synthgen.core.errors import ConfigError
 from synthgen.io.dataset import LabeledObject
 from synthgen.io.record import decode_rle
-from synthgen.randomize.cutouts import box_cutout
 from synthgen.randomize.real_photos import DatasetPhotos
 
 __all__ = ["Cutout", "CutoutLibrary", "render_cutouts"]
@@ -109,7 +108,7 @@ class CutoutLibrary:
             mask = decode_rle(obj.segmentation)[y0:y1, x0:x1]
             kind = "from_masks"
         else:
-            mask = box_cutout(photo, obj.bbox, seed=position * 100_003 + number)
+            mask = photos.box_mask(position, number)  # the mask photo textures use too
             kind = "segmented"
             if mask is None:
                 self.counts["refused"] += 1

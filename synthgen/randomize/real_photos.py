@@ -89,18 +89,19 @@ class DatasetPhotos:
         self.dataset: LabeledDataset = dataset
         self.images: list[LabeledImage] = images
         self.min_object_pixels = min_object_pixels
-        self._objects: dict[str, list[tuple[int, LabeledObject]]] = {}
+        self._objects: dict[str, list[tuple[int, int, LabeledObject]]] = {}
         for index, image in enumerate(images):
-            for obj in image.objects:
+            for number, obj in enumerate(image.objects):
                 if obj.area >= min_object_pixels:
                     label = dataset.category(obj.category_id).name
-                    self._objects.setdefault(label, []).append((index, obj))
+                    self._objects.setdefault(label, []).append((index, number, obj))
         self._photos: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
         # Textures made from the photos (one per object or photo), most recently used kept.
         self._textures: collections.OrderedDict[tuple, Texture] = collections.OrderedDict()
         self._texture_bytes = 0
         # Box-only objects whose patch came from a GrabCut mask, and those whose mask was implausible.
         self.cutout_counts: collections.Counter[str] = collections.Counter(segmented=0, rejected=0)
+        self._box_masks: dict[tuple[int, int], np.ndarray | None] = {}
         self.key = f"{Path(path).expanduser().resolve()}:{len(images)}:{images[0].index}:{images[-1].index}"
 
     @property
@@ -150,8 +151,8 @@ class DatasetPhotos:
         return self._patch_of(category, choice)
 
     def _patch_of(self, category: str, choice: int) -> np.ndarray:
-        index, obj = self._objects[category][choice]
-        return self._cached(("patch", category, choice), lambda: self._patch(index, obj, choice))
+        index, number, obj = self._objects[category][choice]
+        return self._cached(("patch", category, choice), lambda: self._patch(index, number, obj))
 
     def object_texture(self, rng: np.random.Generator, category: str) -> Texture:
         """A random labeled object's surface as a texture: a square, mirrored tile of its patch
@@ -192,7 +193,18 @@ class DatasetPhotos:
             self._texture_bytes -= dropped.image.nbytes
         return texture
 
-    def _patch(self, index: int, obj: LabeledObject, choice: int) -> np.ndarray:
+    def box_mask(self, index: int, number: int) -> np.ndarray | None:
+        """The GrabCut mask inside the box of object ``number`` of image ``index`` (box-only
+        labels), or None when implausible: the one mask photo textures and copy-paste cut-outs
+        both use (seeded by the image and object, so the same every time)."""
+        if (index, number) not in self._box_masks:  # box-sized booleans: all kept
+            obj = self.images[index].objects[number]
+            mask = box_cutout(self.photo(index), obj.bbox, seed=index * 100_003 + number, iterations=3)
+            self.cutout_counts["rejected" if mask is None else "segmented"] += 1
+            self._box_masks[index, number] = mask
+        return self._box_masks[index, number]
+
+    def _patch(self, index: int, number: int, obj: LabeledObject) -> np.ndarray:
         photo = self.photo(index)
         height, width = photo.shape[:2]
         x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [width, height] * 2).astype(int)
@@ -202,8 +214,7 @@ class DatasetPhotos:
         if obj.segmentation is not None:
             inside = self._object_mask(self.images[index], obj, (height, width))[y0:y1, x0:x1]
         else:  # a box only: the object's pixels segmented inside it (GrabCut), when plausible
-            inside = box_cutout(photo, obj.bbox, seed=index * 100_003 + choice, iterations=3)
-            self.cutout_counts["rejected" if inside is None else "segmented"] += 1
+            inside = self.box_mask(index, number)
             if inside is None:  # the central half of the box is surely the object
                 dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
                 return np.ascontiguousarray(crop[dy:(y1 - y0) - dy, dx:(x1 - x0) - dx])
