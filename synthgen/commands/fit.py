@@ -45,7 +45,7 @@ from synthgen.fit.gap import dataset_statistics, statistic_scales, statistics_ga
 from synthgen.fit.moments import match_moments
 from synthgen.fit.report import write_fit_report
 from synthgen.fit.search import cross_entropy_search
-from synthgen.fit.space import SearchSpace
+from synthgen.fit.space import PASTE_TARGET, SearchSpace
 from synthgen.fit.transfer import TransferProxy
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
@@ -82,7 +82,7 @@ class FitSettings:
             raise ConfigError(f"parameters: must list what to fit, got {parameters!r}")
         self.scene, self.scene_name, self.real, self.out = dict(scene), scene_name, str(real), str(out)
         self.parameters, self.overwrite = list(parameters), overwrite
-        self.generate = check_list("generate", generate, example="[augment=sensor]")
+        self.generate = check_list("generate", generate, example="['augment=sensor']")
         self.batch = check_number("batch", batch, minimum=2, integer=True)
         self.rounds = check_number("rounds", rounds, minimum=0, integer=True)
         self.population = check_number("population", population, minimum=2, integer=True)
@@ -139,11 +139,24 @@ def _shared_only(dataset: LabeledDataset, names: set[str]) -> LabeledDataset:
     return LabeledDataset(dataset.name, tuple(c for c in dataset.categories if c.id in keep), images)
 
 
-def _check_real(real: LabeledDataset, scene: Mapping) -> set[str]:
+def _category_names(scene: Mapping, generator: Mapping | None) -> set[str]:
+    """The categories a batch labels: the scene's, or the pasted dataset's when nothing is rendered."""
+    if generator and generator.get("_target_") == PASTE_TARGET and not generator.get("render_objects"):
+        source = read_dataset(Path(str(generator.get("dataset"))).expanduser())
+        return {c.name for c in source.categories if c.kind == "object"}
+    return {c.get("name") for c in scene.get("categories") or [] if isinstance(c, Mapping)}
+
+
+def _configs(scene: dict, generator: dict | None, space: SearchSpace, values: dict) -> tuple[dict, dict | None]:
+    """The scene and generator nodes with ``values`` set."""
+    changes = space.changes(values, "generator")
+    return _merged(scene, space.changes(values)), (_merged(generator, changes) if changes else generator)
+
+
+def _check_real(real: LabeledDataset, scene_names: set[str]) -> set[str]:
     if not any(image.objects for image in real.images):
         raise InputError(f"real={real.name}: has no labeled objects; fit compares object statistics, so give a "
                          "labeled real dataset")
-    scene_names = {c.get("name") for c in scene.get("categories") or [] if isinstance(c, Mapping)}
     shared = scene_names & {c.name for c in real.categories}
     if not shared:
         raise InputError(f"real={real.name}: shares no category with the scene ({sorted(c.name for c in real.categories)}"
@@ -184,12 +197,13 @@ class _Batches:
         self.config["render"] = {**self.config["render"], "width": resolution[0], "height": resolution[1]}
         self.images = 0
 
-    def statistics(self, scene: dict, n: int, seed: int, real: LabeledDataset | None = None,
+    def statistics(self, scene: dict, generator: dict | None, n: int, seed: int, real: LabeledDataset | None = None,
                    transfer: TransferProxy | None = None) -> tuple[dict[str, np.ndarray], dict | None]:
         """The batch's statistics, and its transfer score on ``real`` when a proxy is given."""
         folder = Path(tempfile.mkdtemp(prefix="batch-", dir=self.scratch))
-        config = {**copy.deepcopy(self.config), "scene": scene, "n": n, "seed": seed, "out": str(folder / "store"),
-                  "export": None, "progress": False, "resume": False, "overwrite": False, "shard": 0, "num_shards": 1}
+        config = {**copy.deepcopy(self.config), "scene": scene, "generator": generator, "n": n, "seed": seed,
+                  "out": str(folder / "store"), "export": None, "progress": False, "resume": False, "overwrite": False,
+                  "shard": 0, "num_shards": 1}
         try:
             generate(OmegaConf.create(config))
             store = _shared_only(open_store(folder / "store"), self.shared)
@@ -213,10 +227,11 @@ def fit(cfg: DictConfig | Mapping) -> Path:
     settings = build_settings(FitSettings, cfg, "fit")
     real_path = Path(settings.real).expanduser()
     real = read_dataset(real_path, name=real_path.name)
-    shared = _check_real(real, settings.scene)
-    real = _shared_only(real, shared)
     base = _generate_config(settings)
-    space = SearchSpace(settings.scene, settings.parameters)
+    shared = _check_real(real, _category_names(settings.scene, base.get("generator")))
+    real = _shared_only(real, shared)
+    generator = base.get("generator") or None
+    space = SearchSpace(settings.scene, settings.parameters, generator)
     if not space.size:
         raise ConfigError(f"parameters: none of {settings.parameters} applies to scene {settings.scene_name} "
                           f"({space.skipped})")
@@ -231,8 +246,8 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         batches = _Batches(base, Path(scratch), resolution, shared, bar)
 
         def measure(values: dict, n: int, seed: int, scored: bool = False) -> tuple[dict, dict]:
-            stats, transfer_score = batches.statistics(_merged(settings.scene, space.changes(values)), n, seed, real,
-                                                       transfer if scored else None)
+            stats, transfer_score = batches.statistics(*_configs(settings.scene, generator, space, values), n, seed,
+                                                       real, transfer if scored else None)
             gap = statistics_gap(stats, real_stats, scales, settings.image_weight)
             return stats, gap if transfer_score is None else {**gap, "transfer": transfer_score}
 
@@ -265,12 +280,17 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         rendered = batches.images
 
     fitted = chosen != original
-    fitted_scene = _merged(settings.scene, space.changes(chosen))
+    fitted_scene, fitted_generator = _configs(settings.scene, generator, space, chosen)
     changes = _config_diff(settings.scene, fitted_scene) or {}
     fitted_file = _write_scene(out, settings, fitted_scene, changes, real.name, fitted)
+    generator_file = None
+    if space.changes(chosen, "generator") or space.changes(original, "generator"):
+        generator_file = _write_generator(out, settings, fitted_generator, _config_diff(generator, fitted_generator) or {},
+                                          real.name, fitted)
     report = {
         "scene": settings.scene_name, "real": str(real_path), "real_images": len(real.images),
         "categories": sorted(shared), "resolution": list(resolution), "fitted_scene": str(fitted_file),
+        **({"fitted_generator": str(generator_file)} if generator_file is not None else {}),
         "chosen": "fitted" if fitted else "original (no candidate beat it on new images)",
         "selection": settings.selection,
         **({"transfer": {"steps": transfer.steps, "image_size": transfer.image_size, "repeats": transfer.repeats,
@@ -340,6 +360,29 @@ def _write_scene(out: Path, settings: FitSettings, scene: dict, changes: dict, r
               f"#   synthgen generate --config-dir {out} scene={settings.scene_name}_fit\n"
               f"# Changed from {settings.scene_name} as given to fit:\n" + "\n".join(changed) + "\n")
     path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(scene)))
+    return path
+
+
+def _generator_name(settings: FitSettings) -> str:
+    """The generator config chosen by ``generate=[generator=NAME, ...]`` (``paste`` by default)."""
+    names = [item.split("=", 1)[1] for item in settings.generate if item.startswith("generator=")]
+    return names[-1] if names else "paste"
+
+
+def _write_generator(out: Path, settings: FitSettings, generator: dict, changes: dict, real_name: str,
+                     fitted: bool) -> Path:
+    """``out/generator/<generator>_fit.yaml``: the whole copy-paste node with the fitted ranges."""
+    folder = out / "generator"
+    folder.mkdir(exist_ok=True)
+    name = _generator_name(settings)
+    path = folder / f"{name}_fit.yaml"
+    changed = [f"#   {key}: {value}" for key, value in _flat(changes)] or ["#   (none)"]
+    header = (f"# Written by synthgen fit: generator {name} with its ranges fitted to {real_name}\n"
+              f"# ({'fitted values' if fitted else 'the original ranges: the fit did not improve on new images'}; "
+              "see fit_report.html). Use it with\n"
+              f"#   synthgen generate --config-dir {out} generator={name}_fit\n"
+              f"# Changed from {name} as given to fit:\n" + "\n".join(changed) + "\n")
+    path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(generator)))
     return path
 
 

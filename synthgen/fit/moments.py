@@ -38,6 +38,18 @@ def _centre_spread(stats: Mapping[str, np.ndarray]) -> float:
     return float(np.sqrt(0.5 * (np.var(stats["center_x"]) + np.var(stats["center_y"]))))
 
 
+def _count_range(current: list, synthetic: Mapping[str, np.ndarray], real: Mapping[str, np.ndarray]) -> list:
+    """A drawn-count range whose labeled objects per image match the real mean and spread,
+    given the share of drawn objects the batch kept (lost ones: too small, hidden, outside)."""
+    low, high = current
+    keep = _ratio(float(np.mean(synthetic["objects_per_image"])), 0.5 * (low + high))
+    if not keep:
+        return current
+    mean, spread = np.mean(real["objects_per_image"]) / keep, np.std(real["objects_per_image"]) / keep
+    half = np.sqrt(3.0) * spread  # a uniform range of this half width has that standard deviation
+    return [max(1.0, mean - half), max(1.0, mean + half)]
+
+
 def match_moments(values: Mapping, synthetic: Mapping[str, np.ndarray], real: Mapping[str, np.ndarray]) -> dict:
     """New knob values from the statistics of one batch rendered with ``values``.
 
@@ -56,12 +68,11 @@ def match_moments(values: Mapping, synthetic: Mapping[str, np.ndarray], real: Ma
             if len(synthetic["size"]) and len(real["size"]) else None)
     sizes_close = size is not None and 1 / _SIZE_CLOSE <= size <= _SIZE_CLOSE
     if "count" in new and sizes_close and len(real["objects_per_image"]):
-        low, high = new["count"]
-        keep = _ratio(float(np.mean(synthetic["objects_per_image"])), 0.5 * (low + high))
-        if keep:
-            mean, spread = np.mean(real["objects_per_image"]) / keep, np.std(real["objects_per_image"]) / keep
-            half = np.sqrt(3.0) * spread  # a uniform range of this half width has that standard deviation
-            new["count"] = [max(1.0, mean - half), max(1.0, mean + half)]
+        new["count"] = _count_range(new["count"], synthetic, real)
+    if "paste_objects" in new and len(real["objects_per_image"]):
+        new["paste_objects"] = _count_range(new["paste_objects"], synthetic, real)
+    if "paste_scale" in new and size:  # pasted boxes scale with the factor directly
+        new["paste_scale"] = [v / size for v in new["paste_scale"]]
     if "camera_distance" in new and size:
         new["camera_distance"] = [d * size for d in new["camera_distance"]]
     spread = _ratio(_centre_spread(real), _centre_spread(synthetic))

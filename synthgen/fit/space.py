@@ -7,8 +7,10 @@ count, light intensity, object scale) from the knob's search bounds to 0..1. The
 bounds are the limits, narrowed for logarithmic knobs to ``reach`` times beyond the
 scene's own values (a fit moves a scene, it does not invent another). ``object_scale``
 is one factor applied to every category's ``scale`` range; ``background_kinds`` is one
-coordinate per kind, included when >= 0.5. Decoded values are rounded to 4 significant
-digits (integers for counts), and what is evaluated is exactly what is written.
+coordinate per kind, included when >= 0.5. With ``generator=paste`` the copy-paste ranges
+(objects per image, scale, rotation, occlusion allowed) are knobs of the generator node.
+Decoded values are rounded to 4 significant digits (integers for counts), and what is
+evaluated is exactly what is written.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import is_number
 
-__all__ = ["KNOBS", "Knob", "SearchSpace"]
+__all__ = ["KNOBS", "Knob", "PASTE_TARGET", "SearchSpace"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Knob:
         log: Searched on a logarithmic scale.
         integer: Values are whole numbers.
         pair: A ``[min, max]`` range (else one number).
+        node: The config node ``path`` is in: ``scene``, or ``generator`` (copy-paste's
+            ranges, with ``generate=[generator=paste, ...]``).
     """
 
     path: str | None
@@ -44,6 +48,7 @@ class Knob:
     log: bool = False
     integer: bool = False
     pair: bool = True
+    node: str = "scene"
 
 
 KNOBS: dict[str, Knob] = {
@@ -57,7 +62,13 @@ KNOBS: dict[str, Knob] = {
     "light_intensity": Knob("lighting.intensity", (1e-3, 1e3), log=True),
     "light_temperature": Knob("lighting.temperature_k", (1500.0, 15000.0)),
     "ambient": Knob("lighting.ambient", (0.0, 1.0)),
+    # generator=paste: objects per image, their size factor, turn and the occlusion allowed.
+    "paste_objects": Knob("objects", (1, 100), log=True, integer=True, node="generator"),
+    "paste_scale": Knob("scale", (1e-3, 1e4), log=True, node="generator"),
+    "paste_rotation": Knob("rotation", (-180.0, 180.0), node="generator"),
+    "paste_max_occlusion": Knob("max_occlusion", (0.0, 1.0), pair=False, node="generator"),
 }
+PASTE_TARGET = "synthgen.compose.paste.Paste"
 BACKGROUND_KINDS = "background_kinds"
 _ALWAYS_AVAILABLE_KINDS = ("color", "procedural")  # kinds that need no further settings
 _REACH = 8.0
@@ -103,13 +114,20 @@ class SearchSpace:
         scene: The scene config as a plain dict (resolved).
         names: Knobs to fit (keys of ``KNOBS`` or ``background_kinds``); knobs the scene
             does not have are left out and listed in ``skipped`` with the reason.
+        generator: The generate config's ``generator`` node (plain dict) or None. With
+            copy-paste (``Paste``) its ranges can be fitted, and without ``render_objects``
+            the scene's are left out (nothing is rendered).
 
     Raises:
         ConfigError: An unknown knob name.
     """
 
-    def __init__(self, scene: Mapping, names: Sequence[str]):
+    def __init__(self, scene: Mapping, names: Sequence[str], generator: Mapping | None = None):
         self.scene = copy.deepcopy(dict(scene))
+        self.generator = copy.deepcopy(dict(generator or {}))
+        pasting = self.generator.get("_target_") == PASTE_TARGET
+        self._rendering = not pasting or bool(self.generator.get("render_objects"))
+        self._pasting = pasting
         self.active: list[_Active] = []
         self.skipped: dict[str, str] = {}
         allowed = [*KNOBS, BACKGROUND_KINDS]
@@ -120,7 +138,15 @@ class SearchSpace:
             if reason:
                 self.skipped[name] = reason
 
+    def _tree(self, knob: Knob | None) -> dict:
+        return self.generator if knob is not None and knob.node == "generator" else self.scene
+
     def _add(self, name: str) -> str | None:
+        knob = KNOBS.get(name)
+        if knob is not None and knob.node == "generator" and not self._pasting:
+            return "no generator=paste to fit"
+        if (knob is None or knob.node == "scene") and not self._rendering:
+            return "nothing is rendered (generator=paste without render_objects)"
         if name == BACKGROUND_KINDS:
             current = _get(self.scene, "randomize.background.kinds")
             if not current:
@@ -136,11 +162,12 @@ class SearchSpace:
             return None
         if name == "camera_fov" and _get(self.scene, "camera.focal_length_mm") is not None:
             return "the camera uses focal_length_mm, not fov_deg"
-        value = _get(self.scene, knob.path)
+        value = _get(self._tree(knob), knob.path)
         shape_ok = (isinstance(value, Sequence) and len(value) == 2 and all(is_number(v) for v in value)
                     if knob.pair else is_number(value))
         if not shape_ok:
-            return f"{knob.path} is {'not in the scene' if value is None else f'{value!r}, not a plain range'}"
+            where = f"{knob.node}.{knob.path}" if knob.node != "scene" else knob.path
+            return f"{where} is {f'not in the {knob.node}' if value is None else f'{value!r}, not a plain range'}"
         self.active.append(_Active(name, knob, self._bounds(knob, list(value) if knob.pair else [value]), 1 + knob.pair))
         return None
 
@@ -172,7 +199,7 @@ class SearchSpace:
             elif active.name == "object_scale":
                 values[active.name] = 1.0
             else:
-                value = _get(self.scene, active.knob.path)
+                value = _get(self._tree(active.knob), active.knob.path)
                 values[active.name] = list(value) if active.knob.pair else value
         return values
 
@@ -213,11 +240,14 @@ class SearchSpace:
             values[active.name] = decoded if active.knob.pair else decoded[0]
         return values
 
-    def changes(self, values: Mapping) -> dict:
-        """The nested scene-config changes that set ``values`` (merge them over the scene)."""
+    def changes(self, values: Mapping, node: str = "scene") -> dict:
+        """The nested changes of config node ``node`` (``scene`` or ``generator``) that set
+        ``values`` (merge them over that node)."""
         changes: dict = {}
         for active in self.active:
             value = values[active.name]
+            if (active.knob.node if active.knob is not None else "scene") != node:
+                continue
             if active.knob is None:
                 _set(changes, "randomize.background.kinds", list(value))
             elif active.name == "object_scale":

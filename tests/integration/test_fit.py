@@ -154,3 +154,23 @@ def test_transfer_selection_never_keeps_a_worse_candidate():
     assert _choice(gaps, by_transfer=False) == 1  # the statistics gap alone would take the worse one
     gaps[2]["transfer"]["map50"] = 0.41
     assert _choice(gaps, by_transfer=True) == 2
+
+
+@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+def test_fit_moves_copy_paste_ranges_and_the_fitted_generator_generates(tmp_path):
+    """Paste one object per image (the photos hold ~9): fit raises the count; its generator file generates."""
+    out = _fit(f"real={FRUITS}", f"out={tmp_path / 'fit'}", "rounds=0",
+               f"generate=['generator=paste','generator.dataset={FRUITS}','generator.objects=[1,1]']")
+    report = json.loads((out / "fit_report.json").read_text())
+    assert list(report["parameters"]) == ["paste_objects", "paste_scale", "paste_rotation", "paste_max_occlusion"]
+    objects = report["parameters"]["paste_objects"]
+    assert objects["before"] == [1, 1] and sum(objects["after"]) / 2 > 3 and report["chosen"] == "fitted"
+    generator = OmegaConf.load(out / "generator" / "paste_fit.yaml")
+    assert list(generator.objects) == objects["after"] and generator.dataset == str(FRUITS)
+    executable = Path(sys.executable).with_name("synthgen")
+    process = subprocess.run([str(executable), "generate", "--config-dir", str(out), "generator=paste_fit",
+                              f"out={tmp_path / 'data'}", "n=2", "render.width=96", "render.height=72", "progress=false"],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["config"]["generator"]["objects"] == objects["after"]

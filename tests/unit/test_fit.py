@@ -21,6 +21,37 @@ def _scene(name: str, *overrides: str) -> dict:
     return OmegaConf.to_container(cfg.scene, resolve=True)
 
 
+def _generator(*overrides: str) -> dict:
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        cfg = compose("generate", ["generator=paste", "generator.dataset=DATA", *overrides])
+    return OmegaConf.to_container(cfg.generator, resolve=True)
+
+
+def test_copy_paste_ranges_are_knobs_of_the_generator():
+    scene = _scene("tabletop_fruits")
+    names = [*KNOBS, "background_kinds"]
+    pasting = SearchSpace(scene, names, _generator())
+    # Nothing is rendered: only the generator's ranges are searched.
+    assert pasting.names() == ["paste_objects", "paste_scale", "paste_rotation", "paste_max_occlusion"]
+    assert "nothing is rendered" in pasting.skipped["camera_distance"]
+    values = pasting.current()
+    assert values["paste_objects"] == [1, 4] and pasting.decode(pasting.encode(values)) == values
+    moved = {**values, "paste_objects": [6, 12], "paste_max_occlusion": 0.3}
+    assert pasting.changes(moved, "generator") == {"objects": [6, 12], "scale": [0.7, 1.3], "rotation": [-30.0, 30.0],
+                                                   "max_occlusion": 0.3}
+    assert pasting.changes(moved) == {}
+    hybrid = SearchSpace(scene, names, _generator("generator.render_objects=true"))
+    assert {"camera_distance", "paste_scale"} <= set(hybrid.names())
+    plain = SearchSpace(scene, names, None)
+    assert "no generator=paste" in plain.skipped["paste_scale"] and "camera_distance" in plain.names()
+    # Moment matching: pasted boxes twice the real size halve the scale factor.
+    stats = {"size": np.array([0.2, 0.2]), "objects_per_image": np.array([2.0, 2.0]), "brightness": np.array([0.5]),
+             "center_x": np.array([0.5]), "center_y": np.array([0.5])}
+    real = {**stats, "size": np.array([0.1, 0.1]), "objects_per_image": np.array([8.0, 8.0])}
+    matched = match_moments(values, stats, real)
+    assert matched["paste_scale"] == pytest.approx([0.35, 0.65]) and matched["paste_objects"] == [10.0, 10.0]
+
+
 def test_space_round_trips_the_scene_and_skips_what_it_lacks():
     scene = _scene("tabletop_fruits")
     space = SearchSpace(scene, [*KNOBS, "background_kinds"])
