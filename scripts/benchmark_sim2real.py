@@ -19,6 +19,7 @@ arms, the same number ``n`` of images made through ``synthgen generate`` as a us
     paste      generator=paste on the K photos (copy-paste, nothing rendered)
     hybrid     generator=paste render_objects=true on tabletop_fruits_photos (renders and
                the K photos' cut-outs pasted together)
+    paste_dense  paste with 4-12 objects per image instead of 1-4
     flat_fit, photos_fit
                flat / photos after ``synthgen fit`` on the K photos (selection by transfer;
                a short search: rounds=1, population=4, eval_images=32, transfer_repeats=1, the
@@ -55,7 +56,8 @@ from synthgen.validate.detector import DetectorTraining, coco_scores  # noqa: E4
 
 SCENES = {"flat": ["scene=tabletop_fruits"], "photos": ["scene=tabletop_fruits_photos"],
           "paste": ["generator=paste"], "hybrid": ["scene=tabletop_fruits_photos", "generator=paste",
-                                                   "generator.render_objects=true"]}
+                                                   "generator.render_objects=true"],
+          "paste_dense": ["generator=paste", "generator.objects=[4,12]"]}
 
 
 def write_subset(real: Path, ids: list[int], out: Path) -> Path:
@@ -100,7 +102,7 @@ def generate(arm: str, user_real: Path, out: Path, options: dict) -> tuple[Path,
                  f"render.height={options['height']}", "progress=false", "overwrite=true", f"out={out}"]
     if arm in ("photos", "hybrid"):
         overrides += textures
-    if arm in ("paste", "hybrid"):
+    if arm.startswith(("paste", "hybrid")):
         overrides.append(f"generator.dataset={user_real}")
     _run(["synthgen", "generate", *overrides])
     return out, time.perf_counter() - start
