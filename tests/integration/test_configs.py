@@ -31,6 +31,8 @@ def _override(group: str, option: str) -> tuple[list[str], str]:
         if not FRUITS.is_dir():
             pytest.skip(f"real data missing: {FRUITS}")
         return [f"scene={option}", f"scene.randomize.skins.texture_dataset={FRUITS}"], group
+    if group == "generator" and option == "paste":  # the photos to cut from are mandatory (read at load)
+        return [f"{group}={option}", f"generator.dataset={FRUITS}"], group
     if group == "generator" and option != "none":  # a model is mandatory (loaded later, by generate)
         extra = ["generator.controlnets.depth=some/controlnet"] if option == "controlnet" else []
         return [f"{group}={option}", "generator.model=some/model", *extra], group
