@@ -214,6 +214,7 @@ def main(argv: list[str]) -> None:
           f"(MobileNetV2), {options['steps']} steps at {options['image_size']} px; "
           f"{(time.perf_counter() - started) / 60:.0f} min")
     print(f"{'arm':<18}{'mAP50':>8}  {'95% interval':<16}{'of all-real':>12}")
+    table = []
     for key in rows:
         values = [s[key] for s in splits]
         mean, low, high = interval(values)
@@ -222,6 +223,32 @@ def main(argv: list[str]) -> None:
             ratio_mean, ratio_low, ratio_high = interval([v / max(r, 1e-9) for v, r in zip(values, reference)])
             share = f"{ratio_mean:.0%} [{ratio_low:.0%}, {ratio_high:.0%}]"
         print(f"{key:<18}{mean:>8.3f}  [{low:.3f}, {high:.3f}]  {share}")
+        table.append((key, mean, low, high))
+    plot(table, out / "sim2real.png", f"{real.name}: K = {len(splits[0]['user_ids'])} photos, {len(splits)} splits")
+    print(f"plot: {out / 'sim2real.png'}")
+
+
+def plot(table: list[tuple[str, float, float, float]], path: Path, title: str) -> None:
+    """Bars of mean mAP50 per arm with their 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row[0] for row in table]
+    means = np.array([row[1] for row in table])
+    errors = np.array([[row[1] - row[2] for row in table], [row[3] - row[1] for row in table]])
+    colours = ["0.55" if name in ("real_k", "all_real") else ("C1" if name.endswith("+real_k") else "C0")
+               for name in names]
+    figure, axes = plt.subplots(figsize=(1.0 + 0.55 * len(names), 3.6), dpi=110)
+    axes.bar(range(len(names)), means, yerr=errors, color=colours, capsize=3)
+    axes.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+    axes.set_ylabel("box mAP50 on the test photos")
+    axes.set_ylim(0, 1)
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
 if __name__ == "__main__":
