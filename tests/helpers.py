@@ -59,3 +59,21 @@ def write_shapes_dataset(root, images: int, seed: int, size: int = 128) -> None:
     (root / "annotations.json").write_text(json.dumps({
         "images": entries, "annotations": annotations,
         "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "disc"}]}))
+
+
+def store_files(root) -> dict[str, bytes]:
+    """Relative path -> bytes of every file of a dataset but its manifest (which records how a run went)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+def stores_by_worker_count(generate_cfg, tmp_path, *overrides: str) -> dict[int, dict[str, bytes]]:
+    """``store_files`` of the same run made with workers=1 and workers=2."""
+    from synthgen.commands.generate import generate
+
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        generate(generate_cfg(f"out={out}", f"workers={workers}", *overrides))
+        runs[workers] = store_files(out)
+    return runs

@@ -282,11 +282,11 @@ def fit(cfg: DictConfig | Mapping) -> Path:
     fitted = chosen != original
     fitted_scene, fitted_generator = _configs(settings.scene, generator, space, chosen)
     changes = _config_diff(settings.scene, fitted_scene) or {}
-    fitted_file = _write_scene(out, settings, fitted_scene, changes, real.name, fitted)
+    fitted_file = _write_fitted(out, "scene", settings.scene_name, fitted_scene, changes, real.name, fitted)
     generator_file = None
     if space.changes(chosen, "generator") or space.changes(original, "generator"):
-        generator_file = _write_generator(out, settings, fitted_generator, _config_diff(generator, fitted_generator) or {},
-                                          real.name, fitted)
+        generator_file = _write_fitted(out, "generator", _generator_name(settings), fitted_generator,
+                                       _config_diff(generator, fitted_generator) or {}, real.name, fitted)
     report = {
         "scene": settings.scene_name, "real": str(real_path), "real_images": len(real.images),
         "categories": sorted(shared), "resolution": list(resolution), "fitted_scene": str(fitted_file),
@@ -346,20 +346,20 @@ def _reductions(before: dict, after: dict) -> dict:
     return result
 
 
-def _write_scene(out: Path, settings: FitSettings, scene: dict, changes: dict, real_name: str, fitted: bool) -> Path:
-    """``out/scene/<scene>_fit.yaml``: the whole scene as fit rendered it (its overrides included),
-    with the fitted values. Self-contained, so ``--config-dir out`` loads it whether the scene
-    was shipped or came from the user's own ``--config-dir``; the changed values head the file."""
-    folder = out / "scene"
+def _write_fitted(out: Path, group: str, name: str, node: dict, changes: dict, real_name: str, fitted: bool) -> Path:
+    """``out/<group>/<name>_fit.yaml``: the whole config node as fit rendered it (its overrides
+    included), with the fitted values. Self-contained, so ``--config-dir out`` loads it whether
+    the node was shipped or came from the user's own ``--config-dir``; the changes head the file."""
+    folder = out / group
     folder.mkdir(exist_ok=True)
-    path = folder / f"{settings.scene_name}_fit.yaml"
+    path = folder / f"{name}_fit.yaml"
     changed = [f"#   {key}: {value}" for key, value in _flat(changes)] or ["#   (none)"]
-    header = (f"# Written by synthgen fit: scene {settings.scene_name} with its ranges fitted to {real_name}\n"
+    header = (f"# Written by synthgen fit: {group} {name} with its ranges fitted to {real_name}\n"
               f"# ({'fitted values' if fitted else 'the original ranges: the fit did not improve on new images'}; "
               "see fit_report.html). Use it with\n"
-              f"#   synthgen generate --config-dir {out} scene={settings.scene_name}_fit\n"
-              f"# Changed from {settings.scene_name} as given to fit:\n" + "\n".join(changed) + "\n")
-    path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(scene)))
+              f"#   synthgen generate --config-dir {out} {group}={name}_fit\n"
+              f"# Changed from {name} as given to fit:\n" + "\n".join(changed) + "\n")
+    path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(node)))
     return path
 
 
@@ -367,23 +367,6 @@ def _generator_name(settings: FitSettings) -> str:
     """The generator config chosen by ``generate=[generator=NAME, ...]`` (``paste`` by default)."""
     names = [item.split("=", 1)[1] for item in settings.generate if item.startswith("generator=")]
     return names[-1] if names else "paste"
-
-
-def _write_generator(out: Path, settings: FitSettings, generator: dict, changes: dict, real_name: str,
-                     fitted: bool) -> Path:
-    """``out/generator/<generator>_fit.yaml``: the whole copy-paste node with the fitted ranges."""
-    folder = out / "generator"
-    folder.mkdir(exist_ok=True)
-    name = _generator_name(settings)
-    path = folder / f"{name}_fit.yaml"
-    changed = [f"#   {key}: {value}" for key, value in _flat(changes)] or ["#   (none)"]
-    header = (f"# Written by synthgen fit: generator {name} with its ranges fitted to {real_name}\n"
-              f"# ({'fitted values' if fitted else 'the original ranges: the fit did not improve on new images'}; "
-              "see fit_report.html). Use it with\n"
-              f"#   synthgen generate --config-dir {out} generator={name}_fit\n"
-              f"# Changed from {name} as given to fit:\n" + "\n".join(changed) + "\n")
-    path.write_text(header + OmegaConf.to_yaml(OmegaConf.create(generator)))
-    return path
 
 
 def _flat(tree: dict, prefix: str = "") -> list[tuple[str, object]]:

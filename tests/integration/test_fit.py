@@ -25,6 +25,16 @@ TINY = ["progress=false", "batch=6", "rounds=1", "population=3", "eval_images=8"
 TINY_TRANSFER = ["selection=transfer", "transfer_steps=3", "transfer_repeats=1", "transfer_image_size=64"]
 
 
+def _generate_with(config_dir: Path, choice: str, out: Path) -> dict:
+    """Run the CLI's generate with a fitted file as the README says; the dataset's manifest."""
+    executable = Path(sys.executable).with_name("synthgen")
+    process = subprocess.run([str(executable), "generate", "--config-dir", str(config_dir), choice, f"out={out}", "n=2",
+                              "render.width=96", "render.height=72", "progress=false"],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    return json.loads((out / "manifest.json").read_text())
+
+
 def _fit(*overrides: str) -> Path:
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         return fit(compose("fit", ["scene=tabletop_fruits", "scene_name=tabletop_fruits", *TINY, *overrides]))
@@ -51,12 +61,7 @@ def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
     assert list(fitted.camera.distance) == distance["after"]
     assert fitted.randomize.cloth.texture_size == 128  # the scene overrides given to fit are kept
     # The fitted scene is used exactly as the README says.
-    executable = Path(sys.executable).with_name("synthgen")
-    process = subprocess.run([str(executable), "generate", "--config-dir", str(out), "scene=tabletop_fruits_fit",
-                              f"out={tmp_path / 'data'}", "n=2", "render.width=96", "render.height=72", "progress=false"],
-                             capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stderr
-    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    manifest = _generate_with(out, "scene=tabletop_fruits_fit", tmp_path / "data")
     assert manifest["config"]["scene"]["camera"]["distance"] == distance["after"]
 
 
@@ -167,10 +172,5 @@ def test_fit_moves_copy_paste_ranges_and_the_fitted_generator_generates(tmp_path
     assert objects["before"] == [1, 1] and sum(objects["after"]) / 2 > 3 and report["chosen"] == "fitted"
     generator = OmegaConf.load(out / "generator" / "paste_fit.yaml")
     assert list(generator.objects) == objects["after"] and generator.dataset == str(FRUITS)
-    executable = Path(sys.executable).with_name("synthgen")
-    process = subprocess.run([str(executable), "generate", "--config-dir", str(out), "generator=paste_fit",
-                              f"out={tmp_path / 'data'}", "n=2", "render.width=96", "render.height=72", "progress=false"],
-                             capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stderr
-    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    manifest = _generate_with(out, "generator=paste_fit", tmp_path / "data")
     assert manifest["config"]["generator"]["objects"] == objects["after"]

@@ -19,15 +19,11 @@ from synthgen.core.errors import ConfigError
 from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.randomize.real_photos import DatasetPhotos
+from tests.helpers import stores_by_worker_count
 
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 pytestmark = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
 PASTE = ("generator=paste", f"generator.dataset={FRUITS}", "render.width=320", "render.height=240", "progress=false")
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "manifest.json"}
 
 
 def test_pasted_labels_are_exact_on_real_photos(generate_cfg, tmp_path):
@@ -70,11 +66,7 @@ def test_pasted_labels_are_exact_on_real_photos(generate_cfg, tmp_path):
 
 
 def test_same_seed_same_bytes_for_any_worker_count(generate_cfg, tmp_path):
-    runs = {}
-    for workers in (1, 2):
-        out = tmp_path / f"w{workers}"
-        generate(generate_cfg(f"out={out}", "n=6", "seed=5", f"workers={workers}", *PASTE))
-        runs[workers] = _files(out)
+    runs = stores_by_worker_count(generate_cfg, tmp_path, "n=6", "seed=5", *PASTE)
     assert runs[1] == runs[2] and any(name.startswith("images/") for name in runs[1])
 
 

@@ -18,6 +18,7 @@ from synthgen.physics import collision_shapes
 from synthgen.physics.pile_checks import pile_report
 from synthgen.registry import instantiate
 from synthgen.scene.asset_sets import AssetFolder
+from tests.helpers import stores_by_worker_count
 
 if os.environ.get("SYNTHGEN_REQUIRE_PHYSICS"):  # CI: a missing extra fails instead of skipping
     import coacd  # noqa: F401
@@ -45,11 +46,6 @@ def _sampler(generate_cfg, scene: str, *overrides: str):
     return instantiate(generate_cfg(f"scene={scene}", *overrides).scene, "scene")
 
 
-def _store_bytes(root) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "manifest.json"}
-
-
 @pytest.mark.parametrize("scene", ["bin_picking", "tabletop_fruits_bowl"])
 def test_settled_piles_touch_and_stack_without_interpenetrating(generate_cfg, scene):
     sampler = _sampler(generate_cfg, scene)
@@ -71,11 +67,7 @@ def test_settled_piles_touch_and_stack_without_interpenetrating(generate_cfg, sc
 
 
 def test_physics_runs_are_byte_identical_across_worker_counts(generate_cfg, tmp_path):
-    runs = {}
-    for workers in (1, 2):
-        out = tmp_path / f"w{workers}"
-        generate(generate_cfg(f"out={out}", "scene=bin_picking", "n=3", f"workers={workers}", *SMALL))
-        runs[workers] = _store_bytes(out)
+    runs = stores_by_worker_count(generate_cfg, tmp_path, "scene=bin_picking", "n=3", *SMALL)
     assert runs[1].keys() == runs[2].keys() and any(k.startswith("models/") for k in runs[1])
     assert runs[1] == runs[2]
 
