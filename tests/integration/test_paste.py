@@ -158,3 +158,48 @@ def test_bad_sources_fail_before_anything_is_written(generate_cfg, tmp_path):
                          f"generator.background.image_folder={folder}", match="broken.jpg.*cannot be read")
     _expect_config_error(generate_cfg, tmp_path / "o5", *PASTE[:1], *PASTE[2:], match="dataset: required")
     _expect_config_error(generate_cfg, tmp_path / "o6", *PASTE, "generator.blend=[glue]", match="blend")
+
+
+def test_keypoints_move_with_their_objects(generate_cfg, tmp_path):
+    """Fruit photos with one keypoint per object (its mask's centroid, a pixel of the object): pasted,
+    each labeled keypoint lands on its object, marked occluded only under a later one."""
+    from pycocotools import mask as mask_utils
+
+    coco = json.loads((FRUITS / "annotations.json").read_text())
+    root = tmp_path / "points"
+    (root / "images").mkdir(parents=True)
+    coco["images"] = coco["images"][:3]
+    kept = {image["id"]: image for image in coco["images"]}
+    coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in kept]
+    for image in coco["images"]:
+        shutil.copy(FRUITS / "images" / Path(image["file_name"]).name, root / "images")
+    for annotation in coco["annotations"]:
+        image = kept[annotation["image_id"]]
+        rle = mask_utils.frPyObjects(annotation["segmentation"], image["height"], image["width"])
+        mask = mask_utils.decode(mask_utils.merge(rle)).astype(bool)
+        mask = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        ys, xs = np.nonzero(mask)
+        pick = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))  # the inner pixel nearest the centroid
+        annotation["keypoints"], annotation["num_keypoints"] = [float(xs[pick]) + 0.5, float(ys[pick]) + 0.5, 2], 1
+    for category in coco["categories"]:
+        category["keypoints"], category["skeleton"] = ["centre"], []
+    (root / "annotations.json").write_text(json.dumps(coco))
+    out = tmp_path / "pasted"
+    generate(generate_cfg(f"out={out}", "n=6", "seed=4", "generator=paste", f"generator.dataset={root}",
+                          "render.width=320", "render.height=240", "progress=false", "generator.objects=[4,8]",
+                          "generator.flip=1.0", "generator.max_occlusion=0.9"))
+    seen = {0: 0, 1: 0, 2: 0}
+    for index in range(6):
+        sample = read_sample(out, index)
+        assert check_sample(sample) == []
+        assert not any(record["flip"] for record in sample.generation["objects"])  # left/right would swap
+        for instance in sample.instances:
+            (x, y, v), = instance.keypoints
+            seen[int(v)] += 1
+            if v == 0:
+                continue
+            row, col = int(y), int(x)
+            assert instance.amodal_mask[row, col]  # on its own object, wherever it was moved
+            owner = sample.instance_ids[row, col]
+            assert (v == 2) == (owner == instance.instance_id) and (v == 2 or owner > instance.instance_id)
+    assert seen[2] > 10 and seen[1] > 0  # visible ones and ones hidden under a later object
