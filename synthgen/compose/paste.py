@@ -44,6 +44,13 @@ def _unknown_cuboid() -> Cuboid:
                   np.full((8, 2), np.nan))
 
 
+def _source_density(photos: DatasetPhotos) -> tuple[float, float]:
+    """[10th, 90th] percentile of the labeled objects per source photo (at least one)."""
+    counts = [len(image.objects) for image in photos.images]
+    low = max(1, int(np.floor(np.percentile(counts, 10))))
+    return float(low), float(max(low, int(np.ceil(np.percentile(counts, 90)))))
+
+
 def _extent(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
@@ -60,7 +67,9 @@ class Paste:
             keep the images you evaluate on out.
         render_objects: Render the scene too and paste its whole instances (render-and-paste).
         render_share: Chance that a pasted object comes from the render (with ``render_objects``).
-        objects: [min, max] objects pasted per image.
+        objects: [min, max] objects pasted per image, or ``auto``: the 10th to 90th
+            percentile of the labeled objects per image of the source photos (paste as
+            densely as the user's own photos are filled).
         balance: ``categories`` (a category drawn uniformly, then one of its cut-outs) or
             ``objects`` (every cut-out equally likely: the source's category frequencies).
         size: How a cut-out is sized: ``source`` (its share of the source image's shorter
@@ -96,7 +105,7 @@ class Paste:
     batch_size = 1
 
     def __init__(self, dataset: str | None = None, dataset_image_ids: Sequence[int | str] | None = None,
-                 render_objects: bool = False, render_share: float = 0.5, objects: Sequence[int] = (1, 4),
+                 render_objects: bool = False, render_share: float = 0.5, objects: Sequence[int] | str = "auto",
                  balance: str = "categories", size: str = "source", scale: Sequence[float] = (0.7, 1.3),
                  rotation: Sequence[float] = (-30.0, 30.0), flip: float = 0.5, brightness: Sequence[float] = (0.8, 1.2),
                  harmonize: Sequence[float] = (0.0, 0.4), blend: Sequence[str] = ("none", "feather"),
@@ -113,9 +122,11 @@ class Paste:
                 raise ConfigError(f"{key}: must be true or false, got {value!r}")
         self.render_objects, self.skip_truncated = render_objects, skip_truncated
         self.render_share = check_number("render_share", render_share, minimum=0.0, maximum=1.0)
-        self.objects = check_range_pair("objects", objects, minimum=1, maximum=100)
-        if any(v != int(v) for v in self.objects):
-            raise ConfigError(f"objects: must be two whole numbers, got {list(objects)}")
+        if objects != "auto":
+            objects = check_range_pair("objects", objects, minimum=1, maximum=100)
+            if any(v != int(v) for v in objects):
+                raise ConfigError(f"objects: must be auto or two whole numbers, got {list(objects)}")
+        self.objects = objects
         self.balance = check_choice("balance", balance, ("categories", "objects"))
         self.size = check_choice("size", size, SIZE_MODES)
         self.scale = check_range_pair("scale", scale, minimum=1e-3, maximum=10_000.0)
@@ -169,6 +180,8 @@ class Paste:
                                       f"{[c.name for c in photos.dataset.categories]} is a category of the scene "
                                       f"{shared}; render-and-paste pastes the categories both have")
             library = CutoutLibrary(photos, shared, self.min_object_pixels, self.skip_truncated)
+            if self.objects == "auto":
+                self.objects = _source_density(photos)
             settings = {"dataset": self.dataset, "dataset_image_ids": self.dataset_image_ids,
                         **self.background_settings}
             try:

@@ -11,8 +11,10 @@
   fills every object's mask (or box), grown past its rim and contact shadow, with the local
   mean colour of the surface around it (normalised convolution; Telea inpainting smears
   large clustered holes); ``crop`` takes the largest random crop of the requested aspect
-  that stays a margin clear of every labeled box (falling back to inpainting when none is
-  found), so no labeled instance, whole or cut, is in it.
+  that stays a margin clear of every labeled box, at the scale the whole photo has in the
+  output and mirror-tiled (at most three tiles a side) where it is smaller, falling back to
+  inpainting when none is found: no labeled instance, whole or cut, is in it, and the
+  surface's texture keeps its true size.
 
 Any dataset ``synthgen.io.read_dataset`` reads (COCO, YOLO, VOC, Label Studio, a
 synthgen store). Photos are read on first use and kept in a small LRU.
@@ -238,9 +240,12 @@ class DatasetPhotos:
         """
         index = int(rng.integers(len(self.images)))
         if mode == "crop":
-            crop = self._free_crop(rng, index, width / height, margin)
+            photo_height, photo_width = self.photo(index).shape[:2]
+            scale = min(width / photo_width, height / photo_height)  # the whole photo's scale in the output
+            # At most three tiles a side: smaller free crops would repeat as a kaleidoscope.
+            crop = self._free_crop(rng, index, width / height, margin, min_width=width / (3 * scale))
             if crop is not None:
-                return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+                return _mirror_tiled(crop, rng, width, height, scale)
         filled = self._cached(("inpainted", index), lambda: self._inpainted(index))
         return _fit_crop(filled, rng, width, height)
 
@@ -248,7 +253,8 @@ class DatasetPhotos:
         boxes = [obj.bbox for obj in self.images[index].objects]
         return np.reshape(boxes, (-1, 4)) * scale
 
-    def _free_crop(self, rng: np.random.Generator, index: int, aspect: float, margin: float) -> np.ndarray | None:
+    def _free_crop(self, rng: np.random.Generator, index: int, aspect: float, margin: float,
+                   min_width: float = 0.0) -> np.ndarray | None:
         photo = self.photo(index)
         h, w = photo.shape[:2]
         pad = max(_MARGIN_PX, margin * max(h, w))
@@ -256,6 +262,8 @@ class DatasetPhotos:
         for share in (0.6, 0.45, 0.3, 0.2, 0.12):
             crop_w = min(w, h * aspect) * share
             crop_h = crop_w / aspect
+            if crop_w < min_width:
+                break
             for _ in range(20):
                 x0, y0 = rng.uniform(0, w - crop_w), rng.uniform(0, h - crop_h)
                 overlap = ((boxes[:, 0] < x0 + crop_w) & (boxes[:, 2] > x0) & (boxes[:, 1] < y0 + crop_h) & (boxes[:, 3] > y0))
@@ -334,6 +342,19 @@ def _borrowed_detail(pixels: np.ndarray, holes: np.ndarray) -> np.ndarray:
         if not todo.any():
             break
     return borrowed
+
+
+def _mirror_tiled(crop: np.ndarray, rng: np.random.Generator, width: int, height: int, scale: float) -> np.ndarray:
+    """(height, width, 3) uint8: ``crop`` at the scale the whole photo has in the output, mirror-tiled
+    (each seam meets its own mirror image) and cut at a random offset: a small object-free crop
+    keeps the surface's texture at its true size instead of being magnified into blocks."""
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    tile = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    block = np.concatenate([np.concatenate([tile, tile[:, ::-1]], axis=1),
+                            np.concatenate([tile[::-1], tile[::-1, ::-1]], axis=1)], axis=0)
+    tiled = np.tile(block, (height // block.shape[0] + 2, width // block.shape[1] + 2, 1))
+    y0, x0 = int(rng.integers(block.shape[0])), int(rng.integers(block.shape[1]))
+    return np.ascontiguousarray(tiled[y0:y0 + height, x0:x0 + width])
 
 
 def _fit_crop(image: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:

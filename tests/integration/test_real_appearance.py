@@ -372,3 +372,29 @@ def test_a_file_of_several_parts_takes_the_category_colour_on_every_part(rendere
     # ...and are all replaced: no red handle, no white glaze left
     greenish = (pixels[:, 1] > pixels[:, 0] + 20) & (pixels[:, 1] > pixels[:, 2] + 20)
     assert greenish.mean() > 0.95
+
+
+def test_crop_backgrounds_keep_the_surface_at_its_true_scale(tmp_path):
+    """A crowded photo leaves a small object-free crop. Magnified to the output it became blocks;
+    it is now shown at the scale the whole photo has in the output (mirror-tiled): a 4-pixel
+    stripe pattern of a 400x300 photo has a 6.4-pixel period in a 640x480 background."""
+    import json
+
+    from synthgen.randomize.real_photos import DatasetPhotos
+
+    stripes = np.where((np.arange(400) // 2) % 2 == 0, 220, 40).astype(np.uint8)
+    photo = np.repeat(np.repeat(stripes[None, :, None], 300, axis=0), 3, axis=2)
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), photo)
+    (tmp_path / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 400, "height": 300}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 200, 300], "area": 60000,
+                         "iscrowd": 0}],  # only the right 200 columns are free of objects
+        "categories": [{"id": 1, "name": "thing"}]}))
+    photos = DatasetPhotos(str(tmp_path), "dataset")
+    for seed in range(4):
+        background = photos.clean_photo(np.random.default_rng(seed), 640, 480, "crop").astype(float)
+        row = background[240, :, 0] > 130
+        rises = np.flatnonzero(row[1:] & ~row[:-1])
+        period = float(np.median(np.diff(rises)))
+        assert abs(period - 6.4) <= 1.0, period

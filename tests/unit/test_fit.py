@@ -30,7 +30,8 @@ def _generator(*overrides: str) -> dict:
 def test_copy_paste_ranges_are_knobs_of_the_generator():
     scene = _scene("tabletop_fruits")
     names = [*KNOBS, "background_kinds"]
-    pasting = SearchSpace(scene, names, _generator())
+    assert "'auto', not a plain range" in SearchSpace(scene, names, _generator()).skipped["paste_objects"]
+    pasting = SearchSpace(scene, names, _generator("generator.objects=[1,4]"))
     # Nothing is rendered: only the generator's ranges are searched.
     assert pasting.names() == ["paste_objects", "paste_scale", "paste_rotation", "paste_max_occlusion"]
     assert "nothing is rendered" in pasting.skipped["camera_distance"]
