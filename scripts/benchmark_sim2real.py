@@ -4,6 +4,7 @@ Usage:
     python scripts/benchmark_sim2real.py [real=../shared/data/fruits_nuts] [out=/tmp/sim2real]
         [splits=3] [share=0.1] [n=200] [steps=150] [image_size=256] [width=640] [height=480]
         [arms=real_k,all_real,flat,photos,paste,hybrid] [bootstrap=0] [merge=EARLIER/results.json]
+        [report=EARLIER/results.json]   (only print the table and draw the plot of an earlier run)
 
 Protocol, per random split (seeded 0, 1, ...): K photos of the real set (``share`` of it, at
 least 3) are the user's only real data; every other photo is the test set, never seen by a
@@ -190,9 +191,15 @@ def main(argv: list[str]) -> None:
     options, _ = options_and_overrides(argv, {
         "real": str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fruits_nuts"), "out": "/tmp/sim2real",
         "splits": "3", "share": "0.1", "n": "200", "steps": "150", "image_size": "256", "width": "640",
-        "height": "480", "arms": "real_k,all_real,flat,photos,paste,hybrid", "bootstrap": "0", "merge": ""},
+        "height": "480", "arms": "real_k,all_real,flat,photos,paste,hybrid", "bootstrap": "0", "merge": "",
+        "report": ""},
         overrides=False)
     real = Path(options["real"]).resolve()
+    out = Path(options["out"])
+    if options["report"]:  # only the table and plot of an earlier run
+        earlier = json.loads(Path(options["report"]).read_text())
+        report(earlier["splits"], {**earlier["options"], "out": str(out)}, real, 0.0)
+        return
     dataset = read_dataset(real)
     arms = options["arms"].split(",")
     started = time.perf_counter()
@@ -203,16 +210,21 @@ def main(argv: list[str]) -> None:
             if now["user_ids"] != before["user_ids"]:
                 raise SystemExit(f"merge={options['merge']}: its splits differ from this run's; use the same real set")
             now.update({key: value for key, value in before.items() if key not in now})
-    out = Path(options["out"])
     (out / "results.json").write_text(json.dumps({"options": options, "splits": splits}, indent=1))
-    synthetic = [a for a in [*SCENES, *FITTED] if f"{a}+real_k" in splits[0]]
+    report(splits, options, real, time.perf_counter() - started)
+
+
+def report(splits: list[dict], options: dict, real: Path, seconds: float) -> None:
+    """Print the table (mean, 95% interval, share of all-real) and draw the plot."""
+    out = Path(options["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    synthetic = [key for key in splits[0] if f"{key}+real_k" in splits[0]]
     rows = [key for key in ["real_k", "all_real", *[f"{a}{s}" for a in synthetic for s in ("", "+real_k")]]
             if key in splits[0]]
     reference = [s["all_real"] for s in splits] if "all_real" in splits[0] else None
     print(f"\n{real.name}: {len(splits)} splits, K = {len(splits[0]['user_ids'])} photos, "
           f"{len(splits[0]['test_ids'])} test photos; n={options['n']} synthetic images; Faster R-CNN "
-          f"(MobileNetV2), {options['steps']} steps at {options['image_size']} px; "
-          f"{(time.perf_counter() - started) / 60:.0f} min")
+          f"(MobileNetV2), {options['steps']} steps at {options['image_size']} px; {seconds / 60:.0f} min")
     print(f"{'arm':<18}{'mAP50':>8}  {'95% interval':<16}{'of all-real':>12}")
     table = []
     for key in rows:
