@@ -56,20 +56,13 @@ def training_image_ids(real: str, test_fraction: float = 0.5, seed: int = 0) -> 
 
 
 def write_test_split(real: str, train_ids: list, out: Path) -> Path:
-    """A COCO set of the real images outside ``train_ids``; its images are symbolic links (nothing is copied)."""
-    root = Path(real)
-    coco = json.loads((root / "annotations.json").read_text())
-    keep = {image["id"] for image in coco["images"]} - set(train_ids)
-    images = [image for image in coco["images"] if image["id"] in keep]
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    for image in images:
-        link = out / "images" / Path(image["file_name"]).name
-        image["file_name"] = link.name  # read_coco looks in the images/ folder beside the file
-        if not link.is_symlink():
-            link.symlink_to((root / "images" / link.name).resolve())
-    subset = dict(coco, images=images, annotations=[a for a in coco["annotations"] if a["image_id"] in keep])
-    (out / "annotations.json").write_text(json.dumps(subset))
-    return out
+    """A COCO set of the real images outside ``train_ids``, their files copied (the readers refuse
+    links that leave a dataset's folder), never into the repository."""
+    from scripts.benchmark_sim2real import write_subset
+
+    coco = json.loads((Path(real) / "annotations.json").read_text())
+    keep = sorted({image["id"] for image in coco["images"]} - set(train_ids))
+    return write_subset(Path(real), keep, out)
 
 
 def run(command: list[str]) -> float:
