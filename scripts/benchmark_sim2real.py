@@ -21,8 +21,8 @@ arms, the same number ``n`` of images made through ``synthgen generate`` as a us
     hybrid     generator=paste render_objects=true on tabletop_fruits_photos (renders and
                the K photos' cut-outs pasted together)
     paste_dense  paste with 4-12 objects per image instead of 1-4
-    flat_fit, photos_fit
-               flat / photos after ``synthgen fit`` on the K photos (selection by transfer;
+    flat_fit, photos_fit, paste_fit
+               flat / photos / paste after ``synthgen fit`` on the K photos (selection by transfer;
                a short search: rounds=1, population=4, eval_images=32, transfer_repeats=1, the
                benchmark's steps and image size)
 
@@ -75,7 +75,7 @@ def write_subset(real: Path, ids: list[int], out: Path) -> Path:
     return out
 
 
-FITTED = {"flat_fit": "tabletop_fruits", "photos_fit": "tabletop_fruits_photos"}
+FITTED = {"flat_fit": "tabletop_fruits", "photos_fit": "tabletop_fruits_photos", "paste_fit": "tabletop_fruits"}
 FIT_SEARCH = ["rounds=1", "population=4", "eval_images=32", "transfer_repeats=1", "progress=false", "overwrite=true"]
 
 
@@ -93,17 +93,19 @@ def generate(arm: str, user_real: Path, out: Path, options: dict) -> tuple[Path,
     if arm in FITTED:
         scene = FITTED[arm]
         fitted = out.parent / f"{arm}_fit"
+        pasting = arm.startswith("paste")
         _run(["synthgen", "fit", f"scene={scene}", f"real={user_real}", f"out={fitted}", *FIT_SEARCH,
               f"transfer_steps={options['steps']}", f"transfer_image_size={options['image_size']}",
-              *(textures if "photos" in arm else [])])
-        selection = ["--config-dir", str(fitted), f"scene={scene}_fit"]
+              *(textures if "photos" in arm else []),
+              *([f"generate=['generator=paste','generator.dataset={user_real}']"] if pasting else [])])
+        selection = ["--config-dir", str(fitted), "generator=paste_fit" if pasting else f"scene={scene}_fit"]
     else:
         selection = SCENES[arm]
     overrides = [*selection, f"n={options['n']}", f"render.width={options['width']}",
                  f"render.height={options['height']}", "progress=false", "overwrite=true", f"out={out}"]
     if arm in ("photos", "hybrid"):
         overrides += textures
-    if arm.startswith(("paste", "hybrid")):
+    if arm.startswith(("paste", "hybrid")) and arm not in FITTED:
         overrides.append(f"generator.dataset={user_real}")
     _run(["synthgen", "generate", *overrides])
     return out, time.perf_counter() - start
