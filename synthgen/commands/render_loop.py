@@ -22,7 +22,7 @@ from pathlib import Path
 
 from synthgen.augment.augmenter import Augmenter
 from synthgen.augment.sensor import SensorModel
-from synthgen.core import AUGMENT_STREAM, DIFFUSION_STREAM, PASTE_STREAM, stream_seed
+from synthgen.core import AUGMENT_STREAM, stream_seed
 from synthgen.core.errors import ConfigError
 from synthgen.io.store import DatasetWriter
 from synthgen.labels.checks import check_sample
@@ -134,8 +134,8 @@ class Stages:
         return self.generator is None or self.generator.needs_render
 
     def generator_seed(self, index: int) -> int:
-        stream = PASTE_STREAM if self.generator.kind == "paste" else DIFFUSION_STREAM
-        return stream_seed(self.seed, index, stream)
+        """The seed of sample ``index``'s stream of the generator."""
+        return stream_seed(self.seed, index, self.generator.stream)
 
 
 def _label(job: FrameJob, stages: Stages):
@@ -156,15 +156,14 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
         samples = []
         for job in jobs:
             samples.append(stages.generator.compose(job.index, stages.generator_seed(job.index)))
-            seconds["paste"] += stages.generator.last_call_seconds()
+            seconds[stages.generator.stage] += stages.generator.last_call_seconds()
     else:
         start = time.thread_time()
         samples = [_label(job, stages) for job in jobs]
         seconds["labels+checks (cpu)"] += time.thread_time() - start
-    if stages.generator is not None and stages.renders:
-        samples = stages.generator(samples, [stages.generator_seed(s.index) for s in samples])
-        seconds[stages.generator.kind if stages.generator.kind == "paste" else "diffusion"] += (
-            stages.generator.last_call_seconds())
+        if stages.generator is not None:
+            samples = stages.generator(samples, [stages.generator_seed(s.index) for s in samples])
+            seconds[stages.generator.stage] += stages.generator.last_call_seconds()
     for sample in samples:
         start = time.thread_time()
         if stages.augmenter is not None:

@@ -177,7 +177,7 @@ def blend_onto(image: np.ndarray, placed: Placed, rgb: np.ndarray, blend: str, f
         region[mask] = np.clip(mixed[mask] + 0.5, 0, 255).astype(np.uint8)
         return blend
     region[mask] = rgb[mask]
-    return "none" if blend == "none" else blend
+    return blend
 
 
 def _poisson(image: np.ndarray, placed: Placed, rgb: np.ndarray) -> bool:

@@ -2,7 +2,7 @@
 
 From a labeled dataset, every object gives a cut-out: the pixels of its box and its mask,
 from its segmentation when it has one, else segmented inside its box by GrabCut
-(``DatasetPhotos.box_mask``, the mask photo textures use) and refused when implausible.
+(``DatasetPhotos.mask_in_box``, the mask photo textures use) and refused when implausible.
 Objects under a size, or cut by the photo's border (their cut edge would be pasted as if it
 were the object's outline), are left out. ``CutoutLibrary.counts`` says how many of each.
 
@@ -13,6 +13,7 @@ occlusion, no truncation) gives one, with its exact visible mask.
 from __future__ import annotations
 
 import collections
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,6 @@ import numpy as np
 from synthgen.core import Sample
 from synthgen.core.errors import ConfigError
 from synthgen.io.dataset import LabeledObject
-from synthgen.io.record import decode_rle
 from synthgen.randomize.real_photos import DatasetPhotos
 
 __all__ = ["Cutout", "CutoutLibrary", "render_cutouts"]
@@ -94,39 +94,39 @@ class CutoutLibrary:
 
     def _cut(self, photos: DatasetPhotos, position: int, number: int, obj: LabeledObject, name: str,
              min_pixels: int, skip_truncated: bool) -> Cutout | None:
-        image = photos.images[position]
-        x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [image.width, image.height] * 2).astype(int)
-        if skip_truncated and (x0 < _BORDER_PX or y0 < _BORDER_PX or x1 > image.width - _BORDER_PX
-                               or y1 > image.height - _BORDER_PX):
+        image, photo = photos.images[position], photos.photo(position)
+        x0, y0, x1, y1 = photos.object_box(position, number)
+        height, width = photo.shape[:2]
+        if skip_truncated and (x0 < _BORDER_PX or y0 < _BORDER_PX or x1 > width - _BORDER_PX
+                               or y1 > height - _BORDER_PX):
             self.counts["truncated"] += 1
             return None
         if (x1 - x0) * (y1 - y0) < min_pixels:
             self.counts["too_small"] += 1
             return None
-        photo = photos.photo(position)
-        if obj.segmentation is not None:
-            mask = decode_rle(obj.segmentation)[y0:y1, x0:x1]
-            kind = "from_masks"
-        else:
-            mask = photos.box_mask(position, number)  # the mask photo textures use too
-            kind = "segmented"
-            if mask is None:
-                self.counts["refused"] += 1
-                return None
+        mask = photos.mask_in_box(position, number)  # the mask photo textures use too
+        if mask is None:
+            self.counts["refused"] += 1
+            return None
         if int(mask.sum()) < min_pixels:
             self.counts["too_small"] += 1
             return None
-        self.counts[kind] += 1
+        self.counts["from_masks" if obj.segmentation is not None else "segmented"] += 1
         keypoints = np.asarray(obj.keypoints, np.float64).reshape(-1, 3).copy()
         keypoints[:, :2] -= [x0, y0]
         return Cutout(rgb=np.ascontiguousarray(photo[y0:y1, x0:x1]), mask=np.ascontiguousarray(mask), category=name,
-                      keypoints=keypoints, reference=float(min(image.width, image.height)), source="real",
+                      keypoints=keypoints, reference=float(min(width, height)), source="real",
                       image=image.index, file=image.path.name, object=number)
 
     @property
     def categories(self) -> list[str]:
         """Names of the categories with at least one cut-out."""
         return sorted(self.by_category)
+
+    @functools.cached_property
+    def cutouts(self) -> list[Cutout]:
+        """Every cut-out, category by category (in ``categories`` order)."""
+        return [cutout for name in self.categories for cutout in self.by_category[name]]
 
     @property
     def refused_share(self) -> float:

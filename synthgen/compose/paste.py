@@ -27,7 +27,7 @@ import numpy as np
 
 from synthgen.compose.blending import BLENDS, Placed, blend_onto, contact_shadow, harmonized, place
 from synthgen.compose.cutout_library import Cutout, CutoutLibrary, render_cutouts
-from synthgen.core import Camera, CategoryInfo, Cuboid, Instance, Sample
+from synthgen.core import PASTE_STREAM, Camera, CategoryInfo, Cuboid, Instance, Sample
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_choices, check_number, check_range_pair
 from synthgen.randomize.background import BackgroundRandomizer
@@ -101,6 +101,8 @@ class Paste:
     """
 
     kind = "paste"
+    stage = "paste"  # its seconds in the run's per-stage timings
+    stream = PASTE_STREAM  # the per-sample random stream it draws from
     verifies_labels = False  # exact by construction
     batch_size = 1
 
@@ -225,36 +227,33 @@ class Paste:
         rng = np.random.default_rng(seed)
         image = self.backgrounds.draw(rng, self.width, self.height).copy()
         ids = np.zeros((self.height, self.width), np.int32)
-        amodal: dict[int, Placed] = {}
+        amodal_areas = [0]  # each pasted object's whole (amodal) pixel count, by instance id
         pasted: list[tuple[int, Cutout, Placed, dict]] = []
         rendered = render_cutouts(render) if render is not None else []
         for _ in range(int(rng.integers(int(self.objects[0]), int(self.objects[1]) + 1))):
             cutout = self._draw_cutout(rng, rendered)
-            if cutout is None:
-                continue
-            placement = self._place(rng, cutout, ids, amodal)
+            placement = self._place(rng, cutout, ids, np.asarray(amodal_areas))
             if placement is None:
                 continue
             placed, settings = placement
             instance_id = len(pasted) + 1
             self._paint(rng, image, placed, settings)
             ids[placed.window][placed.mask] = instance_id
-            amodal[instance_id] = placed
+            amodal_areas.append(int(placed.mask.sum()))
             pasted.append((instance_id, cutout, placed, settings))
         sample = self._sample(index, image, ids, pasted, render)
         self._seconds.value = time.perf_counter() - started
         return sample
 
-    def _draw_cutout(self, rng: np.random.Generator, rendered: list[Cutout]) -> Cutout | None:
+    def _draw_cutout(self, rng: np.random.Generator, rendered: list[Cutout]) -> Cutout:
         if rendered and rng.uniform() < self.render_share:
             return rendered[int(rng.integers(len(rendered)))]
-        by_category = self.library.by_category
         if self.balance == "categories":
             names = self.library.categories
-            choices = by_category[names[int(rng.integers(len(names)))]]
-            return choices[int(rng.integers(len(choices)))]
-        every = [cutout for name in self.library.categories for cutout in by_category[name]]
-        return every[int(rng.integers(len(every)))]
+            choices = self.library.by_category[names[int(rng.integers(len(names)))]]
+        else:
+            choices = self.library.cutouts
+        return choices[int(rng.integers(len(choices)))]
 
     def _scale(self, rng: np.random.Generator, cutout: Cutout) -> float:
         factor = rng.uniform(*self.scale)
@@ -266,8 +265,9 @@ class Paste:
         return factor / longer
 
     def _place(self, rng: np.random.Generator, cutout: Cutout, ids: np.ndarray,
-               amodal: dict[int, Placed]) -> tuple[Placed, dict] | None:
+               amodal_areas: np.ndarray) -> tuple[Placed, dict] | None:
         """A placement that keeps every earlier object visible enough, or None after ``_ATTEMPTS`` tries."""
+        visible = np.bincount(ids.ravel(), minlength=len(amodal_areas))  # the id map is the same for every try
         for _ in range(_ATTEMPTS):
             scale = self._scale(rng, cutout)
             degrees = rng.uniform(*self.rotation)
@@ -282,21 +282,18 @@ class Paste:
             placed = place(cutout.rgb, cutout.mask, (self.width, self.height), centre, scale, degrees, flip)
             if placed is None or int(placed.mask.sum()) < self.min_visible_pixels:
                 continue
-            if self._keeps_others_visible(placed, ids, amodal):
+            if self._keeps_others_visible(placed, ids, visible, amodal_areas):
                 return placed, settings
         return None
 
-    def _keeps_others_visible(self, placed: Placed, ids: np.ndarray, amodal: dict[int, Placed]) -> bool:
-        covered = np.bincount(ids[placed.window][placed.mask], minlength=len(amodal) + 1)
-        if not covered[1:].any():
-            return True
-        visible = np.bincount(ids.ravel(), minlength=len(amodal) + 1)
-        for instance_id in np.flatnonzero(covered[1:]) + 1:
-            left = visible[instance_id] - covered[instance_id]
-            whole = int(amodal[instance_id].mask.sum())
-            if left < max(self.min_visible_pixels, (1.0 - self.max_occlusion) * whole):
-                return False
-        return True
+    def _keeps_others_visible(self, placed: Placed, ids: np.ndarray, visible: np.ndarray,
+                              amodal_areas: np.ndarray) -> bool:
+        """Whether every object ``placed`` would cover keeps ``1 - max_occlusion`` of its whole
+        area (and ``min_visible_pixels``) visible."""
+        covered = np.bincount(ids[placed.window][placed.mask], minlength=len(amodal_areas))
+        touched = np.flatnonzero(covered[1:]) + 1
+        left = visible[touched] - covered[touched]
+        return bool(np.all(left >= np.maximum(self.min_visible_pixels, (1.0 - self.max_occlusion) * amodal_areas[touched])))
 
     def _paint(self, rng: np.random.Generator, image: np.ndarray, placed: Placed, settings: dict) -> None:
         if settings["shadow"]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synthgen.core import Sample
+from synthgen.core import DIFFUSION_STREAM, Sample
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number
 from synthgen.diffusion.models import load_pipeline
@@ -49,6 +49,8 @@ class DiffusionGenerator:
     kind = ""  # inpaint | img2img | controlnet
     verifies_labels = True  # False where labels are exact by construction
     needs_render = True  # diffusion starts from the render
+    stage = "diffusion"  # its seconds in the run's per-stage timings
+    stream = DIFFUSION_STREAM  # the per-sample random stream it draws from (prompts, noise)
 
     def __init__(self, model: str, prompt: Mapping | None = None, steps: int = 25, guidance_scale: float = 7.5,
                  device: str = "auto", dtype: str = "float32", batch_size: int = 1, download: bool = False,

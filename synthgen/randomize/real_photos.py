@@ -206,20 +206,32 @@ class DatasetPhotos:
             self._box_masks[index, number] = mask
         return self._box_masks[index, number]
 
+    def object_box(self, index: int, number: int) -> tuple[int, int, int, int]:
+        """``x0, y0, x1, y1`` whole pixels of object ``number``'s box in photo ``index``, clipped to it."""
+        height, width = self.photo(index).shape[:2]
+        bbox = self.images[index].objects[number].bbox
+        return tuple(int(v) for v in np.clip(np.rint(bbox), 0, [width, height] * 2))
+
+    def mask_in_box(self, index: int, number: int) -> np.ndarray | None:
+        """(y1 - y0, x1 - x0) bool pixels of object ``number`` of photo ``index`` inside its
+        ``object_box``: its segmentation, or for a box-only label its GrabCut ``box_mask``
+        (None when that is implausible). Photo textures and copy-paste cut-outs both use it."""
+        image, (x0, y0, x1, y1) = self.images[index], self.object_box(index, number)
+        obj = image.objects[number]
+        if obj.segmentation is None:
+            return self.box_mask(index, number)
+        return self._object_mask(image, obj, self.photo(index).shape[:2])[y0:y1, x0:x1]
+
     def _patch(self, index: int, number: int, obj: LabeledObject) -> np.ndarray:
         photo = self.photo(index)
-        height, width = photo.shape[:2]
-        x0, y0, x1, y1 = np.clip(np.rint(obj.bbox), 0, [width, height] * 2).astype(int)
+        x0, y0, x1, y1 = self.object_box(index, number)
         if x1 - x0 < 2 or y1 - y0 < 2:
             raise InputError(f"{self.name}: an object of image {self.images[index].path} has an empty box")
         crop = np.ascontiguousarray(photo[y0:y1, x0:x1])
-        if obj.segmentation is not None:
-            inside = self._object_mask(self.images[index], obj, (height, width))[y0:y1, x0:x1]
-        else:  # a box only: the object's pixels segmented inside it (GrabCut), when plausible
-            inside = self.box_mask(index, number)
-            if inside is None:  # the central half of the box is surely the object
-                dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
-                return np.ascontiguousarray(crop[dy:(y1 - y0) - dy, dx:(x1 - x0) - dx])
+        inside = self.mask_in_box(index, number)
+        if inside is None:  # a box whose GrabCut mask was refused: its central half is surely the object
+            dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+            return np.ascontiguousarray(crop[dy:(y1 - y0) - dy, dx:(x1 - x0) - dx])
         # Erode: the mask's rim mixes in the background; fill everything else from the surface.
         inside = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if inside.sum() < 16:
