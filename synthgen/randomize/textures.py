@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.core.errors import ConfigError
+from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_choices
-from synthgen.io.input_checks import read_color_image
+from synthgen.io.input_checks import image_file, read_color_image
 
 __all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
 
@@ -124,7 +124,7 @@ class ImageFolder:
         self.files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             raise ConfigError(f"{name}: folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        self.name = name
+        self.name, self.root = name, folder
         self._cache: dict[Path, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -146,17 +146,15 @@ class ImageFolder:
         return self._cache[path]
 
     def check_readable(self) -> None:
-        """Raise ConfigError naming the first file whose header no image library recognises
-        (a run would otherwise fail on it midway); header-only, so cheap for large folders."""
-        from PIL import Image, UnidentifiedImageError
-
+        """Raise ConfigError naming the first file a run would fail on midway: one whose header
+        no image library recognises, over the readers' pixel limit, or a link leading out of the
+        folder (the readers' own header check, ``io.input_checks.image_file``; header-only, so
+        cheap for large folders)."""
         for path in self.files:
             try:
-                with Image.open(path) as image:
-                    image.size  # noqa: B018 - identifying the format reads the header
-            except (OSError, UnidentifiedImageError, ValueError) as error:
-                raise ConfigError(f"{self.name}: image file {str(path)!r} cannot be read ({error}); "
-                                  "remove or replace it") from error
+                image_file(self.root, path, self.name)
+            except InputError as error:
+                raise ConfigError(f"{self.name}: {path.name} cannot be read or is refused: {error}") from error
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """A random image of the folder."""
