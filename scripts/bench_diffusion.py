@@ -28,11 +28,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from synthgen.commands.generate import GenerateSettings  # noqa: E402
-from synthgen.commands.render_loop import build_components  # noqa: E402
 from synthgen.core import DIFFUSION_STREAM, stream_seed  # noqa: E402
 from synthgen.diffusion.tiny import make_tiny_pipelines  # noqa: E402
 from synthgen.paths import conf_dir  # noqa: E402
+from synthgen.pipeline.generation import GenerateSettings  # noqa: E402
+from synthgen.pipeline.render_loop import build_components  # noqa: E402
 from synthgen.registry import build_settings  # noqa: E402
 
 

@@ -39,6 +39,7 @@ nobody tuned for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -124,7 +125,7 @@ def _same_ids(images: list, categories_by_name: dict, source: LabeledDataset) ->
     mapping = {c.id: categories_by_name[c.name] for c in source.categories if c.name in categories_by_name}
     out = []
     for image in images:
-        objects = [type(o)(mapping[o.category_id], o.bbox, o.segmentation, o.keypoints, o.area, o.extra)
+        objects = [dataclasses.replace(o, category_id=mapping[o.category_id])
                    for o in image.objects if o.category_id in mapping]
         out.append(type(image)(image.index, image.path, image.width, image.height, objects))
     return out

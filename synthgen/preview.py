@@ -140,15 +140,13 @@ def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True)
         raise InputError(f"{image.path}: missing or unreadable image")
     items = []
     for k, obj in enumerate(image.objects):
-        extra = obj.extra
-        hidden = extra.get("occlusion", 0) or extra.get("truncation", 0)
-        cuboid = extra.get("cuboid")
+        hidden = obj.occlusion or obj.truncation
         items.append(_Item(
-            extra.get("track_id", k + 1), decode_rle(obj.segmentation) if obj.segmentation else None, obj.bbox,
-            np.asarray(extra["amodal_bbox"], dtype=np.float64) if hidden and "amodal_bbox" in extra else None,
+            k + 1 if obj.track_id is None else obj.track_id,
+            decode_rle(obj.segmentation) if obj.segmentation else None, obj.bbox,
+            np.asarray(obj.amodal_bbox, dtype=np.float64) if hidden and obj.amodal_bbox is not None else None,
             obj.keypoints, dataset.category(obj.category_id).skeleton,
-            None if cuboid is None else np.array([[np.nan if v is None else v for v in row]
-                                                  for row in cuboid["corners_2d"]], dtype=np.float64),
+            None if obj.cuboid is None else np.asarray(obj.cuboid.corners_2d, dtype=np.float64),
         ))
     lines = [(line["category_id"], np.asarray(line["points"])) for line in image.polylines]
     return _draw(pixels[..., ::-1], items, lines, masks, cuboids)
@@ -162,13 +160,13 @@ def draw_tracks(pixels: np.ndarray, image) -> np.ndarray:
         image: The frame's ``LabeledImage`` (its ``tracks``).
     """
     for track in image.tracks:
-        if track["state"] == "out_of_view":
+        if track.state == "out_of_view":
             continue
-        color = _color(track["track_id"])
-        x0, y0 = (int(round(v)) for v in track["amodal_bbox"][:2])
-        text = str(track["track_id"]) if track["state"] in ("visible", "too_small") else f"({track['track_id']})"
-        if track["state"] == "occluded":
-            _dashed_rectangle(pixels, np.asarray(track["amodal_bbox"]), color)
+        color = _color(track.track_id)
+        x0, y0 = (int(round(v)) for v in track.amodal_bbox[:2])
+        text = str(track.track_id) if track.state in ("visible", "too_small") else f"({track.track_id})"
+        if track.state == "occluded":
+            _dashed_rectangle(pixels, np.asarray(track.amodal_bbox), color)
         cv2.putText(pixels, text, (x0 + 1, max(y0 - 2, 9)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
         cv2.putText(pixels, text, (x0 + 1, max(y0 - 2, 9)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
     return pixels
@@ -180,7 +178,7 @@ def write_clip_animation(images, dataset, path: Path, masks: bool = True, cuboid
     Raises:
         InputError: The MP4 encoder is not available.
     """
-    fps = float(images[0].frame["fps"])
+    fps = float(images[0].frame.fps)
     frames = [draw_tracks(draw_labeled_image(image, dataset, masks, cuboids), image) for image in images]
     if path.suffix == ".gif":
         from PIL import Image

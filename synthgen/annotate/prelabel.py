@@ -107,7 +107,7 @@ def prelabel_images(detector: MobileNetV2Detector, images: Sequence[LabeledImage
 
     Returns:
         One entry per image, most uncertain first: ``image`` (a ``LabeledImage`` whose
-        objects are the pre-labels, each with ``extra["score"]``), ``uncertainty``,
+        objects are the pre-labels, each with its ``score``), ``uncertainty``,
         ``auto_accept`` (bool), ``detections`` (every detection: boxes, category_ids,
         scores, probabilities, masks as ``MobileNetV2Detector.detect`` gives them).
     """
@@ -118,7 +118,7 @@ def prelabel_images(detector: MobileNetV2Detector, images: Sequence[LabeledImage
         for i in keep:
             mask = found["masks"][i] if found["masks"] is not None else None
             objects.append(LabeledObject(int(found["category_ids"][i]), found["boxes"][i].copy(), segmentation=mask,
-                                         extra={"score": float(found["scores"][i])}))
+                                         score=float(found["scores"][i])))
         entries.append({"image": dataclasses.replace(image, objects=objects),
                         "uncertainty": image_uncertainty(found["probabilities"], strategy),
                         "auto_accept": _accepted(found["scores"], auto_accept, score_threshold),

@@ -198,14 +198,14 @@ def match_objects(gold: list[tuple[str, LabeledObject]], annotated: list[tuple[s
 
 
 def _keypoints_correct(gold: LabeledObject, annotated: LabeledObject | None, thresholds: QaThresholds) -> tuple[int, int]:
-    truth = {name: p for name, p in gold.extra.get("keypoints", {}).items() if p[2] > 0}
+    truth = {name: p for name, p in gold.named_keypoints.items() if p[2] > 0}
     if annotated is None:
         return 0, len(truth)
     area = max(gold.area or float(np.prod(gold.bbox[2:] - gold.bbox[:2])), 1.0)
     correct = 0
     for name, (x, y, _) in truth.items():
-        if name in annotated.extra.get("keypoints", {}):
-            ax, ay, _ = annotated.extra["keypoints"][name]
+        if name in annotated.named_keypoints:
+            ax, ay, _ = annotated.named_keypoints[name]
             similarity = np.exp(-((ax - x) ** 2 + (ay - y) ** 2) / (2 * area * thresholds.oks_k ** 2))
             correct += similarity >= thresholds.oks_threshold
     return int(correct), len(truth)

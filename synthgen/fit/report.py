@@ -54,7 +54,7 @@ def write_fit_report(out: Path, report: dict, stats: Mapping[str, Mapping[str, n
 
     Args:
         out: The fit's output folder.
-        report: The JSON-ready report ``synthgen.commands.fit`` builds.
+        report: The JSON-ready report ``synthgen.fit.scene_fit`` builds.
         stats: ``real``, ``before`` and ``after`` statistics (``dataset_statistics``) for the plots.
     """
     write_bytes_atomic(out / "fit_report.json", json.dumps(report, indent=1).encode())

@@ -67,14 +67,14 @@ def _xywh(box) -> list[float]:
 
 
 def _object_key(obj: LabeledObject) -> tuple:
-    return obj.category_id, obj.extra.get("model", ""), round(float(obj.extra.get("scale", 1.0)), 9)
+    return obj.category_id, obj.model or "", round(float(1.0 if obj.scale is None else obj.scale), 9)
 
 
 def _assign_obj_ids(dataset: LabeledDataset) -> dict[tuple, int]:
     keys = set()
     for image in dataset.images:
         for obj in image.objects:
-            if not obj.extra.get("model"):
+            if not obj.model:
                 raise InputError(f"{image.path}: an object of category {obj.category_id} has no rigid model "
                                  "(a posed figure, or a store written before models were kept); BOP needs rigid models")
             keys.add(_object_key(obj))
@@ -109,18 +109,18 @@ def _write_models(store: Path, obj_ids: dict[tuple, int], dataset: LabeledDatase
 
 def _scene_of(image: LabeledImage, images_per_scene: int) -> tuple[int, int]:
     if image.frame is not None:
-        return image.frame["clip"], image.frame["frame"]
+        return image.frame.clip, image.frame.frame
     return image.index // images_per_scene, image.index % images_per_scene
 
 
 def _depth_png(store: Path, image: LabeledImage) -> tuple[np.ndarray, float]:
     """uint16 depth and its depth_scale (mm per unit): 0.1 mm while it fits, else 1 mm."""
-    raw = cv2.imread(str(store / image.extra["depth_file"]), cv2.IMREAD_UNCHANGED)
+    raw = cv2.imread(str(store / image.depth_file), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        with np.load(store / image.extra["depth_file"]) as stored:
+        with np.load(store / image.depth_file) as stored:
             depth_m = stored["depth"].astype(np.float64)
     else:
-        depth_m = raw.astype(np.float64) * image.extra["depth_unit_m"]
+        depth_m = raw.astype(np.float64) * image.depth_unit_m
     depth_mm = depth_m * 1000.0
     scale = 0.1 if depth_mm.max() / 0.1 <= _UINT16_MAX else 1.0
     return np.clip(np.rint(depth_mm / scale), 0, _UINT16_MAX).astype(np.uint16), scale
@@ -139,13 +139,13 @@ def _write_image(store: Path, image: LabeledImage, folder: Path, im_id: int, obj
                                          "cam_t_w2c": (world_to_camera[:3, 3] * 1000.0).tolist()}
     gts, infos = [], []
     for gt_id, obj in enumerate(image.objects):
-        pose = np.asarray(obj.extra["pose"], dtype=np.float64)
+        pose = np.asarray(obj.pose, dtype=np.float64)
         gts.append({"cam_R_m2c": pose[:3, :3].ravel().tolist(), "cam_t_m2c": (pose[:3, 3] * 1000.0).tolist(),
                     "obj_id": obj_ids[_object_key(obj)]})
-        full = decode_rle(obj.extra["amodal_segmentation"])
+        full = decode_rle(obj.amodal_segmentation)
         visible = decode_rle(obj.segmentation)
         all_count, visible_count = int(full.sum()), int(visible.sum())
-        infos.append({"bbox_obj": _xywh(obj.extra["amodal_bbox"]), "bbox_visib": _xywh(obj.bbox),
+        infos.append({"bbox_obj": _xywh(obj.amodal_bbox), "bbox_visib": _xywh(obj.bbox),
                       "px_count_all": all_count, "px_count_valid": int(np.count_nonzero(full & (depth > 0))),
                       "px_count_visib": visible_count,
                       "visib_fract": visible_count / all_count if all_count else 0.0})
@@ -169,7 +169,7 @@ def export_bop(store: str | Path, out: str | Path, split: str = "train_pbr", ima
     scenes: dict[int, dict[str, dict]] = {}
     camera_written = False
     for image in dataset.images:
-        if image.camera is None or "depth_file" not in image.extra:
+        if image.camera is None or image.depth_file is None:
             raise InputError(f"{image.path}: no camera or depth; BOP export needs a synthgen store")
         scene_id, im_id = _scene_of(image, images_per_scene)
         folder = out / split / f"{scene_id:06d}"
@@ -266,8 +266,8 @@ def _bop_image(scene: Path, root: Path, im_id: int, index: int, camera, gts, inf
                         camera={"K": K.tolist(), "world_to_camera": world_to_camera.tolist()},
                         source={"kind": "synthetic", "dataset": scene.parent.parent.name,
                                 "original_id": f"{scene.name}/{im_id}"},
-                        extra={"depth_file": str((scene / "depth" / f"{im_id:06d}.png").resolve()),
-                               "depth_unit_m": float(depth_scale) / 1000.0})
+                        depth_file=str((scene / "depth" / f"{im_id:06d}.png").resolve()),
+                        depth_unit_m=float(depth_scale) / 1000.0)
 
 
 def _bop_object(scene: Path, root: Path, im_id: int, gt_id: int, gt: dict, info: dict, size: tuple[int, int],
@@ -293,8 +293,8 @@ def _bop_object(scene: Path, root: Path, im_id: int, gt_id: int, gt: dict, info:
         raise InputError(f"{mask_path}: visible mask of gt {gt_id} could not be decoded; replace it")
     return LabeledObject(
         category_id=obj_id, bbox=box, segmentation=encode_rle(np.asfortranarray(visible > 0)), area=visible_pixels,
-        extra={"pose": pose.tolist(), "visib_fract": field(info, "visib_fract", where, number, 0, 1),
-               "px_count_all": int(field(info, "px_count_all", where, number, 0)), "gt_id": gt_id},
+        pose=pose, occlusion=1.0 - field(info, "visib_fract", where, number, 0, 1),
+        amodal_area=float(int(field(info, "px_count_all", where, number, 0))), extra={"gt_id": gt_id},
     )
 
 
@@ -303,8 +303,9 @@ def read_bop(root: str | Path, split: str | None = None) -> LabeledDataset:
     """A BOP dataset (``root`` holds ``models/`` and split folders) as a ``LabeledDataset``.
 
     Categories are the objects of ``models/models_info.json`` (named ``obj_000001``, ...);
-    each visible object gets its visible box and mask, its 6D pose (``extra["pose"]``: 4x4
-    model -> OpenCV camera, metres) and ``visib_fract``. Objects BOP marks as not visible
+    each visible object gets its visible box and mask, its 6D pose (``pose``: 4x4
+    model -> OpenCV camera, metres), ``occlusion`` (1 - ``visib_fract``), ``amodal_area``
+    (``px_count_all``) and BOP's ``gt_id`` (in ``extra``). Objects BOP marks as not visible
     (``bbox_visib`` ``[-1, -1, -1, -1]``, no visible pixel) are left out: they have no 2D label.
 
     Raises:

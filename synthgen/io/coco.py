@@ -58,7 +58,7 @@ from synthgen.io.input_checks import (
     text,
 )
 from synthgen.io.polygons import mask_to_polygons
-from synthgen.io.record import decode_rle
+from synthgen.io.record import cuboid_from_record, cuboid_to_record, decode_rle
 from synthgen.io.store import open_store
 
 __all__ = ["CocoExporter", "coco_dict", "export_coco", "polylines_path", "polylines_path_owner", "read_coco", "write_coco"]
@@ -114,25 +114,22 @@ def _object_annotation(obj: LabeledObject, category: CategoryInfo, segmentation:
         "category_id": obj.category_id,
         "bbox": _xywh([float(v) for v in obj.bbox]),
         "area": obj.area,
-        "iscrowd": int(obj.extra.get("iscrowd", 0)),
+        "iscrowd": int(obj.iscrowd),
         **_keypoints(obj.keypoints, category),
     }
     if obj.segmentation is not None:
         annotation["segmentation"] = _segmentation(obj.segmentation, segmentation)
-    extra = obj.extra
-    if "amodal_bbox" in extra:
-        annotation["amodal_bbox"] = _xywh(extra["amodal_bbox"])
-    if "amodal_area" in extra:
-        annotation["amodal_area"] = extra["amodal_area"]
-    if extra.get("amodal_segmentation") is not None:
-        annotation["amodal_segmentation"] = _segmentation(extra["amodal_segmentation"], segmentation)
-    for key in ("occlusion", "truncation", "cuboid", "pose"):
-        if key in extra:
-            annotation[key] = extra[key]
-    if "instance_id" in extra:
-        annotation["synthgen_instance_id"] = extra["instance_id"]
-    if "track_id" in extra:
-        annotation["synthgen_track_id"] = extra["track_id"]
+    if obj.amodal_bbox is not None:
+        annotation["amodal_bbox"] = _xywh([float(v) for v in obj.amodal_bbox])
+    if obj.amodal_area is not None:
+        annotation["amodal_area"] = obj.amodal_area
+    if obj.amodal_segmentation is not None:
+        annotation["amodal_segmentation"] = _segmentation(obj.amodal_segmentation, segmentation)
+    optional = {"occlusion": obj.occlusion, "truncation": obj.truncation,
+                "cuboid": None if obj.cuboid is None else cuboid_to_record(obj.cuboid),
+                "pose": None if obj.pose is None else obj.pose.tolist(),
+                "synthgen_instance_id": obj.instance_id, "synthgen_track_id": obj.track_id}
+    annotation.update({key: value for key, value in optional.items() if value is not None})
     return annotation
 
 
@@ -164,17 +161,17 @@ class _Videos:
         if frame is None:
             return None
         source = image.source.get("dataset", "")
-        key = (source, frame["clip"])
+        key = (source, frame.clip)
         if key not in self.videos:
-            name = f"clip_{frame['clip']:06d}"
+            name = f"clip_{frame.clip:06d}"
             self.videos[key] = {"id": len(self.videos) + 1, "name": f"{source}/{name}" if source else name,
-                                "width": image.width, "height": image.height, "fps": frame["fps"],
-                                "length": frame["frames"]}
+                                "width": image.width, "height": image.height, "fps": frame.fps,
+                                "length": frame.frames}
         return self.videos[key]["id"]
 
     def image_fields(self, image: LabeledImage) -> dict:
         video = self.video_id(image)
-        return {} if video is None else {"video_id": video, "frame_id": image.frame["frame"], "time": image.frame["time"]}
+        return {} if video is None else {"video_id": video, "frame_id": image.frame.frame, "time": image.frame.time}
 
     def annotation_fields(self, image: LabeledImage, annotation: dict) -> dict:
         video = self.video_id(image)
@@ -197,7 +194,7 @@ class _Videos:
 def _image_entries(images: Iterable[LabeledImage], file_name: FileName, videos: _Videos | None) -> Iterator[dict]:
     for image_id, image in enumerate(images, 1):
         entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
-                 "synthgen_index": image.index, **image.extra}
+                 "synthgen_index": image.index, **_image_files(image)}
         if image.camera is not None:
             entry["camera"] = image.camera
         if image.source:
@@ -207,6 +204,13 @@ def _image_entries(images: Iterable[LabeledImage], file_name: FileName, videos: 
         if videos is not None:
             entry.update(videos.image_fields(image))
         yield entry
+
+
+def _image_files(image: LabeledImage) -> dict:
+    """A synthetic image's depth and id-map files, as the image entry's own keys."""
+    files = {"depth_file": image.depth_file, "depth_unit_m": image.depth_unit_m,
+             "instance_ids_file": image.instance_ids_file}
+    return {key: value for key, value in files.items() if value is not None}
 
 
 def _object_annotations(dataset: LabeledDataset, images: Iterable[LabeledImage], segmentation: str,
@@ -513,22 +517,23 @@ def _coco_object(entry: dict, category: CategoryInfo, image: LabeledImage, where
     area = field(entry, "area", where, number, 0, default=None)
     if area is None:
         area = float(mask_utils.area(rle)) if rle is not None else float(w * h)
-    return LabeledObject(category.id, box, rle, keypoints, area, _coco_extra(entry, image, where))
+    return LabeledObject(category.id, box, rle, keypoints, area, **_coco_labels(entry, where))
 
 
-def _coco_extra(entry: dict, image: LabeledImage, where: str) -> dict:
-    """synthgen's 3D and amodal fields of an annotation, checked, in synthgen's conventions."""
-    extra = {}
+def _coco_labels(entry: dict, where: str) -> dict:
+    """The ``LabeledObject`` fields of an annotation's optional keys (synthgen's amodal and 3D
+    labels), checked, in synthgen's conventions."""
+    labels = {}
     if "iscrowd" in entry:
-        extra["iscrowd"] = field(entry, "iscrowd", where, integer, 0, 1)
+        labels["iscrowd"] = bool(field(entry, "iscrowd", where, integer, 0, 1))
     for key in ("occlusion", "truncation"):
         if key in entry:
-            extra[key] = field(entry, key, where, number, 0, 1)
+            labels[key] = field(entry, key, where, number, 0, 1)
     if "amodal_bbox" in entry:
         ax, ay, aw, ah = field(entry, "amodal_bbox", where, numbers, length=4)
-        extra["amodal_bbox"] = [ax, ay, ax + aw, ay + ah]
+        labels["amodal_bbox"] = np.array([ax, ay, ax + aw, ay + ah])
     if "pose" in entry:
-        extra["pose"] = field(entry, "pose", where, matrix, (4, 4)).tolist()
+        labels["pose"] = field(entry, "pose", where, matrix, (4, 4))
     if "cuboid" in entry:
-        extra["cuboid"] = field(entry, "cuboid", where, cuboid_record)
-    return extra
+        labels["cuboid"] = cuboid_from_record(field(entry, "cuboid", where, cuboid_record))
+    return labels

@@ -34,9 +34,9 @@ _OCCLUDED_BELOW_VISIBILITY = 0.5
 def _task_meta(root, name: str, images, dataset: LabeledDataset) -> None:
     task = ElementTree.SubElement(ElementTree.SubElement(root, "meta"), "task")
     first = images[0]
-    for key, value in (("id", first.frame["clip"] + 1), ("name", name), ("size", len(images)),
+    for key, value in (("id", first.frame.clip + 1), ("name", name), ("size", len(images)),
                        ("mode", "interpolation"), ("overlap", 0), ("start_frame", 0),
-                       ("stop_frame", first.frame["frames"] - 1)):
+                       ("stop_frame", first.frame.frames - 1)):
         ElementTree.SubElement(task, key).text = str(value)
     labels = ElementTree.SubElement(task, "labels")
     for category in dataset.categories:
@@ -52,14 +52,14 @@ def _task_meta(root, name: str, images, dataset: LabeledDataset) -> None:
 def _box_track(root, position: int, label: str, states) -> None:
     element, last_box = None, None
     for frame, track, _ in states:
-        outside = track["state"] == "out_of_view"
+        outside = track.state == "out_of_view"
         if outside and element is None:
             continue  # the track starts where its object first comes into view
         if element is None:
             element = ElementTree.SubElement(root, "track", id=str(position), label=label, source="manual")
-        box = last_box if outside else track["amodal_bbox"]
+        box = last_box if outside else track.amodal_bbox
         last_box = box
-        occluded = track["state"] == "occluded" or track["visibility"] < _OCCLUDED_BELOW_VISIBILITY
+        occluded = track.state == "occluded" or track.visibility < _OCCLUDED_BELOW_VISIBILITY
         ElementTree.SubElement(element, "box", frame=str(frame), outside=str(int(outside)),
                                occluded=str(int(occluded and not outside)), keyframe="1",
                                xtl=f"{box[0]:.2f}", ytl=f"{box[1]:.2f}", xbr=f"{box[2]:.2f}",
@@ -87,7 +87,7 @@ def _polygon_track(root, position: int, label: str, states, tolerance: float) ->
         points = polygon if polygon is not None else last_points
         last_points = points
         text = ";".join(f"{x:.2f},{y:.2f}" for x, y in zip(points[::2], points[1::2]))
-        occluded = track["visibility"] < _OCCLUDED_BELOW_VISIBILITY
+        occluded = track.visibility < _OCCLUDED_BELOW_VISIBILITY
         ElementTree.SubElement(element, "polygon", frame=str(frame), outside=str(int(polygon is None)),
                                occluded=str(int(occluded and polygon is not None)), keyframe="1", points=text,
                                z_order="0")
@@ -109,16 +109,16 @@ def cvat_video_xml(name: str, images, dataset: LabeledDataset, shapes: str = "bo
     _task_meta(root, name, images, dataset)
     per_track: dict[int, list] = {}
     for image in images:
-        labeled = {obj.extra.get("track_id"): obj for obj in image.objects}
+        labeled = {obj.track_id: obj for obj in image.objects}
         for track in image.tracks:
-            per_track.setdefault(track["track_id"], []).append(
-                (image.frame["frame"], track, labeled.get(track["track_id"])))
+            per_track.setdefault(track.track_id, []).append(
+                (image.frame.frame, track, labeled.get(track.track_id)))
     position = 0
     for kind in ("box", "polygon"):
         if shapes not in (kind, "both"):
             continue
         for states in (per_track[key] for key in sorted(per_track)):
-            label = dataset.category(states[0][1]["category_id"]).name
+            label = dataset.category(states[0][1].category_id).name
             if kind == "box":
                 _box_track(root, position, label, states)
             else:
@@ -144,7 +144,7 @@ def export_cvat_video(dataset: LabeledDataset, out: str | Path, shapes: str = "b
         name = f"clip_{clip:06d}"
         folder = out / name
         for image in images:
-            place_image(image.path, folder / "images" / f"frame_{image.frame['frame']:06d}{image.path.suffix}")
+            place_image(image.path, folder / "images" / f"frame_{image.frame.frame:06d}{image.path.suffix}")
         (folder / "annotations.xml").write_bytes(cvat_video_xml(name, images, dataset, shapes, polygon_tolerance))
     return out
 

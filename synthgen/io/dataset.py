@@ -2,7 +2,8 @@
 
 Synthetic stores and real datasets (COCO, YOLO, VOC, Label Studio) become the same
 ``LabeledDataset``: categories, and per image its file, size and objects with boxes,
-optional masks (COCO RLE) and keypoints, plus whatever 3D labels the source has.
+optional masks (COCO RLE) and keypoints, plus whatever amodal and 3D labels the source
+has, each a typed optional field of ``LabeledObject``.
 Coordinates follow synthgen's conventions (continuous pixels, ``xyxy`` boxes with
 exclusive maxima, keypoints ``x, y, v`` with COCO visibility).
 """
@@ -16,10 +17,9 @@ from typing import TypedDict
 
 import numpy as np
 
-from synthgen.core import CategoryInfo
+from synthgen.core import CategoryInfo, Cuboid, FrameInfo, Track
 
-__all__ = ["CameraRecord", "FrameRecord", "ImageFiles", "LabeledDataset", "LabeledImage", "LabeledObject", "PolylineRecord",
-           "Source", "TrackRecord", "clips_of"]
+__all__ = ["CameraRecord", "LabeledDataset", "LabeledImage", "LabeledObject", "PolylineRecord", "Source", "clips_of"]
 
 
 class CameraRecord(TypedDict):
@@ -48,42 +48,13 @@ class PolylineRecord(TypedDict):
     points: np.ndarray
 
 
-class FrameRecord(TypedDict):
-    """Where a sequence frame sits: clip number, frame in the clip (0-based), frames per
-    clip, frames per second and time in seconds from the clip's start."""
-
-    clip: int
-    frame: int
-    frames: int
-    fps: float
-    time: float
-
-
-class TrackRecord(TypedDict):
-    """One object's track in one frame, as the store records it (see ``synthgen.core.Track``):
-    ``amodal_bbox`` xyxy pixels, camera-frame ``position`` (m) and ``velocity`` (m/s)."""
-
-    track_id: int
-    category_id: int
-    category: str
-    state: str
-    visibility: float
-    amodal_bbox: list[float]
-    position: list[float]
-    velocity: list[float]
-
-
-class ImageFiles(TypedDict, total=False):
-    """A store image's other files (relative to the store) and its depth unit in metres."""
-
-    depth_file: str
-    depth_unit_m: float
-    instance_ids_file: str
-
-
 @dataclass
 class LabeledObject:
-    """One labeled object in one image.
+    """One labeled object in one image: the one object record every reader produces and every
+    writer and tool consumes.
+
+    Only ``category_id`` and ``bbox`` are always known; a field a format does not carry is
+    None (or empty), so a writer tests ``obj.cuboid is None`` rather than a key of a dict.
 
     Attributes:
         category_id: Id of its category in the dataset's ``categories``.
@@ -91,8 +62,23 @@ class LabeledObject:
         segmentation: Visible mask as COCO compressed RLE (``{"size", "counts"}``), or None.
         keypoints: (K, 3) float64 ``x, y, v`` (K is 0 without keypoints).
         area: Visible area in pixels (mask pixel count, else box area).
-        extra: Source labels without a common meaning across formats: ``amodal_bbox``,
-            ``occlusion``, ``truncation``, ``cuboid``, ``pose`` (synthetic stores).
+        amodal_bbox: (4,) float64 ``xyxy`` box of the whole object, hidden parts included.
+        amodal_segmentation: The whole object's mask as COCO RLE.
+        amodal_area: The whole object's area in pixels.
+        occlusion: Share of the whole object hidden by others, 0..1.
+        truncation: Share of the whole object outside the image, 0..1.
+        cuboid: Its 3D box in the camera frame (metres, OpenCV axes) and projected corners.
+        pose: (4, 4) float64 model -> camera transform (metres, OpenCV axes).
+        instance_id: Its id in the image's instance id map (synthetic stores).
+        track_id: Id of its track across a clip's frames (sequences).
+        score: Detector confidence 0..1 (pre-labels).
+        model: Its mesh's model name (the BOP model it is an instance of).
+        scale: Scale of that model in the scene.
+        iscrowd: COCO's crowd flag.
+        named_keypoints: Keypoints by name, ``name -> (x, y, v)`` continuous pixels (Label
+            Studio's keypoint regions, whose order no skeleton fixes).
+        extra: Foreign fields a reader keeps that have no meaning across formats (BOP's
+            ``gt_id``), never one of the fields above.
     """
 
     category_id: int
@@ -100,6 +86,20 @@ class LabeledObject:
     segmentation: dict | None = None
     keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     area: float = 0.0
+    amodal_bbox: np.ndarray | None = None
+    amodal_segmentation: dict | None = None
+    amodal_area: float | None = None
+    occlusion: float | None = None
+    truncation: float | None = None
+    cuboid: Cuboid | None = None
+    pose: np.ndarray | None = None
+    instance_id: int | None = None
+    track_id: int | None = None
+    score: float | None = None
+    model: str | None = None
+    scale: float | None = None
+    iscrowd: bool = False
+    named_keypoints: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
@@ -118,11 +118,11 @@ class LabeledImage:
         source: Provenance: ``{"kind": synthetic|real, "dataset": name, "original_id": ...}``.
         split: ``train``, ``val`` or ``test``.
         weight: Sample weight for training.
-        extra: Per-image fields of the source (a store's depth and id-map files).
-        frame: Sequences: ``{"clip", "frame", "frames", "fps", "time"}``, else None.
-        tracks: Sequences: every object's track state in this frame (store ``tracks``
-            records: ``track_id``, ``category_id``, ``state``, ``visibility``,
-            ``amodal_bbox`` xyxy, ``position``, ``velocity``).
+        depth_file: The depth map's file (relative to a store, or absolute), or None.
+        depth_unit_m: Metres per unit of the depth file's values.
+        instance_ids_file: The instance id map's file (relative to a store), or None.
+        frame: Sequences: where the frame sits in its clip, else None.
+        tracks: Sequences: every object's track state in this frame.
     """
 
     index: int
@@ -135,9 +135,11 @@ class LabeledImage:
     source: Source = field(default_factory=dict)
     split: str = "train"
     weight: float = 1.0
-    extra: ImageFiles = field(default_factory=dict)
-    frame: FrameRecord | None = None
-    tracks: list[TrackRecord] = field(default_factory=list)
+    depth_file: str | None = None
+    depth_unit_m: float | None = None
+    instance_ids_file: str | None = None
+    frame: FrameInfo | None = None
+    tracks: list[Track] = field(default_factory=list)
 
 
 @dataclass
@@ -167,7 +169,7 @@ def clips_of(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
     clips: dict[int, list[LabeledImage]] = {}
     for image in dataset.images:
         if image.frame is not None:
-            clips.setdefault(image.frame["clip"], []).append(image)
-    return {clip: sorted(images, key=lambda image: image.frame["frame"]) for clip, images in sorted(clips.items())}
+            clips.setdefault(image.frame.clip, []).append(image)
+    return {clip: sorted(images, key=lambda image: image.frame.frame) for clip, images in sorted(clips.items())}
 
 

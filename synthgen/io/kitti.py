@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthgen.core import Cuboid
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
@@ -31,12 +32,12 @@ from synthgen.io.export_files import StoreExporter, place_image
 __all__ = ["KittiExporter", "export_kitti", "kitti_box_3d"]
 
 
-def kitti_box_3d(cuboid: dict) -> tuple[np.ndarray, np.ndarray, float]:
-    """KITTI's (h, w, l), bottom-centre location (3,) and rotation_y of a synthgen cuboid record."""
-    length, width, height = cuboid["dimensions"]
-    rotation = np.asarray(cuboid["rotation"], dtype=np.float64)
+def kitti_box_3d(cuboid: Cuboid) -> tuple[np.ndarray, np.ndarray, float]:
+    """KITTI's (h, w, l), bottom-centre location (3,) and rotation_y of a cuboid (camera frame)."""
+    length, width, height = (float(v) for v in cuboid.dimensions)
+    rotation = np.asarray(cuboid.rotation, dtype=np.float64)
     up = rotation[:, 2]  # the object's z axis in the camera frame
-    location = np.asarray(cuboid["center"], dtype=np.float64) - up * height / 2.0
+    location = np.asarray(cuboid.center, dtype=np.float64) - up * height / 2.0
     forward = rotation[:, 0]
     rotation_y = -math.atan2(forward[2], forward[0])
     return np.array([height, width, length]), location, rotation_y
@@ -47,14 +48,14 @@ def _occlusion_level(occlusion: float) -> int:
 
 
 def _label_line(obj: LabeledObject, name: str) -> str:
-    if obj.extra.get("cuboid") is None:
+    if obj.cuboid is None:
         raise InputError(f"object of category {name!r} has no 3D cuboid; KITTI export needs synthetic 3D labels")
-    dimensions, location, rotation_y = kitti_box_3d(obj.extra["cuboid"])
+    dimensions, location, rotation_y = kitti_box_3d(obj.cuboid)
     alpha = rotation_y - math.atan2(location[0], location[2])
     alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
     values = [
-        name.replace(" ", "_"), f"{obj.extra.get('truncation', 0.0):.2f}",
-        str(_occlusion_level(obj.extra.get("occlusion", 0.0))), f"{alpha:.2f}",
+        name.replace(" ", "_"), f"{obj.truncation or 0.0:.2f}",
+        str(_occlusion_level(obj.occlusion or 0.0)), f"{alpha:.2f}",
         *(f"{v:.2f}" for v in obj.bbox), *(f"{v:.2f}" for v in dimensions), *(f"{v:.2f}" for v in location),
         f"{rotation_y:.2f}",
     ]

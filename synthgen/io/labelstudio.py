@@ -71,7 +71,7 @@ def labelstudio_regions(image: LabeledImage, dataset: LabeledDataset) -> list[di
     """An image's objects as Label Studio regions (percent of the image size).
 
     Each object gives a ``rectanglelabels`` box, a ``polygonlabels`` outline when it has a
-    mask and ``keypointlabels`` for its labeled keypoints; an object with ``extra["score"]``
+    mask and ``keypointlabels`` for its labeled keypoints; an object with a ``score``
     (a model's confidence) passes it on as every one of its regions' ``score``.
     """
     width, height = image.width, image.height
@@ -101,9 +101,9 @@ def labelstudio_regions(image: LabeledImage, dataset: LabeledDataset) -> list[di
                 if v == 1:
                     region["meta"] = {"text": ["occluded"]}
                 regions.append(region)
-        if "score" in obj.extra:
+        if obj.score is not None:
             for region in regions[first:]:
-                region["score"] = float(obj.extra["score"])
+                region["score"] = float(obj.score)
     return regions
 
 
@@ -308,9 +308,9 @@ def read_labelstudio(tasks_json: str | Path, name: str | None = None) -> Labeled
         for obj in image.objects:
             names = keypoint_labels.get(labels[obj.category_id - 1], [])
             points = np.zeros((len(names), 3))
-            for keypoint_name, (x, y, v) in obj.extra.pop("_keypoints", {}).items():
+            for keypoint_name, (x, y, v) in obj.named_keypoints.items():
                 points[names.index(keypoint_name)] = (x, y, v)
-            obj.keypoints = points
+            obj.keypoints, obj.named_keypoints = points, {}  # one form: the category's order
     return LabeledDataset(name or root.name, categories, images)
 
 
@@ -375,8 +375,7 @@ def _labelstudio_objects(results: list, image, labels, keypoint_labels, where) -
         w, h = field(value, "width", at, number), field(value, "height", at, number)
         box = np.array([x * width / 100, y * height / 100, (x + w) * width / 100, (y + h) * height / 100])
         check_box(box, width, height, at)
-        obj = LabeledObject(labels.index(label) + 1, box, area=float((box[2] - box[0]) * (box[3] - box[1])),
-                            extra={"_keypoints": {}})
+        obj = LabeledObject(labels.index(label) + 1, box, area=float((box[2] - box[0]) * (box[3] - box[1])))
         objects.append(obj)
         region_of[str(result.get("id", "")).rsplit("-", 1)[0]] = obj
     for at, result, value in others:
@@ -395,7 +394,7 @@ def _labelstudio_objects(results: list, image, labels, keypoint_labels, where) -
                 x, y, w, h = mask_utils.toBbox(segmentation)
                 if w <= 0 or h <= 0:
                     raise InputError(f"{at}: the outline covers no pixel")
-                owner = LabeledObject(labels.index(label) + 1, np.array([x, y, x + w, y + h]), extra={"_keypoints": {}})
+                owner = LabeledObject(labels.index(label) + 1, np.array([x, y, x + w, y + h]))
                 objects.append(owner)
             owner.segmentation = segmentation
             owner.area = float(mask_utils.area(segmentation))
@@ -411,7 +410,7 @@ def _labelstudio_objects(results: list, image, labels, keypoint_labels, where) -
         meta = result.get("meta") if isinstance(result.get("meta"), dict) else {}
         notes = meta.get("text") if isinstance(meta.get("text"), list) else []
         visibility = 1 if "occluded" in notes else 2
-        owner.extra["_keypoints"][name] = (point[0, 0], point[0, 1], visibility)
+        owner.named_keypoints[name] = (point[0, 0], point[0, 1], visibility)
     return objects
 
 
@@ -426,15 +425,12 @@ def annotation_objects(results: list, width: int, height: int, where: str) -> tu
 
     Returns:
         The labels in order of appearance and the objects (``category_id`` = position in the
-        labels + 1; box ``xyxy`` pixels; mask RLE from an outline; ``extra["keypoints"]``
+        labels + 1; box ``xyxy`` pixels; mask RLE from an outline; ``named_keypoints``
         {keypoint name: (x, y, v)} with v 1 for regions marked occluded, else 2).
     """
     labels: list[str] = []
     frame = LabeledImage(index=0, path=Path(), width=width, height=height)
-    objects = _labelstudio_objects(results, frame, labels, {}, where)
-    for obj in objects:
-        obj.extra["keypoints"] = obj.extra.pop("_keypoints")
-    return labels, objects
+    return labels, _labelstudio_objects(results, frame, labels, {}, where)
 
 
 def _owner(region_of, result, objects, points, labels, label):

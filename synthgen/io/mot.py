@@ -33,11 +33,11 @@ def mot_lines(images) -> list[str]:
     rows = []
     for image in images:
         for track in image.tracks:
-            if track["state"] == "out_of_view":
+            if track.state == "out_of_view":
                 continue
-            x0, y0, x1, y1 = track["amodal_bbox"]
-            rows.append((track["track_id"], image.frame["frame"] + 1, x0 + 1, y0 + 1, x1 - x0, y1 - y0,
-                         track["category_id"], track["visibility"]))
+            x0, y0, x1, y1 = track.amodal_bbox
+            rows.append((track.track_id, image.frame.frame + 1, x0 + 1, y0 + 1, x1 - x0, y1 - y0,
+                         track.category_id, track.visibility))
     return [f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,{category},{visibility:.4f}"
             for track_id, frame, x, y, w, h, category, visibility in sorted(rows)]
 
@@ -70,11 +70,11 @@ def export_mot(dataset: LabeledDataset, out: str | Path) -> Path:
         (folder / "gt").mkdir(parents=True, exist_ok=True)
         suffix = images[0].path.suffix
         for image in images:
-            place_image(image.path, folder / "img1" / f"{image.frame['frame'] + 1:06d}{suffix}")
+            place_image(image.path, folder / "img1" / f"{image.frame.frame + 1:06d}{suffix}")
         first = images[0]
         (folder / "seqinfo.ini").write_text(
-            f"[Sequence]\nname=clip_{clip:06d}\nimDir=img1\nframeRate={first.frame['fps']:g}\n"
-            f"seqLength={first.frame['frames']}\nimWidth={first.width}\nimHeight={first.height}\nimExt={suffix}\n")
+            f"[Sequence]\nname=clip_{clip:06d}\nimDir=img1\nframeRate={first.frame.fps:g}\n"
+            f"seqLength={first.frame.frames}\nimWidth={first.width}\nimHeight={first.height}\nimExt={suffix}\n")
         (folder / "gt" / "gt.txt").write_text("".join(line + "\n" for line in mot_lines(images)))
     (out / "classes.txt").write_text("".join(f"{c.id} {c.name}\n" for c in dataset.categories))
     return out

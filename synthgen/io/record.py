@@ -19,6 +19,7 @@ import trimesh
 from pycocotools import mask as mask_utils
 
 from synthgen.core import (
+    TRACK_STATES,
     Camera,
     CategoryInfo,
     Cuboid,
@@ -54,6 +55,8 @@ from synthgen.io.input_checks import (
 __all__ = [
     "RECORD_FORMAT",
     "array_from_json",
+    "cuboid_from_record",
+    "cuboid_to_record",
     "decode_rle",
     "encode_rle",
     "json_array",
@@ -246,8 +249,8 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
 
 
 def labeled_object(item, image: LabeledImage, categories: set[int], where: str) -> LabeledObject:
-    """A record's instance as a format-neutral ``LabeledObject`` (3D labels in ``extra``), every
-    field checked (``synthgen.io.input_checks``): a hand-edited or damaged record is one InputError."""
+    """A record's instance as a format-neutral ``LabeledObject``, every field checked
+    (``synthgen.io.input_checks``): a hand-edited or damaged record is one InputError."""
     mapping(item, where)
     width, height = image.width, image.height
     category_id = field(item, "category_id", where, integer)
@@ -256,38 +259,45 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
     bbox = field(item, "bbox", where, numbers, length=4)
     check_box(bbox, width, height, f"{where}: 'bbox'")
     points = field(item, "keypoints", where, _keypoint_rows)
-    extra = {
-        "amodal_bbox": field(item, "amodal_bbox", where, numbers, length=4).tolist(),
-        "amodal_area": field(item, "amodal_area", where, number, 0),
-        "occlusion": field(item, "occlusion", where, number, 0, 1),
-        "truncation": field(item, "truncation", where, number, 0, 1),
-        # Records write every NaN as null, so any cuboid field may hold one (as read before).
-        "cuboid": field(item, "cuboid", where, cuboid_record, _CUBOID_FIELDS),
-        "pose": field(item, "pose", where, matrix, (4, 4), True),
-        "instance_id": field(item, "instance_id", where, integer, 1),
-    }
+    # Records write every NaN as null, so any cuboid field may hold one (as read before).
+    cuboid = field(item, "cuboid", where, cuboid_record, _CUBOID_FIELDS)
+    pose = field(item, "pose", where, matrix, (4, 4), True)
     segmentation = field(item, "segmentation", where, rle_of, width, height)
     # Unoccluded objects share one RLE (the writer stores it twice): checked once.
-    extra["amodal_segmentation"] = (segmentation if item.get("amodal_segmentation") == item["segmentation"]
-                                    else field(item, "amodal_segmentation", where, rle_of, width, height))
-    if np.isnan(extra["pose"]).all():  # no 3D labels (a pasted object): none passed on to formats
-        del extra["pose"], extra["cuboid"]
-    else:
-        extra["pose"] = extra["pose"].tolist()
-    if "track_id" in item:
-        extra["track_id"] = field(item, "track_id", where, integer, 0)
-    if "model" in item:
-        extra["model"] = field(item, "model", where, lambda value, at: value if isinstance(value, str) else text(value, at))
-    if "scale" in item:
-        extra["scale"] = field(item, "scale", where, number, 0)
+    amodal_segmentation = (segmentation if item.get("amodal_segmentation") == item["segmentation"]
+                           else field(item, "amodal_segmentation", where, rle_of, width, height))
+    has_3d = not np.isnan(pose).all()  # no 3D labels (a pasted object): none passed on to formats
     return LabeledObject(
         category_id=category_id,
         bbox=bbox,
         segmentation=segmentation,
         keypoints=checked_keypoints(points, width, height, f"{where}: 'keypoints'"),
         area=field(item, "area", where, number, 0),
-        extra=extra,
+        amodal_bbox=field(item, "amodal_bbox", where, numbers, length=4),
+        amodal_segmentation=amodal_segmentation,
+        amodal_area=field(item, "amodal_area", where, number, 0),
+        occlusion=field(item, "occlusion", where, number, 0, 1),
+        truncation=field(item, "truncation", where, number, 0, 1),
+        cuboid=cuboid_from_record(cuboid) if has_3d else None,
+        pose=pose if has_3d else None,
+        instance_id=field(item, "instance_id", where, integer, 1),
+        track_id=field(item, "track_id", where, integer, 0) if "track_id" in item else None,
+        model=(field(item, "model", where, lambda value, at: value if isinstance(value, str) else text(value, at))
+               if "model" in item else None),
+        scale=field(item, "scale", where, number, 0) if "scale" in item else None,
     )
+
+
+def cuboid_from_record(record: dict) -> Cuboid:
+    """A ``Cuboid`` of its record form (``cuboid_record``: nested lists, NaN where null)."""
+    return Cuboid(*(np.asarray(record[key], dtype=np.float64) for key in
+                    ("dimensions", "center", "rotation", "corners_3d", "corners_2d")))
+
+
+def cuboid_to_record(cuboid: Cuboid) -> dict:
+    """A cuboid's record form: its fields as nested lists (NaN kept: writers make it null)."""
+    return {key: getattr(cuboid, key).tolist() for key in ("dimensions", "center", "rotation", "corners_3d",
+                                                             "corners_2d")}
 
 
 def _keypoint_rows(value, where: str) -> np.ndarray:
@@ -326,10 +336,12 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
         width=declared[0],
         height=declared[1],
         camera=camera_record(camera, f"{where}: 'camera'"),
-        extra={"depth_file": files["depth"], "depth_unit_m": field(record, "depth_unit_m", where, number, 0),
-               "instance_ids_file": files["instance_ids"]},
+        depth_file=files["depth"],
+        depth_unit_m=field(record, "depth_unit_m", where, number, 0),
+        instance_ids_file=files["instance_ids"],
         frame=_frame(record.get("frame"), f"{where}: 'frame'"),
-        tracks=field(record, "tracks", where, listing, default=[]),
+        tracks=[_track(track, f"{where}: tracks[{k}]")
+                for k, track in enumerate(field(record, "tracks", where, listing, default=[]))],
     )
     # No folder name here: the same dataset written anywhere has the same bytes.
     image.source = {"kind": "synthetic", "original_id": image.index}
@@ -350,13 +362,26 @@ def _polyline(line, image: LabeledImage, categories: set[int], where: str) -> di
     return {"category_id": category_id, "points": checked_keypoints(points, image.width, image.height, f"{where}: 'points'")}
 
 
-def _frame(frame, where: str) -> dict | None:
+def _frame(frame, where: str) -> FrameInfo | None:
     if frame is None:
         return None
     mapping(frame, where)
-    return {"clip": field(frame, "clip", where, integer, 0), "frame": field(frame, "frame", where, integer, 0),
-            "frames": field(frame, "frames", where, integer, 1), "fps": field(frame, "fps", where, number, 0),
-            "time": field(frame, "time", where, number)}
+    info = FrameInfo(field(frame, "clip", where, integer, 0), field(frame, "frame", where, integer, 0),
+                     field(frame, "frames", where, integer, 1), field(frame, "fps", where, number, 0))
+    if info.fps == 0 or info.frame >= info.frames:
+        raise InputError(f"{where}: frame {info.frame} of {info.frames} at {info.fps} fps is not a frame of a clip")
+    return info
+
+
+def _track(track, where: str) -> Track:
+    mapping(track, where)
+    state = field(track, "state", where, text)
+    if state not in TRACK_STATES:
+        raise InputError(f"{where}: 'state' must be one of {list(TRACK_STATES)}, got {state!r}")
+    return Track(field(track, "track_id", where, integer, 0), field(track, "category_id", where, integer),
+                 field(track, "category", where, text), state, field(track, "visibility", where, number, 0, 1),
+                 field(track, "amodal_bbox", where, matrix, (4,), True), field(track, "position", where, matrix, (3,), True),
+                 field(track, "velocity", where, matrix, (3,), True))
 
 
 def record_files(root: Path, record: dict) -> list[Path]:

@@ -62,8 +62,8 @@ def _annotation(image: LabeledImage, file_name: str, dataset: LabeledDataset) ->
         node = ET.SubElement(root, "object")
         _element(node, "name", category.name)
         _element(node, "pose", "Unspecified")
-        _element(node, "truncated", int(obj.extra.get("truncation", 0.0) > 0))
-        _element(node, "occluded", int(obj.extra.get("occlusion", 0.0) > 0))
+        _element(node, "truncated", int((obj.truncation or 0.0) > 0))
+        _element(node, "occluded", int((obj.occlusion or 0.0) > 0))
         _element(node, "difficult", 0)
         x0, y0, x1, y1 = (int(round(v)) for v in obj.bbox)
         box = ET.SubElement(node, "bndbox")
@@ -174,7 +174,6 @@ def _voc_object(obj: ET.Element, ids: dict[str, int], image: LabeledImage, where
                               for tag in ("xmin", "ymin", "xmax", "ymax"))
     box = np.array([xmin - 1, ymin - 1, xmax, ymax])
     check_box(box, image.width, image.height, where)
-    extra = {"truncation": boolean_text(obj.findtext("truncated"), f"{where}: <truncated>"),
-             "occlusion": boolean_text(obj.findtext("occluded"), f"{where}: <occluded>")}
     return LabeledObject(ids[_text(obj, "name", where)], box, area=float((box[2] - box[0]) * (box[3] - box[1])),
-                         extra=extra)
+                         truncation=float(boolean_text(obj.findtext("truncated"), f"{where}: <truncated>")),
+                         occlusion=float(boolean_text(obj.findtext("occluded"), f"{where}: <occluded>")))

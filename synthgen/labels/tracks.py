@@ -17,7 +17,7 @@ from synthgen.core import FlowField, RenderOutput, Sample, SceneObject, Track, m
 from synthgen.labels.flow import optical_flow
 
 if TYPE_CHECKING:  # labels import only core at run time; a clip is used through its attributes
-    from synthgen.sequence import Clip
+    from synthgen.pipeline.sequence import Clip
 
 __all__ = ["add_sequence_labels", "flow_between", "track_labels"]
 

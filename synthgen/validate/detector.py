@@ -341,4 +341,5 @@ def coco_scores(test: LabeledDataset, results: list[dict], iou_type: str, bootst
 def _objects_only(image: LabeledImage) -> LabeledImage:
     from dataclasses import replace
 
-    return replace(image, polylines=[], extra={}, camera=None, source={}, weight=1.0)
+    return replace(image, polylines=[], depth_file=None, depth_unit_m=None, instance_ids_file=None, camera=None,
+                   source={}, weight=1.0)

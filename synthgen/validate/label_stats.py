@@ -55,8 +55,8 @@ def label_statistics(dataset: LabeledDataset) -> dict[str, np.ndarray]:
             if obj.segmentation is not None:
                 rle = {"size": obj.segmentation["size"], "counts": obj.segmentation["counts"].encode()}
                 stats["mask_fill"].append(float(mask_utils.area(rle)) / (width * height))
-            if "occlusion" in obj.extra:
-                stats["occlusion"].append(float(obj.extra["occlusion"]))
+            if obj.occlusion is not None:
+                stats["occlusion"].append(float(obj.occlusion))
             labeled = obj.keypoints[obj.keypoints[:, 2] > 0] if len(obj.keypoints) else np.zeros((0, 3))
             stats["keypoint_visible"].extend((labeled[:, 2] == 2).astype(float).tolist())
     return {key: np.asarray(values) for key, values in stats.items()}

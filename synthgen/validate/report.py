@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from synthgen.core.errors import ConfigError, InputError
+from synthgen.core.validation import check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import EXPORT_MARKER, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic
@@ -33,9 +34,9 @@ from synthgen.validate.distribution import (
 )
 from synthgen.validate.html_page import figure_html, figure_png, html_page, html_table
 from synthgen.validate.label_stats import label_gap, label_statistics
-from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr
+from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr, tstr_settings
 
-__all__ = ["validate_report"]
+__all__ = ["ValidateSettings", "validate_report"]
 
 _SWEEP_KEY_FILE = ".synthgen-validate-key.json"
 
@@ -59,7 +60,40 @@ def _check_inputs(synthetic: LabeledDataset, real: LabeledDataset) -> None:
         )
 
 
-def _image_gap(synthetic_features, real_features, settings, rng) -> dict:
+class ValidateSettings:
+    """The settings of ``synthgen validate`` (conf/validate.yaml).
+
+    Args:
+        synthetic: A synthetic dataset (synthgen, or any readable format).
+        real: The real test set: COCO, YOLO, VOC or Label Studio.
+        out: An empty folder (``overwrite`` replaces an earlier report there).
+        overwrite: Replace an earlier report in ``out``.
+        features: Image-feature extractor node (``_target_``), or None for label statistics only.
+        max_images: Images per side, drawn with ``seed``.
+        kid_subsets: Subsets for KID's mean and standard deviation.
+        permutations: Label shuffles for the classifier two-sample test's p-value.
+        gallery: Images per gallery of the report.
+        tstr: The train-on-synthetic-test-on-real block (see ``TstrSettings``).
+        seed: Seed of every draw.
+        progress: Progress bars on stderr.
+    """
+
+    def __init__(self, synthetic: str, real: str, out: str, overwrite: bool = False, features: dict | None = None,
+                 max_images: int = 500, kid_subsets: int = 50, permutations: int = 50, gallery: int = 8,
+                 tstr: dict | None = None, seed: int = 0, progress: bool = True):
+        self.synthetic, self.real, self.out = str(synthetic), str(real), out
+        if not isinstance(overwrite, bool):
+            raise ConfigError(f"overwrite: must be true or false, got {overwrite!r}")
+        self.overwrite, self.features, self.progress = overwrite, features, bool(progress)
+        self.max_images = check_number("max_images", max_images, minimum=2, integer=True)
+        self.kid_subsets = check_number("kid_subsets", kid_subsets, minimum=1, integer=True)
+        self.permutations = check_number("permutations", permutations, minimum=0, integer=True)
+        self.seed = check_number("seed", seed, minimum=0, integer=True)
+        self.gallery = check_number("gallery", gallery, minimum=0, integer=True)
+        self.tstr = tstr_settings(tstr)
+
+
+def _image_gap(synthetic_features, real_features, settings: ValidateSettings, rng) -> dict:
     return {
         "kid": kid(synthetic_features, real_features, rng, subsets=settings.kid_subsets),
         "frechet_distance": frechet_distance(synthetic_features, real_features),
@@ -225,7 +259,7 @@ def _report(metrics: dict, plots, galleries) -> str:
                      heading=f"Synthetic vs real: {metrics['synthetic']['name']} vs {metrics['real']['name']}")
 
 
-def _sweep_key(settings, tstr: TstrSettings) -> dict:
+def _sweep_key(settings: ValidateSettings, tstr: TstrSettings) -> dict:
     """What the jobs of one sweep share: everything but which TSTR points each one trains."""
     return {"synthetic": str(Path(str(settings.synthetic)).resolve()), "real": str(Path(str(settings.real)).resolve()),
             "seed": settings.seed, "max_images": settings.max_images, "tstr": tstr.comparison_key()}
@@ -238,7 +272,7 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def _output_folder(settings, tstr: TstrSettings) -> Path:
+def _output_folder(settings: ValidateSettings, tstr: TstrSettings) -> Path:
     """The output folder; an earlier run of the same sweep there is kept so its TSTR points add up."""
     out = Path(str(settings.out)).expanduser()
     if settings.overwrite and _in_multirun():
@@ -270,11 +304,11 @@ def _tstr_runs(out: Path) -> list[dict]:
     return sorted(runs, key=lambda run: (run["real_fraction"] is None, run["real_fraction"] or 0.0))
 
 
-def validate_report(settings) -> Path:
+def validate_report(settings: ValidateSettings) -> Path:
     """Measure the gap and write ``metrics.json`` + ``report.html``; returns the output folder.
 
     Args:
-        settings: Validated settings (``synthgen.commands.validate.ValidateSettings``):
+        settings: Validated settings (``ValidateSettings``):
             ``synthetic``, ``real``, ``out``, ``overwrite``, ``features`` (a config node or
             None), ``max_images``, ``kid_subsets``, ``permutations``, ``gallery``, ``tstr``
             (``TstrSettings``), ``seed``, ``progress``.

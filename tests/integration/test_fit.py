@@ -151,7 +151,7 @@ def test_the_same_fit_twice_gives_the_same_bytes_and_transfer_decides(tmp_path):
 
 
 def test_transfer_selection_never_keeps_a_worse_candidate():
-    from synthgen.commands.fit import _choice
+    from synthgen.fit.scene_fit import _choice
 
     gaps = [{"objective": 3.0, "transfer": {"map50": 0.40}}, {"objective": 1.0, "transfer": {"map50": 0.35}},
             {"objective": 2.0, "transfer": {"map50": 0.40}}]

@@ -172,7 +172,7 @@ def test_kitti_labels_rebuild_the_cuboids_with_the_devkit_convention(road, tmp_p
             assert np.allclose([float(v) for v in fields[4:8]], obj.bbox, atol=0.01)
             h, w, length, x, y, z, ry = (float(v) for v in fields[8:15])
             corners = _kitti_corners(h, w, length, x, y, z, ry)
-            truth = np.asarray(obj.extra["cuboid"]["corners_3d"])
+            truth = obj.cuboid.corners_3d
             # Same 8 corners (order aside), within the file's 2-decimal precision.
             distance = np.linalg.norm(corners[:, None] - truth[None], axis=2).min(axis=1)
             assert distance.max() < 0.03, distance

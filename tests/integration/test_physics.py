@@ -118,13 +118,13 @@ def test_bop_export_reads_back_with_poses_masks_and_visibility(generate_cfg, tmp
         assert len(image.objects) == len(record["instances"])
         K = np.asarray(image.camera["K"])
         np.testing.assert_allclose(K, record["camera"]["K"])
-        depth_bop = cv2.imread(image.extra["depth_file"], cv2.IMREAD_UNCHANGED) * image.extra["depth_unit_m"]
+        depth_bop = cv2.imread(image.depth_file, cv2.IMREAD_UNCHANGED) * image.depth_unit_m
         depth_store = cv2.imread(str(out / record["files"]["depth"]), cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]
         np.testing.assert_allclose(depth_bop, depth_store, atol=1e-4)
         for obj, item in zip(image.objects, record["instances"]):
-            assert obj.extra["visib_fract"] == pytest.approx(1.0 - item["occlusion"], abs=1e-9)
+            assert obj.occlusion == pytest.approx(item["occlusion"], abs=1e-9)  # BOP visib_fract = 1 - occlusion
             model = trimesh.load(bop_root / "models" / f"obj_{obj.category_id:06d}.ply", force="mesh")
-            pose = np.asarray(obj.extra["pose"])
+            pose = obj.pose
             camera_points = model.vertices / 1000.0 @ pose[:3, :3].T + pose[:3, 3]
             uv = camera_points[:, :2] / camera_points[:, 2:] @ K[:2, :2].T + K[:2, 2]
             full = cv2.imread(str(scene / "mask" / f"{image.index:06d}_{obj.extra['gt_id']:06d}.png"), 0) > 0

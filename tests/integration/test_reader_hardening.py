@@ -208,7 +208,7 @@ def test_voc_decimal_sizes_and_boolean_flags_are_read(tmp_path):
     xml.write_text(xml.read_text().replace("<width>32</width>", "<width>32.0</width>")
                    .replace("<truncated>0</truncated>", "<truncated>true</truncated>"))
     dataset = read_dataset(tmp_path)
-    assert dataset.images[0].width == 32 and dataset.images[0].objects[0].extra["truncation"] == 1.0
+    assert dataset.images[0].width == 32 and dataset.images[0].objects[0].truncation == 1.0
 
 
 def test_a_voc_imagesets_entry_that_is_a_folder_is_an_error(tmp_path):

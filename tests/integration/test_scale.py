@@ -206,7 +206,7 @@ def test_merge_refuses_a_foreign_target_in_a_shard_manifest(generate_cfg, tmp_pa
 def test_ray_tasks_shards_merge_into_the_single_run(generate_cfg, tmp_path):
     import ray
 
-    from synthgen.commands.ray_shards import generate_shards_on_ray
+    from synthgen.pipeline.shards import generate_shards_on_ray
 
     common = ["render.width=96", "render.height=72", "n=5", "seed=8"]
     # A local Ray for this test only, with its session files in a short temporary folder

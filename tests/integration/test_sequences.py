@@ -22,8 +22,8 @@ from synthgen.io.store import iter_records, read_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.labels.tracks import add_sequence_labels
 from synthgen.paths import conf_dir
-from synthgen.scene.motion import LinearPath, Trajectory
-from synthgen.sequence import Clip, SequenceSettings
+from synthgen.pipeline.motion import LinearPath, Trajectory
+from synthgen.pipeline.sequence import Clip, SequenceSettings
 from tests.conftest import camera_at, cube, spec_of, translation
 
 FRAMES, CLIPS = 6, 2
@@ -217,10 +217,10 @@ def test_cvat_polygon_tracks_outline_the_visible_masks(clips, tmp_path):
     boxes, polygons = tracks[:len(tracks) // 2], tracks[len(tracks) // 2:]
     assert len(boxes) == len(polygons) and all(t.find("polygon") is not None for t in polygons)
     for track_number, element in enumerate(polygons):
-        track_id = sorted(t["track_id"] for t in frames[0].tracks)[track_number]
+        track_id = sorted(t.track_id for t in frames[0].tracks)[track_number]
         for shape in element.findall("polygon"):
             image = frames[int(shape.get("frame"))]
-            labeled = {obj.extra["track_id"]: obj for obj in image.objects}
+            labeled = {obj.track_id: obj for obj in image.objects}
             assert (shape.get("outside") == "0") == (track_id in labeled)
             if track_id not in labeled:
                 continue

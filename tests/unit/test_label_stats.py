@@ -18,8 +18,7 @@ def _dataset(boxes_per_image, categories=("date", "fig"), size=(100, 80), occlus
     cats = tuple(CategoryInfo(i + 1, name) for i, name in enumerate(categories))
     images = []
     for index, boxes in enumerate(boxes_per_image):
-        objects = [LabeledObject(category_id, np.asarray(box, dtype=float),
-                                 extra={} if occlusion is None else {"occlusion": occlusion})
+        objects = [LabeledObject(category_id, np.asarray(box, dtype=float), occlusion=occlusion)
                    for category_id, box in boxes]
         images.append(LabeledImage(index, Path(f"{index}.png"), *size, objects=objects))
     return LabeledDataset("toy", cats, images)

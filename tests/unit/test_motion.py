@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from synthgen.core.errors import ConfigError
-from synthgen.scene.motion import ConstantVelocity, SplineKeyframes
+from synthgen.pipeline.motion import ConstantVelocity, SplineKeyframes
 from tests.conftest import camera_at, cube, spec_of, translation
 
 

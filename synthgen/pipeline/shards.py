@@ -1,4 +1,4 @@
-"""Shards as Ray tasks: ``generate_shards_on_ray`` runs one ``generate`` per shard on a Ray cluster.
+"""Shards as Ray tasks: ``generate_shards_on_ray`` runs one generation per shard on a Ray cluster.
 
 Each task composes the same config (conf/generate.yaml plus the overrides) with its
 ``shard`` and ``num_shards`` and writes its own store; ``synthgen merge`` assembles them.
@@ -20,13 +20,14 @@ __all__ = ["generate_shards_on_ray"]
 def _run_shard(overrides: list[str], shard: int, num_shards: int, out: str) -> str:
     from hydra import compose, initialize_config_dir
 
-    from synthgen.commands.generate import generate
     from synthgen.paths import conf_dir
+    from synthgen.pipeline.generation import GenerateSettings, generate_dataset
+    from synthgen.registry import build_settings
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate",
                       overrides=[*overrides, f"shard={shard}", f"num_shards={num_shards}", f"out={out}", "progress=false"])
-    return str(generate(cfg).out)
+    return str(generate_dataset(build_settings(GenerateSettings, cfg, "generate")).out)
 
 
 def generate_shards_on_ray(overrides: Sequence[str], num_shards: int, out_pattern: str,

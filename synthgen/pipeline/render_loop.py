@@ -5,7 +5,7 @@ renders render groups on the calling thread (one renderer per process), draws ea
 scene on a thread of its own while the current one renders, and derives labels, checks
 and commits samples on a small thread pool (numpy, zlib and OpenCV release the GIL), so
 the stages overlap. With ``workers=1`` it runs in the calling process; with more, every
-worker process runs it on the groups it is given (``synthgen.commands.workers``), and both
+worker process runs it on the groups it is given (``synthgen.pipeline.workers``), and both
 report the same stages.
 """
 
@@ -28,11 +28,11 @@ from synthgen.io.store import DatasetWriter
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.labels.tracks import add_sequence_labels
+from synthgen.pipeline.motion import MotionModel
+from synthgen.pipeline.sequence import FrameJob, FrameSource, SequenceSettings, finish_order
 from synthgen.registry import instantiate
 from synthgen.render.base import Renderer
 from synthgen.scene.base import SceneSampler
-from synthgen.scene.motion import MotionModel
-from synthgen.sequence import FrameJob, FrameSource, SequenceSettings, finish_order
 
 __all__ = ["Components", "Stages", "build_components", "render_and_commit"]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from synthgen.commands.render_loop import Stages, build_components, render_and_commit
+from synthgen.pipeline.render_loop import Stages, build_components, render_and_commit
 
 __all__ = ["render_in_processes"]
 

@@ -33,7 +33,7 @@ from synthgen.core import (
 )
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number
-from synthgen.scene.motion import MotionModel, Trajectory
+from synthgen.pipeline.motion import MotionModel, Trajectory
 
 __all__ = ["Clip", "FrameJob", "FrameSource", "SequenceSettings", "finish_order", "render_groups"]
 
