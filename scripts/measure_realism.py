@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.script_args import options_and_overrides  # noqa: E402
-from synthgen.io.readers import read_dataset  # noqa: E402
+from synthgen.io.formats import read_dataset  # noqa: E402
 from synthgen.mix.mixer import MixSettings, mix_datasets  # noqa: E402
 
 VARIANTS = {

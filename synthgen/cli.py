@@ -26,7 +26,7 @@ _USAGE = """usage: synthgen <command> [key=value ...]
 
 commands:
   generate   render a labeled dataset (config: conf/generate.yaml)
-  export     write a dataset as coco|yolo|voc|kitti|labelstudio|gold|mot|cvat (config: conf/export_command.yaml)
+  export     write a dataset in another format (config: conf/export_command.yaml; formats below)
   mix        combine synthetic and real datasets into a training set (config: conf/mix.yaml)
   preview    a labeled gallery (PNG + HTML; GIF per clip of a sequence) of any readable dataset
              (config: conf/preview.yaml)
@@ -54,6 +54,30 @@ examples:
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
+# Top-level keys of conf/export_command.yaml; any other plain key=value is an option of the chosen format.
+_EXPORT_KEYS = ("format", "in", "out", "overwrite", "options")
+
+
+def _usage() -> str:
+    """The usage text with the registered formats (imported only when the text is shown)."""
+    from synthgen.io.formats import FORMATS
+
+    lines = [f"  {f.name:<12} {'read, ' if f.read else ''}{'write' if f.writes else ''}: {f.summary}"
+             for f in FORMATS]
+    return _USAGE + "\nformats (synthgen export format=NAME [option=value ...]; generate export=[NAME, ...]):\n" + \
+        "\n".join(lines)
+
+
+def _format_options(args: list[str]) -> list[str]:
+    """``synthgen export``'s format options given as plain ``key=value`` (``task=segment``) as
+    ``+options.key=value``: the chosen format's writer takes them, and its constructor checks them."""
+    rewritten = []
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        plain = equals and key.isidentifier() and key not in _EXPORT_KEYS
+        rewritten.append(f"+options.{key}={value}" if plain else arg)
+    return rewritten
+
 
 # command -> (config name, module of synthgen.commands, function, what it prints when done)
 _COMMANDS = {
@@ -109,12 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``synthgen`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(_USAGE)
+        print(_usage())
         return
     command = args.pop(0)
     if command not in _COMMANDS:
-        print(f"synthgen: unknown command {command!r}; choose one of {sorted(_COMMANDS)}\n\n{_USAGE}", file=sys.stderr)
+        print(f"synthgen: unknown command {command!r}; choose one of {sorted(_COMMANDS)}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
+    if command == "export":
+        args = _format_options(args)
     sys.argv = [f"synthgen {command}", *args]
     _entry_point(command)()
 

@@ -28,7 +28,7 @@ def _read(format: str, path: Path):
         from synthgen.io.bop import read_bop
 
         return read_bop(path)
-    from synthgen.io.readers import read_dataset
+    from synthgen.io.formats import read_dataset
 
     return read_dataset(path, format=format)
 

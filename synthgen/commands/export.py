@@ -1,4 +1,7 @@
-"""``synthgen export``: write a dataset (synthgen, or any readable real one) in another format."""
+"""``synthgen export``: write a dataset (synthgen, or any readable real one) in another format.
+
+The formats and their options come from the format registry (``synthgen.io.formats``) and
+each format's writer node (conf/export/<format>.yaml)."""
 
 from __future__ import annotations
 
@@ -9,52 +12,38 @@ from omegaconf import DictConfig, OmegaConf
 
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.export_files import prepare_export_folder
-from synthgen.io.readers import detect_format, read_dataset
+from synthgen.io.formats import WRITE_FORMATS, detect_format, read_dataset
 from synthgen.paths import conf_dir
 from synthgen.registry import build_settings, instantiate
 
-__all__ = ["FORMATS", "ExportSettings", "export_dataset"]
-
-FORMATS = ("coco", "yolo", "voc", "kitti", "labelstudio", "gold", "mot", "cvat", "bop")
+__all__ = ["ExportSettings", "export_dataset"]
 
 
 class ExportSettings:
     """The settings of ``synthgen export`` (conf/export_command.yaml); ``in`` is ``source`` here.
 
-    Format options left null take the format's defaults (conf/export/<format>.yaml); an
-    option given to a format that does not take it is an error naming it (checked when
-    the format's exporter is built).
-
     Args:
-        format: coco | yolo | voc | kitti | labelstudio | gold | mot | cvat | bop (synthgen stores only).
+        format: A registered format that writes (``synthgen.io.formats.WRITE_FORMATS``).
         source: A synthgen dataset (every label) or any dataset ``read_dataset`` reads.
         out: An empty folder (``overwrite`` replaces an earlier export there).
         overwrite: Replace an earlier synthgen export in ``out``.
-        task: yolo: detect | segment | pose.
-        segmentation: coco: rle | polygon.
-        rate: gold: share of gold tasks.
-        queue: gold: the human queue (Label Studio tasks JSON) to mix into.
-        seed: gold: seed of the gold positions.
-        shapes: cvat: box | polygon | both.
+        options: The format's options: arguments of its writer's node
+            (conf/export/<format>.yaml), which checks them; others are refused by name.
     """
 
-    def __init__(self, format: str, source: str, out: str, overwrite: bool = False, task: str | None = None,
-                 segmentation: str | None = None, rate: float | None = None, queue: str | None = None,
-                 seed: int | None = None, shapes: str | None = None):
-        if format not in FORMATS:
-            raise ConfigError(f"format: must be one of {list(FORMATS)}, got {format!r}")
+    def __init__(self, format: str, source: str, out: str, overwrite: bool = False, options: dict | None = None):
+        if format not in WRITE_FORMATS:
+            raise ConfigError(f"format: must be one of {list(WRITE_FORMATS)}, got {format!r}")
         for key, value in (("in", source), ("out", out)):
             if value is None or str(value) in ("", "???"):
                 raise ConfigError(f"{key}: required: give a folder, e.g. synthgen export format={format} in=DATASET "
                                   "out=EXPORT")
         self.format, self.overwrite = format, bool(overwrite)
         self.source, self.out = Path(str(source)).expanduser(), Path(str(out)).expanduser()
-        options = {"task": task, "segmentation": segmentation, "rate": rate, "queue": queue, "seed": seed,
-                   "shapes": shapes}
-        self.options = {key: value for key, value in options.items() if value is not None}
+        self.options = dict(options or {})
 
     def exporter(self):
-        """The format's exporter: its conf/export node with the options given here."""
+        """The format's writer: its conf/export node with the options given here."""
         node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "export" / f"{self.format}.yaml"))[self.format]
         node.update(self.options)
         return instantiate(node, f"export.{self.format}")

@@ -13,7 +13,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_list
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
 from synthgen.registry import build_settings
 

@@ -38,8 +38,8 @@ from synthgen.core.validation import check_choice, check_list, check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import place_image, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic, write_json_list_streamed
+from synthgen.io.formats import read_dataset
 from synthgen.io.labelstudio import labeling_config, labelstudio_regions
-from synthgen.io.readers import read_dataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
 from synthgen.registry import build_settings
 from synthgen.validate.detector import coco_results

@@ -16,7 +16,7 @@ from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import clips_of
 from synthgen.io.export_files import prepare_export_folder
-from synthgen.io.readers import READ_FORMATS, read_dataset
+from synthgen.io.formats import READ_FORMATS, read_dataset
 from synthgen.preview import draw_labeled_image, write_clip_animation
 from synthgen.registry import build_settings
 

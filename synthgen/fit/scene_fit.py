@@ -49,7 +49,7 @@ from synthgen.fit.space import PASTE_TARGET, SearchSpace
 from synthgen.fit.transfer import TransferProxy
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.io.store import open_store
 from synthgen.paths import conf_dir
 

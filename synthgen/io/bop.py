@@ -40,6 +40,7 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import write_json_atomic
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import (
     check_box,
     contained,
@@ -56,7 +57,7 @@ from synthgen.io.input_checks import (
 from synthgen.io.record import decode_rle, encode_rle
 from synthgen.io.store import open_store
 
-__all__ = ["BopExporter", "export_bop", "read_bop"]
+__all__ = ["BopExporter", "export_bop", "read_bop", "FORMAT"]
 
 _UINT16_MAX = 65535
 
@@ -332,3 +333,11 @@ def read_bop(root: str | Path, split: str | None = None) -> LabeledDataset:
             images.append(_bop_image(scene, root, im_id, len(images), cameras[im_id], gts[im_id], infos[im_id],
                                      objects_known))
     return LabeledDataset(root.name, categories, images)
+
+
+def _is_bop(path: Path) -> bool:
+    return path.is_dir() and (path / "models" / "models_info.json").is_file()
+
+
+FORMAT = Format("bop", "BOP 6D pose: models, rgb, depth, masks, scene_gt", read=lambda path, name: read_bop(path),
+                detect=_is_bop)

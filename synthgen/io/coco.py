@@ -34,8 +34,9 @@ from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.io.export_files import place_image
+from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import OMIT, write_json_streamed
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import (
     camera_record,
     category_list,
@@ -61,7 +62,8 @@ from synthgen.io.polygons import mask_to_polygons
 from synthgen.io.record import cuboid_from_record, cuboid_to_record, decode_rle
 from synthgen.io.store import open_store
 
-__all__ = ["CocoExporter", "coco_dict", "export_coco", "polylines_path", "polylines_path_owner", "read_coco", "write_coco"]
+__all__ = ["FORMAT", "CocoExporter", "coco_dict", "export_coco", "polylines_path", "polylines_path_owner", "read_coco",
+           "write_coco"]
 
 
 def _xywh(box: list[float]) -> list[float]:
@@ -324,8 +326,11 @@ def export_coco(root: str | Path, segmentation: str = "rle", output: str | Path 
     return write_coco(open_store(root), output, segmentation)
 
 
-class CocoExporter:
+class CocoExporter(StoreExporter):
     """Config node for the COCO export run at the end of ``generate`` (and by ``synthgen export``).
+
+    Unlike the other formats, ``generate`` writes COCO into the store itself
+    (``annotations/instances.json``, beside the images it names) rather than into ``exports/``.
 
     Args:
         segmentation: ``rle`` or ``polygon`` (masks with holes keep RLE).
@@ -336,10 +341,6 @@ class CocoExporter:
 
     def __call__(self, root: str | Path) -> Path:
         return export_coco(root, self.segmentation)
-
-    def export_to(self, root: str | Path, out: Path) -> Path:
-        """COCO of the store at ``root`` in ``out``."""
-        return self.write(open_store(root), out)
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         """``out/images/<split>/`` and ``out/annotations/instances_<split>.json`` (one split:
@@ -537,3 +538,26 @@ def _coco_labels(entry: dict, where: str) -> dict:
     if "cuboid" in entry:
         labels["cuboid"] = cuboid_from_record(field(entry, "cuboid", where, cuboid_record))
     return labels
+
+
+def _is_coco(path: Path) -> bool:
+    if path.is_dir():
+        return bool(list(path.glob("*.json")) or list(path.glob("annotations/*.json")))
+    return path.suffix == ".json"
+
+
+def _coco_file(path: Path) -> Path:
+    if path.is_file():
+        return path
+    candidates = sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+    # A polylines file is read with the instances file beside it, not on its own.
+    owners = [polylines_path_owner(c) for c in candidates]
+    candidates = [c for c, owner in zip(candidates, owners) if owner is None or not is_file(owner)]
+    if len(candidates) != 1:
+        raise InputError(f"{path}: expected one COCO JSON file, found {[c.name for c in candidates]}; "
+                         "pass the file itself")
+    return candidates[0]
+
+
+FORMAT = Format("coco", "COCO instances + keypoints (+ amodal, 3D, videos/tracks) JSON (segmentation=rle|polygon)",
+                read=lambda path, name: read_coco(_coco_file(path), name=name), detect=_is_coco)

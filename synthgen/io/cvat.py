@@ -24,9 +24,10 @@ from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, clips_of
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.format_spec import Format
 from synthgen.io.polygons import largest_polygon
 
-__all__ = ["CvatVideoExporter", "cvat_video_xml", "export_cvat_video"]
+__all__ = ["CvatVideoExporter", "cvat_video_xml", "export_cvat_video", "FORMAT"]
 
 _OCCLUDED_BELOW_VISIBILITY = 0.5
 
@@ -166,3 +167,6 @@ class CvatVideoExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_cvat_video(dataset, out, self.shapes, self.polygon_tolerance)
+
+
+FORMAT = Format("cvat", "CVAT for video 1.1 XML per clip (shapes=box|polygon|both)", sequences_only=True)

@@ -28,8 +28,9 @@ from synthgen.core import Cuboid
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.format_spec import Format
 
-__all__ = ["KittiExporter", "export_kitti", "kitti_box_3d"]
+__all__ = ["KittiExporter", "export_kitti", "kitti_box_3d", "FORMAT"]
 
 
 def kitti_box_3d(cuboid: Cuboid) -> tuple[np.ndarray, np.ndarray, float]:
@@ -101,3 +102,6 @@ class KittiExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_kitti(dataset, out)
+
+
+FORMAT = Format("kitti", "KITTI object: label_2 with 3D boxes, calib")

@@ -38,6 +38,7 @@ from synthgen.core.validation import check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.files import write_json_list_streamed
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import (
     ImageFile,
     check_box,
@@ -60,7 +61,7 @@ from synthgen.io.polygons import largest_polygon
 
 __all__ = ["annotation_objects", "export_gold", "export_labelstudio", "GoldExporter", "labeling_config",
            "labelstudio_regions", "LabelStudioExporter",
-           "read_labelstudio"]
+           "read_labelstudio", "FORMAT", "GOLD_FORMAT"]
 
 
 def _percent(value: float, size: int) -> float:
@@ -444,3 +445,15 @@ def _owner(region_of, result, objects, points, labels, label):
         if np.all((points[:, 0] >= x0 - 1) & (points[:, 0] <= x1 + 1) & (points[:, 1] >= y0 - 1) & (points[:, 1] <= y1 + 1)):
             return obj
     return None
+
+
+def _is_labelstudio(path: Path) -> bool:
+    if path.is_dir():
+        return (path / "tasks.json").is_file()
+    return path.suffix == ".json" and isinstance(load_json(path), list)
+
+
+FORMAT = Format("labelstudio", "Label Studio tasks (boxes, polygons, keypoints) + labeling config",
+                read=lambda path, name: read_labelstudio(path if path.is_file() else path / "tasks.json", name=name),
+                detect=_is_labelstudio)
+GOLD_FORMAT = Format("gold", "Label Studio gold tasks mixed into a human queue (rate=, queue=, seed=)")

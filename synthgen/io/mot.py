@@ -22,8 +22,9 @@ from pathlib import Path
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, clips_of
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.format_spec import Format
 
-__all__ = ["MotExporter", "export_mot", "mot_lines", "read_mot"]
+__all__ = ["MotExporter", "export_mot", "mot_lines", "read_mot", "FORMAT"]
 
 _COLUMNS = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class", "visibility")
 
@@ -87,3 +88,6 @@ class MotExporter(StoreExporter):
 
     def write(self, dataset: LabeledDataset, out: Path) -> Path:
         return export_mot(dataset, out)
+
+
+FORMAT = Format("mot", "MOTChallenge gt.txt per clip", sequences_only=True)

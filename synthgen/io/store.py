@@ -42,6 +42,7 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
 from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import contained, guarded_reader, load_json, mapping
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
 from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
@@ -58,6 +59,7 @@ __all__ = [
     "read_sample",
     "remove_partial_files",
     "store_counts",
+    "FORMAT",
 ]
 
 _DEPTH_MM = 0.001
@@ -426,3 +428,11 @@ def prepare_store(root: Path, config: dict, *, resume: bool, overwrite: bool) ->
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"out={root}: cannot create the folder ({error.strerror or error}); choose another out=") from error
+
+
+def _is_store(path: Path) -> bool:
+    return path.is_dir() and (path / MANIFEST).is_file()
+
+
+FORMAT = Format("synthgen", "synthgen's own store: every label, depth, id maps, flow", read=lambda path, name: open_store(path),
+                detect=_is_store, writes=False)

@@ -24,6 +24,7 @@ from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import (
     boolean_text,
     check_box,
@@ -35,7 +36,7 @@ from synthgen.io.input_checks import (
     read_text,
 )
 
-__all__ = ["export_voc", "read_voc", "VocExporter"]
+__all__ = ["export_voc", "read_voc", "VocExporter", "FORMAT"]
 
 
 def _element(parent: ET.Element, tag: str, text) -> ET.Element:
@@ -177,3 +178,10 @@ def _voc_object(obj: ET.Element, ids: dict[str, int], image: LabeledImage, where
     return LabeledObject(ids[_text(obj, "name", where)], box, area=float((box[2] - box[0]) * (box[3] - box[1])),
                          truncation=float(boolean_text(obj.findtext("truncated"), f"{where}: <truncated>")),
                          occlusion=float(boolean_text(obj.findtext("occluded"), f"{where}: <occluded>")))
+
+
+def _is_voc(path: Path) -> bool:
+    return path.is_dir() and (path / "Annotations").is_dir()
+
+
+FORMAT = Format("voc", "Pascal VOC XML boxes", read=lambda path, name: read_voc(path, name=name), detect=_is_voc)

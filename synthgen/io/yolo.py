@@ -26,6 +26,7 @@ from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
+from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import (
     ReaderLimits,
     check_box,
@@ -46,7 +47,7 @@ from synthgen.io.input_checks import (
 )
 from synthgen.io.polygons import largest_polygon
 
-__all__ = ["export_yolo", "label_path", "read_yolo", "YoloExporter"]
+__all__ = ["export_yolo", "label_path", "read_yolo", "YoloExporter", "FORMAT"]
 
 TASKS = ("detect", "segment", "pose")
 
@@ -292,3 +293,12 @@ def _yolo_objects(label: Path, image: LabeledImage, names: dict, keypoint_count:
         area = float(mask_utils.area(rle)) if rle else float((box[2] - box[0]) * (box[3] - box[1]))
         objects.append(LabeledObject(int(class_index) + 1, box, rle, keypoints, area))
     return objects
+
+
+def _is_yolo(path: Path) -> bool:
+    return (path / "data.yaml").is_file() if path.is_dir() else path.suffix in (".yaml", ".yml")
+
+
+FORMAT = Format("yolo", "Ultralytics YOLO detect | segment | pose (task=)",
+                read=lambda path, name: read_yolo(path if path.is_file() else path / "data.yaml", name=name),
+                detect=_is_yolo)

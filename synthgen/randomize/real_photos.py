@@ -32,7 +32,7 @@ import numpy as np
 from synthgen.core import Texture
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.io.record import decode_rle
 from synthgen.randomize.cutouts import box_cutout
 

@@ -23,7 +23,7 @@ from synthgen.core.validation import check_number
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import EXPORT_MARKER, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.registry import instantiate
 from synthgen.validate.distribution import (
     classifier_two_sample_test,

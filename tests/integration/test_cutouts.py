@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.io.record import decode_rle
 from synthgen.randomize.cutouts import CutoutCheck, box_cutout
 from synthgen.randomize.real_photos import DatasetPhotos

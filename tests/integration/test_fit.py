@@ -115,7 +115,7 @@ def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
 
     from pycocotools import mask as mask_utils
 
-    from synthgen.io.readers import read_dataset
+    from synthgen.io.formats import read_dataset
 
     spec = importlib.util.spec_from_file_location("label_chessboards", Path(__file__).resolve().parents[2] / "scripts"
                                                   / "label_chessboards.py")

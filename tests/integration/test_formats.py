@@ -18,9 +18,9 @@ from scipy.ndimage import binary_fill_holes
 from synthgen.commands.generate import generate
 from synthgen.io.coco import CocoExporter
 from synthgen.io.export_files import prepare_export_folder
+from synthgen.io.formats import read_dataset
 from synthgen.io.kitti import KittiExporter
 from synthgen.io.labelstudio import GoldExporter, LabelStudioExporter
-from synthgen.io.readers import read_dataset
 from synthgen.io.record import decode_rle
 from synthgen.io.store import open_store
 from synthgen.io.voc import VocExporter

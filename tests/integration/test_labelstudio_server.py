@@ -52,8 +52,8 @@ def test_prelabel_and_gold_round_trip_through_label_studio(tmp_path):
 
     from synthgen.commands.prelabel import prelabel
     from synthgen.commands.qa import qa
+    from synthgen.io.formats import read_dataset
     from synthgen.io.labelstudio import export_gold
-    from synthgen.io.readers import read_dataset
     from synthgen.paths import conf_dir
     from tests.helpers import write_shapes_dataset
 

@@ -14,8 +14,8 @@ from hydra import compose, initialize_config_dir
 from synthgen.annotate.qa import QaThresholds, gold_accuracy, landis_koch, read_annotations, read_gold
 from synthgen.commands.qa import qa
 from synthgen.core.errors import InputError
+from synthgen.io.formats import read_dataset
 from synthgen.io.labelstudio import export_gold, export_labelstudio
-from synthgen.io.readers import read_dataset
 from synthgen.paths import conf_dir
 from tests.helpers import write_shapes_dataset
 

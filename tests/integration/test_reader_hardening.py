@@ -14,7 +14,7 @@ import pytest
 
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.bop import read_bop
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.io.store import open_store
 from tests.fuzzing import (
     Worker,

@@ -15,7 +15,7 @@ from synthgen.commands.generate import generate
 from synthgen.commands.mix import mix
 from synthgen.commands.preview import preview
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.paths import conf_dir
 
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"

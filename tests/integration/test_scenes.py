@@ -196,7 +196,7 @@ def test_instances_json_holds_only_real_masks_and_polylines_have_their_own_file(
     """Lane lines used to be COCO objects with area 0 and an empty mask (15 of 28 annotations of a
     4-image road run); instances.json is now standard COCO and the lines are in polylines.json."""
     from synthgen.commands.mix import mix
-    from synthgen.io.readers import read_dataset
+    from synthgen.io.formats import read_dataset
 
     store = tmp_path / "road"
     summary = generate(_scene_config("road", f"out={store}", "n=4", "render.width=160", "render.height=120",

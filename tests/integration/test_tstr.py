@@ -14,7 +14,7 @@ from PIL import Image
 
 from synthgen.commands.validate import validate
 from synthgen.core.errors import ConfigError, InputError
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.paths import conf_dir
 from synthgen.validate.detector import coco_scores
 from tests.helpers import write_shapes_dataset

@@ -8,7 +8,7 @@ import pytest
 
 from synthgen.core import CategoryInfo
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.io.readers import read_dataset
+from synthgen.io.formats import read_dataset
 from synthgen.validate.label_stats import label_gap, label_statistics
 
 FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
