@@ -73,12 +73,12 @@ def _export_all(source: Path, work: Path, name: str, code: Path) -> dict[str, st
 
 
 def _link_package_data(code: Path) -> None:
-    """Another checkout's ``conf/`` and ``scenes/`` as its package's ``synthgen.conf`` and ``synthgen.scenes``:
-    else an editable install of this checkout would lend it this checkout's configs."""
-    for name in ("conf", "scenes"):
-        link = code / "synthgen" / name
-        if not link.exists():
-            link.symlink_to(code / name, target_is_directory=True)
+    """Another checkout's ``conf/`` as its package's ``synthgen.conf`` (else an editable install of
+    this checkout would lend it this checkout's configs). Scene assets stay this checkout's: a mesh
+    file's model name hashes its path, so both runs must read the same files to compare."""
+    link = code / "synthgen" / "conf"
+    if not link.exists():
+        link.symlink_to(code / "conf", target_is_directory=True)
 
 
 def measure(code: Path, only: list[str] | None = None) -> dict[str, str]:

@@ -1,6 +1,10 @@
-"""Shared fixtures: tiny in-memory scenes, a real renderer, real Hydra composition."""
+"""Shared fixtures: tiny in-memory scenes, a real renderer, real Hydra composition; the
+resource markers (``tests.resources``) applied before each test; no skips where all are required."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,10 +12,34 @@ from hydra import compose, initialize_config_dir
 
 from synthgen.core import Camera, CategoryInfo, Cuboid, Instance, Sample, SceneObject, SceneSpec, mask_box
 from synthgen.paths import conf_dir
+from synthgen.randomize.camera import intrinsics_from_fov, look_at
 from synthgen.scene.assets import Primitive
-from synthgen.scene.camera import intrinsics_from_fov, look_at
+from tests.resources import DATA_ROOT, RESOURCES, need
 
 CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
+
+
+def pytest_runtest_setup(item):
+    """A test marked with a resource (``server``, ``cycles``, ...) skips or fails without it."""
+    for name in RESOURCES:
+        if item.get_closest_marker(name) is not None:
+            need(name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Where every resource is required (.ci/run), a skipped test fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if os.environ.get("SYNTHGEN_REQUIRE_ALL") == "1" and skipped and session.exitstatus == 0:
+        reporter.write_line(f"SYNTHGEN_REQUIRE_ALL=1: {skipped} test(s) skipped; nothing may be skipped here", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The folder of the small real labeled sets (skips, or fails where required, without them)."""
+    need("realdata")
+    return DATA_ROOT
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.resources import need
 
 _STARTUP_SECONDS = 240
 
@@ -37,11 +37,7 @@ def label_studio_executable() -> str:
     candidates = [Path(sys.executable).with_name("label-studio"), _OWN_VENV]
     executable = next((path for path in candidates if path.is_file()), None) or shutil.which("label-studio")
     if not executable:
-        reason = ("label-studio is not installed: python3 -m venv .venv-labelstudio && "
-                  ".venv-labelstudio/bin/pip install label-studio==1.23.2 (or the labelstudio-test extra)")
-        if os.environ.get("SYNTHGEN_REQUIRE_LABEL_STUDIO") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        need("server")  # skips, or fails where required (tests.resources)
     return str(executable)
 
 

@@ -81,7 +81,7 @@ class MaterialRandomizer:
         palette_jitter: float = 15.0,
         metallic: Sequence[float] | None = (0.0, 0.3),
         roughness: Sequence[float] | None = (0.3, 1.0),
-        texture_probability: float = 0.5,
+        texture_probability: float = 0.3,
         textures: Sequence[str] = ("noise", "checker", "stripes", "marble"),
         texture_folder: str | None = None,
         folder_probability: float = 0.5,

@@ -25,8 +25,8 @@ from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_ra
 from synthgen.randomize.placement import rotation_z
 from synthgen.randomize.textures import procedural_texture
 from synthgen.scene.assets import Asset, AssetDraw
-from synthgen.scene.camera import ForwardCamera
-from synthgen.scene.lighting import Lighting
+from synthgen.randomize.camera import ForwardCamera
+from synthgen.randomize.lighting import Lighting
 from synthgen.scene.tabletop import Category
 
 __all__ = ["RoadSampler", "VehicleShape"]

@@ -20,9 +20,9 @@ from synthgen.physics import BodyMaterial, DropZone, StaticBody
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
 from synthgen.randomize.placement import Footprint, PhysicsDrop, Placement
 from synthgen.scene.assets import Asset, MeshFile, Primitive
-from synthgen.scene.camera import LookAtCamera
+from synthgen.randomize.camera import LookAtCamera
 from synthgen.scene.containers import Container
-from synthgen.scene.lighting import Lighting
+from synthgen.randomize.lighting import Lighting
 
 __all__ = ["APPEARANCES", "Category", "TabletopSampler"]
 

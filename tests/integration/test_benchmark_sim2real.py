@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.resources import FRUITS
+
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
-FRUITS = ROOT.parent / "shared" / "data" / "fruits_nuts"
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.realdata
 def test_the_benchmark_splits_trains_and_reports(tmp_path):
     process = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark_sim2real.py"), f"real={FRUITS}", f"out={tmp_path}",

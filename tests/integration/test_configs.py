@@ -1,6 +1,5 @@
 """Every shipped config composes with real Hydra and every component instantiates."""
 
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -8,8 +7,7 @@ from omegaconf import OmegaConf
 
 from synthgen.paths import conf_dir
 from synthgen.registry import instantiate
-
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+from tests.resources import FRUITS, need
 
 GROUP_OPTIONS = sorted(
     (path.parent.name, path.stem) for path in conf_dir().glob("*/*.yaml")
@@ -29,7 +27,7 @@ def _override(group: str, option: str) -> tuple[list[str], str]:
         return [f"+randomize@probe={option}"], "probe"
     if (group, option) == ("scene", "tabletop_fruits_photos"):  # the user's photos are mandatory
         if not FRUITS.is_dir():
-            pytest.skip(f"real data missing: {FRUITS}")
+            need("realdata")
         return [f"scene={option}", f"scene.randomize.skins.texture_dataset={FRUITS}"], group
     if group == "generator" and option == "paste":  # the photos to cut from are mandatory (read at load)
         return [f"{group}={option}", f"generator.dataset={FRUITS}"], group

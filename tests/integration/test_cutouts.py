@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,9 +14,9 @@ from synthgen.io.formats import read_dataset
 from synthgen.io.record import decode_rle
 from synthgen.randomize.cutouts import CutoutCheck, box_cutout
 from synthgen.randomize.real_photos import DatasetPhotos
+from tests.resources import FRUITS
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
-pytestmark = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+pytestmark = pytest.mark.realdata
 
 
 def test_box_cutouts_match_the_real_masks_and_refuse_the_implausible():

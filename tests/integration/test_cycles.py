@@ -7,8 +7,6 @@ CI sets SYNTHGEN_REQUIRE_CYCLES=1, so a missing bpy fails there instead of skipp
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 import sys
 
 import numpy as np
@@ -20,11 +18,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.registry import instantiate
 from tests.conftest import CATEGORIES, camera_at, cube, translation
 
-if importlib.util.find_spec("bpy") is None:
-    reason = "bpy is not installed: pip install -e '.[dev,cycles]' (CPython 3.11)"
-    if os.environ.get("SYNTHGEN_REQUIRE_CYCLES"):
-        raise RuntimeError(f"SYNTHGEN_REQUIRE_CYCLES is set but {reason}")
-    pytest.skip(reason, allow_module_level=True)
+pytestmark = pytest.mark.cycles
 
 TINY = ("render=cycles", "render.samples=2", "render.denoise=false", "progress=false")
 

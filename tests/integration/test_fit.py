@@ -16,8 +16,10 @@ from synthgen.commands.fit import fit
 from synthgen.core.errors import InputError
 from synthgen.paths import conf_dir
 from tests.helpers import write_shapes_dataset
+from tests.resources import CHESSBOARDS, FRUITS
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+pytestmark = pytest.mark.slow
+
 # Small batches at 96 px: a fit in about a minute. The scene starts with its camera 3x too far.
 TINY = ["progress=false", "batch=6", "rounds=1", "population=3", "eval_images=8", "finalists=2", "image_size=96",
         "scene.camera.distance=[0.6,0.8]", "scene.randomize.cloth.texture_size=128", "selection=statistics"]
@@ -40,7 +42,7 @@ def _fit(*overrides: str) -> Path:
         return fit(compose("fit", ["scene=tabletop_fruits", "scene_name=tabletop_fruits", *TINY, *overrides]))
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.realdata
 def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
     out = _fit(f"real={FRUITS}", f"out={tmp_path / 'fit'}")
     report = json.loads((out / "fit_report.json").read_text())
@@ -65,8 +67,7 @@ def test_fit_moves_a_far_camera_closer_and_the_fitted_scene_generates(tmp_path):
     assert manifest["config"]["scene"]["camera"]["distance"] == distance["after"]
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.realdata
 def test_a_users_own_scene_with_a_required_value_fits_and_its_fitted_file_generates(tmp_path):
     """The normal case: a scene in the user's --config-dir that extends a shipped one whose
     texture_dataset is required (???), given on fit's command line. Fit must render it, and
@@ -105,10 +106,9 @@ def test_bad_real_sets_give_one_error_and_write_nothing(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-CHESSBOARDS = FRUITS.parent / "chessboards"
 
 
-@pytest.mark.skipif(not CHESSBOARDS.is_dir(), reason=f"real chessboard photos not found at {CHESSBOARDS}")
+@pytest.mark.realdata
 def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
     """scripts/label_chessboards.py: the real set the chessboard scene is fitted to."""
     import importlib.util
@@ -134,7 +134,7 @@ def test_chessboard_photos_become_a_labeled_real_set(tmp_path):
     assert not list(CHESSBOARDS.glob("annotations*"))  # the source folder is only read
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.realdata
 def test_the_same_fit_twice_gives_the_same_bytes_and_transfer_decides(tmp_path):
     runs = [_fit(f"real={FRUITS}", f"out={tmp_path / name}", "rounds=0", "eval_images=3", "batch=3", "image_size=96",
                  "scene.camera.distance=[0.3,0.4]", *TINY_TRANSFER) for name in ("a", "b")]
@@ -161,7 +161,7 @@ def test_transfer_selection_never_keeps_a_worse_candidate():
     assert _choice(gaps, by_transfer=True) == 2
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+@pytest.mark.realdata
 def test_fit_moves_copy_paste_ranges_and_the_fitted_generator_generates(tmp_path):
     """Paste one object per image (the photos hold ~9): fit raises the count; its generator file generates."""
     out = _fit(f"real={FRUITS}", f"out={tmp_path / 'fit'}", "rounds=0",

@@ -26,6 +26,7 @@ from synthgen.io.store import open_store
 from synthgen.io.voc import VocExporter
 from synthgen.io.yolo import YoloExporter
 from synthgen.paths import conf_dir
+from tests.resources import FRUITS
 
 SIZE = ("render.width=160", "render.height=120", "progress=false")
 
@@ -219,10 +220,9 @@ def test_generate_runs_any_set_of_exporters(tmp_path):
     assert list((root / "exports" / "voc" / "Annotations").glob("*.xml"))
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts").is_dir(),
-                    reason="real fruits_nuts data not found at ../shared/data/fruits_nuts")
+@pytest.mark.realdata
 def test_real_coco_dataset_reads_and_exports_to_every_2d_format(tmp_path):
-    real_root = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+    real_root = FRUITS
     real = read_dataset(real_root)
     assert len(real.images) == 18 and sum(len(i.objects) for i in real.images) == 165
     assert all(o.segmentation is not None for i in real.images for o in i.objects)

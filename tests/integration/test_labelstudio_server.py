@@ -8,6 +8,8 @@ from synthgen.commands.generate import generate
 from tests.conftest import SMALL_RUN
 from tests.labelstudio_server import label_studio_executable, label_studio_server
 
+pytestmark = pytest.mark.server
+
 
 def test_tasks_and_predictions_import_and_images_are_served(generate_cfg, tmp_path):
     label_studio_executable()  # skip (or fail in CI) before rendering anything

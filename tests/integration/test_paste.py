@@ -20,9 +20,9 @@ from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.randomize.real_photos import DatasetPhotos
 from tests.helpers import stores_by_worker_count
+from tests.resources import FRUITS
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
-pytestmark = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruit photos not found at {FRUITS}")
+pytestmark = pytest.mark.realdata
 PASTE = ("generator=paste", f"generator.dataset={FRUITS}", "render.width=320", "render.height=240", "progress=false")
 
 

@@ -20,12 +20,7 @@ from synthgen.registry import instantiate
 from synthgen.scene.asset_sets import AssetFolder
 from tests.helpers import stores_by_worker_count
 
-if os.environ.get("SYNTHGEN_REQUIRE_PHYSICS"):  # CI: a missing extra fails instead of skipping
-    import coacd  # noqa: F401
-    import mujoco  # noqa: F401
-else:
-    pytest.importorskip("mujoco", reason="physics extra not installed: pip install 'synthgen[physics]'")
-    pytest.importorskip("coacd", reason="physics extra not installed: pip install 'synthgen[physics]'")
+pytestmark = pytest.mark.physics
 
 SMALL = ("render.width=160", "render.height=120", "progress=false")
 

@@ -17,6 +17,8 @@ from synthgen.core.errors import ConfigError, InputError
 from synthgen.paths import conf_dir
 from tests.helpers import write_shapes_dataset
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("torchvision")
 
 FAST = ["progress=false", "detector.image_size=128", "detector.batch_size=2"]

@@ -17,9 +17,9 @@ from synthgen.commands.preview import preview
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.formats import read_dataset
 from synthgen.paths import conf_dir
+from tests.resources import FRUITS, need
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
-needs_fruits = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+needs_fruits = pytest.mark.realdata
 
 
 def _compose(name: str, *overrides: str):
@@ -218,7 +218,7 @@ def test_mix_asking_for_more_than_there_is_says_so(tmp_path, synthetic):
 @pytest.mark.parametrize("source", ["synthetic", "real"])
 def test_preview_gallery_for_synthetic_and_real_datasets(tmp_path, synthetic, source):
     if source == "real" and not FRUITS.is_dir():
-        pytest.skip(f"real fruits_nuts data not found at {FRUITS}")
+        need("realdata")
     dataset = synthetic if source == "synthetic" else FRUITS
     out = preview(_compose("preview", f"in={dataset}", f"out={tmp_path / 'p'}", "n=6", "columns=3", "size=96"))
     gallery = cv2.imread(str(out / "gallery.png"))

@@ -26,8 +26,8 @@ from synthgen.scene.assets import MeshFile, Primitive
 from synthgen.scene.tabletop import Category, TabletopSampler
 from tests.conftest import SMALL_RUN, camera_at
 from tests.helpers import write_shapes_dataset
+from tests.resources import FRUITS
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 SIZE = (160, 120)
 CATEGORY = (CategoryInfo(1, "thing"),)
 
@@ -215,7 +215,7 @@ def test_object_textures_are_the_categorys_own_pixels(shapes):
         MaterialRandomizer(texture_dataset=str(shapes / "nope"))
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real data missing: {FRUITS}")
+@pytest.mark.realdata
 def test_fruit_textures_match_the_real_fruit_colours():
     from synthgen.randomize.real_photos import DatasetPhotos
 

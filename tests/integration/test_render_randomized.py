@@ -11,12 +11,12 @@ from synthgen.core import Light, MeshGeometry, SceneObject, Texture, sample_rng
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
+from synthgen.randomize.lighting import Lighting
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.randomize.placement import Placement
 from synthgen.registry import instantiate
 from synthgen.scene.assets import Primitive
 from synthgen.scene.distractors import DistractorRandomizer
-from synthgen.scene.lighting import Lighting
 from synthgen.scene.mannequin import Mannequin
 from synthgen.scene.tabletop import Category, TabletopSampler
 from tests.conftest import camera_at, cube, spec_of, translation

@@ -10,8 +10,12 @@ import sys
 import tempfile
 import time
 
+import pytest
+
 from synthgen.commands.generate import generate
 from tests.conftest import SMALL_RUN
+
+pytestmark = pytest.mark.slow
 
 
 def _hashes(root):

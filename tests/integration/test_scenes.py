@@ -3,7 +3,6 @@
 import contextlib
 import io
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,15 +17,13 @@ from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.paths import conf_dir
+from synthgen.randomize.camera import intrinsics_from_fov, look_at
 from synthgen.registry import instantiate
 from synthgen.render.pyrender_backend import PyrenderRenderer
-from synthgen.scene.camera import intrinsics_from_fov, look_at
 from synthgen.scene.mannequin import COCO_KEYPOINTS, JOINT_LIMITS_DEG, Mannequin
+from tests.resources import CHESSBOARDS, FRUITS, need
 
 SCENES = ["tabletop", "tabletop_fruits", "chessboard", "figures", "road", "tabletop_textured"]
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-FRUITS = DATA / "fruits_nuts"
-CHESSBOARDS = DATA / "chessboards"
 
 
 def _scene_config(scene: str, *overrides: str):
@@ -46,7 +43,7 @@ def test_every_scene_generates_checked_labels_readable_by_pycocotools(scene, tmp
 
 def test_fruit_photos_scene_generates_checked_labels(tmp_path):
     if not FRUITS.is_dir():
-        pytest.skip(f"real data missing: {FRUITS}")
+        need("realdata")
     cfg = _scene_config("tabletop_fruits_photos", f"out={tmp_path}", "n=3", "render.width=160", "render.height=120",
                         "progress=false", f"scene.randomize.skins.texture_dataset={FRUITS}")
     summary = generate(cfg)
@@ -92,7 +89,7 @@ def test_chessboard_keypoints_are_the_corners_opencv_finds():
     assert matched >= 3
 
 
-@pytest.mark.skipif(not CHESSBOARDS.is_dir(), reason=f"real chessboard photos not found at {CHESSBOARDS}")
+@pytest.mark.realdata
 def test_chessboard_matches_the_real_calibration_board():
     real = cv2.imread(str(CHESSBOARDS / "left01.jpg"), cv2.IMREAD_GRAYSCALE)
     corners = _opencv_corners(real)
@@ -102,7 +99,7 @@ def test_chessboard_matches_the_real_calibration_board():
     assert len(category.keypoint_names) == len(corners)
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+@pytest.mark.realdata
 def test_fruits_scene_matches_the_real_dataset_categories_and_object_sizes(tmp_path):
     real = json.loads((FRUITS / "annotations.json").read_text())
     cfg = _scene_config("tabletop_fruits", f"out={tmp_path}", "n=3", "render.width=800", "render.height=600",

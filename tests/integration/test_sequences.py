@@ -25,6 +25,7 @@ from synthgen.paths import conf_dir
 from synthgen.pipeline.motion import LinearPath, Trajectory
 from synthgen.pipeline.sequence import Clip, SequenceSettings
 from tests.conftest import camera_at, cube, spec_of, translation
+from tests.resources import FRUITS
 
 FRAMES, CLIPS = 6, 2
 RUN = ("render.width=128", "render.height=96", "progress=false", "scene.placement.count=[4,6]")
@@ -369,10 +370,9 @@ def test_shards_split_by_clip_and_merge_to_the_same_dataset(tmp_path):
         k: v for k, v in whole.items() if k != "manifest.json"}
 
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+@pytest.mark.realdata
 def test_clips_mixed_with_real_photos_keep_video_fields_only_on_frames(clips, tmp_path):
     from synthgen.commands.mix import mix
 

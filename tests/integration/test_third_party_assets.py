@@ -1,6 +1,5 @@
 """Mesh loaders on third-party files: the textured meshes pybullet ships (pybullet_data), read in place."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +18,7 @@ try:
 except ImportError:
     DATA = None
 
-if DATA is None:
-    if os.environ.get("SYNTHGEN_REQUIRE_PYBULLET_DATA") == "1":
-        raise RuntimeError("SYNTHGEN_REQUIRE_PYBULLET_DATA=1 but pybullet_data is missing: pip install -e '.[dev]'")
-    pytestmark = pytest.mark.skip(reason="pybullet_data missing (pip install -e '.[dev]')")
+pytestmark = pytest.mark.pybullet
 
 
 def test_duck_keeps_its_texture_and_turns_y_up():

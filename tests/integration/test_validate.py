@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from synthgen.commands.validate import validate
 from synthgen.core.errors import InputError
 from synthgen.paths import conf_dir
+from tests.resources import FRUITS
 
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
-pytestmark = pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+pytestmark = pytest.mark.realdata
 
 
 def _validate(synthetic, real, out, *overrides):

@@ -10,8 +10,7 @@ from synthgen.core import CategoryInfo
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.formats import read_dataset
 from synthgen.validate.label_stats import label_gap, label_statistics
-
-FRUITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fruits_nuts"
+from tests.resources import FRUITS
 
 
 def _dataset(boxes_per_image, categories=("date", "fig"), size=(100, 80), occlusion=None):
@@ -70,7 +69,7 @@ def test_larger_boxes_and_missing_classes_are_found_and_described():
     assert 0 < gap["class_frequencies"]["jensen_shannon"] < 1
 
 
-@pytest.mark.skipif(not FRUITS.is_dir(), reason=f"real fruits_nuts data not found at {FRUITS}")
+@pytest.mark.realdata
 def test_real_dataset_statistics():
     real = read_dataset(FRUITS)
     stats = label_statistics(real)

@@ -8,13 +8,13 @@ from synthgen.core import sample_rng
 from synthgen.core.color import kelvin_to_linear_rgb, linear_to_srgb, srgb_to_linear
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.randomize.background import BackgroundRandomizer
+from synthgen.randomize.camera import ForwardCamera, LookAtCamera
+from synthgen.randomize.lighting import Lighting
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.randomize.placement import Placement
 from synthgen.randomize.textures import PROCEDURAL_TEXTURES, ImageFolder, procedural_texture
 from synthgen.scene.assets import Primitive
-from synthgen.scene.camera import ForwardCamera, LookAtCamera
 from synthgen.scene.distractors import DistractorRandomizer
-from synthgen.scene.lighting import Lighting
 from synthgen.scene.tabletop import Category, TabletopSampler
 
 WIDTH, HEIGHT = 80, 60

@@ -6,7 +6,7 @@ from synthgen.registry import instantiate
 
 def test_foreign_target_refused_with_key_and_nothing_called(tmp_path):
     marker = tmp_path / "ran"
-    node = {"_target_": "synthgen.scene.camera.LookAtCamera",
+    node = {"_target_": "synthgen.randomize.camera.LookAtCamera",
             "distance": {"_target_": "os.system", "command": f"touch {marker}"}}
     with pytest.raises(ConfigError) as error:
         instantiate(node, "scene.camera")
@@ -24,7 +24,7 @@ def test_configured_prefix_allows_foreign_target():
 
 def test_unknown_key_lists_allowed_keys():
     with pytest.raises(ConfigError) as error:
-        instantiate({"_target_": "synthgen.scene.camera.LookAtCamera", "distanse": [1, 2]}, "scene.camera")
+        instantiate({"_target_": "synthgen.randomize.camera.LookAtCamera", "distanse": [1, 2]}, "scene.camera")
     assert "scene.camera.distanse: unknown key" in str(error.value)
     assert "'distance'" in str(error.value) and "'elevation_deg'" in str(error.value)
 

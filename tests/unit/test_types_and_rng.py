@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from synthgen.core import Camera, MeshGeometry, SceneObject, sample_rng
-from synthgen.scene.camera import LookAtCamera, intrinsics_from_fov, look_at
+from synthgen.randomize.camera import LookAtCamera, intrinsics_from_fov, look_at
 from tests.conftest import camera_at
 
 

@@ -93,11 +93,11 @@ class LookAtCamera:
 
     def __init__(
         self,
-        distance: Sequence[float] = (0.7, 1.0),
-        elevation_deg: Sequence[float] = (35.0, 70.0),
+        distance: Sequence[float] = (0.5, 0.8),
+        elevation_deg: Sequence[float] = (35.0, 75.0),
         azimuth_deg: Sequence[float] = (0.0, 360.0),
         fov_deg: Sequence[float] = (45.0, 55.0),
-        target: Sequence[float] = (0.0, 0.0, 0.0),
+        target: Sequence[float] = (0.0, 0.0, 0.03),
         target_jitter: float = 0.03,
         roll_deg: Sequence[float] = (0.0, 0.0),
         focal_length_mm: Sequence[float] | None = None,

@@ -45,10 +45,10 @@ class Lighting:
     def __init__(
         self,
         ambient: Sequence[float] = (0.15, 0.35),
-        num_lights: Sequence[int] = (1, 2),
-        kinds: Sequence[str] = ("directional",),
+        num_lights: Sequence[int] = (1, 3),
+        kinds: Sequence[str] = ("directional", "point", "spot"),
         intensity: Sequence[float] = (1.5, 3.5),
-        temperature_k: Sequence[float] = (6500.0, 6500.0),
+        temperature_k: Sequence[float] = (3500.0, 8000.0),
         elevation_deg: Sequence[float] = (35.0, 85.0),
         azimuth_deg: Sequence[float] = (0.0, 360.0),
         distance: Sequence[float] = (1.0, 3.0),
