@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["conf_dir", "scenes_dir"]
+__all__ = ["conf_dir", "scene_data_dir"]
 
 
 def conf_dir() -> Path:
@@ -13,6 +13,7 @@ def conf_dir() -> Path:
     return Path(str(files("synthgen.conf")))
 
 
-def scenes_dir() -> Path:
-    """The folder of shipped scene assets (the repository's ``scenes/``, shipped as ``synthgen.scenes``)."""
-    return Path(str(files("synthgen.scenes")))
+def scene_data_dir() -> Path:
+    """The folder of shipped scene assets (the repository's ``scenes/``, shipped as ``synthgen.scene_data``;
+    the code that builds scenes is ``synthgen.scene``)."""
+    return Path(str(files("synthgen.scene_data")))

@@ -35,7 +35,7 @@ from PIL import Image
 from synthgen.core import Material, MeshGeometry, Texture, default_uv
 from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import InputError
-from synthgen.paths import scenes_dir
+from synthgen.paths import scene_data_dir
 
 __all__ = ["LoadedMesh", "MESH_SUFFIXES", "MeshCache", "load_mesh", "resolve_mesh_path", "shared_mesh_cache"]
 
@@ -87,7 +87,7 @@ def resolve_mesh_path(path: str | Path) -> Path:
         return candidate
     if candidate.exists():
         return candidate.resolve()
-    packaged = scenes_dir() / candidate
+    packaged = scene_data_dir() / candidate
     return packaged if packaged.exists() else candidate
 
 
@@ -201,7 +201,7 @@ def load_mesh(path: str | Path, *, smooth: bool = True, scale: float = 1.0, up_a
         raise InputError(f"mesh file {str(path)!r}: unsupported type; use one of {list(MESH_SUFFIXES)}")
     if not resolved.is_file():
         raise InputError(
-            f"mesh file {str(path)!r} not found (looked in the current directory and {scenes_dir()}); "
+            f"mesh file {str(path)!r} not found (looked in the current directory and {scene_data_dir()}); "
             "fix the path or use an absolute one"
         )
     try:

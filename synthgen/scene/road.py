@@ -22,11 +22,11 @@ from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number, check_range_pair, check_vector
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
+from synthgen.randomize.camera import ForwardCamera
+from synthgen.randomize.lighting import Lighting
 from synthgen.randomize.placement import rotation_z
 from synthgen.randomize.textures import procedural_texture
 from synthgen.scene.assets import Asset, AssetDraw
-from synthgen.randomize.camera import ForwardCamera
-from synthgen.randomize.lighting import Lighting
 from synthgen.scene.tabletop import Category
 
 __all__ = ["RoadSampler", "VehicleShape"]

@@ -18,11 +18,11 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.physics import BodyMaterial, DropZone, StaticBody
 from synthgen.randomize.base import SceneRandomizer, apply_randomizers, check_randomizers
+from synthgen.randomize.camera import LookAtCamera
+from synthgen.randomize.lighting import Lighting
 from synthgen.randomize.placement import Footprint, PhysicsDrop, Placement
 from synthgen.scene.assets import Asset, MeshFile, Primitive
-from synthgen.randomize.camera import LookAtCamera
 from synthgen.scene.containers import Container
-from synthgen.randomize.lighting import Lighting
 
 __all__ = ["APPEARANCES", "Category", "TabletopSampler"]
 

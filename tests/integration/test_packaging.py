@@ -33,7 +33,7 @@ def test_wheel_ships_every_package_config_and_asset(tmp_path):
 
     expected = {f"synthgen/{name}" for name in _source_files("synthgen", "*.py")}
     expected |= {f"synthgen/conf/{name}" for name in _source_files("conf", "*.yaml")}
-    expected |= {f"synthgen/scenes/{name}" for name in _source_files("scenes", "*") if not name.endswith(".pyc")}
+    expected |= {f"synthgen/scene_data/{name}" for name in _source_files("scenes", "*") if not name.endswith(".pyc")}
     assert "synthgen/diffusion/__init__.py" in expected and "synthgen/conf/generate.yaml" in expected
     missing = sorted(expected - shipped)
     assert not missing, f"the wheel leaves out {missing}"
