@@ -58,14 +58,21 @@ examples:
 _EXPORT_KEYS = ("format", "in", "out", "overwrite", "options")
 
 
+# generate's config groups whose options are components (one module + one yaml each: the yaml's folder is their registry).
+_COMPONENT_GROUPS = ("scene", "render", "generator", "augment", "motion")
+
+
 def _usage() -> str:
-    """The usage text with the registered formats (imported only when the text is shown)."""
+    """The usage text with the registered formats and each component group's options (read when shown)."""
     from synthgen.io.formats import FORMATS
 
-    lines = [f"  {f.name:<12} {'read, ' if f.read else ''}{'write' if f.writes else ''}: {f.summary}"
-             for f in FORMATS]
-    return _USAGE + "\nformats (synthgen export format=NAME [option=value ...]; generate export=[NAME, ...]):\n" + \
-        "\n".join(lines)
+    formats = [f"  {f.name:<12} {'/'.join(('read',) * bool(f.read) + ('write',) * f.writes):<11} {f.summary}"
+               + (f" [needs {f.needs}]" if f.needs else "") for f in FORMATS]
+    groups = [f"  {group:<12} {', '.join(sorted(path.stem for path in (conf_dir() / group).glob('*.yaml')))}"
+              for group in _COMPONENT_GROUPS]
+    return (_USAGE + "\ngenerate's components (synthgen generate GROUP=NAME):\n" + "\n".join(groups)
+            + "\n\nformats (synthgen export format=NAME [option=value ...]; generate export=[NAME, ...]):\n"
+            + "\n".join(formats))
 
 
 def _format_options(args: list[str]) -> list[str]:

@@ -76,8 +76,8 @@ def sanity_problems(dataset, root: Path) -> list[str]:
                 if not np.isin(points[:, 2], (0, 1, 2)).all() or not np.isfinite(labeled).all():
                     problems.append(f"{at}: keypoints {points.tolist()}")
         for k, line in enumerate(image.polylines):
-            points = np.asarray(line["points"], dtype=float)
-            if line["category_id"] not in ids or points.ndim != 2 or points.shape[1] != 3 \
+            points = np.asarray(line.points, dtype=float)
+            if line.category_id not in ids or points.ndim != 2 or points.shape[1] != 3 \
                     or not np.isfinite(points[points[:, 2] > 0]).all():
                 problems.append(f"{where} polyline {k}: {line}")
     return problems

@@ -340,4 +340,4 @@ def _is_bop(path: Path) -> bool:
 
 
 FORMAT = Format("bop", "BOP 6D pose: models, rgb, depth, masks, scene_gt", read=lambda path, name: read_bop(path),
-                detect=_is_bop)
+                detect=_is_bop, needs="store")

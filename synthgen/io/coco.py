@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from synthgen.core import CategoryInfo
+from synthgen.core import CategoryInfo, PolylineLabel
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
@@ -86,14 +86,14 @@ def _keypoints(keypoints: np.ndarray, category: CategoryInfo) -> dict:
     return {"keypoints": flat, "num_keypoints": int(sum(1 for *_, v in keypoints if v > 0))}
 
 
-def _polyline_annotation(line: dict) -> dict:
+def _polyline_annotation(line: PolylineLabel) -> dict:
     """A polyline for ``polylines.json``: ``polyline`` [x1, y1, v1, ...] in COCO's pixel-index
     convention (like keypoints) and its points' box (xywh)."""
-    points = np.asarray(line["points"], dtype=np.float64)
+    points = np.asarray(line.points, dtype=np.float64)
     low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
     flat = [value for x, y, v in points for value in (float(x) - 0.5, float(y) - 0.5, int(v))]
     return {
-        "category_id": line["category_id"],
+        "category_id": line.category_id,
         "polyline": flat,
         "num_polyline_points": len(points),
         "bbox": [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])],
@@ -432,12 +432,12 @@ def _coco_image(entry, root: Path, where: str, dataset: str) -> LabeledImage:
                         source={"kind": "real", "dataset": dataset, "original_id": image_id})
 
 
-def _coco_polyline(entry: dict, category: CategoryInfo, image: LabeledImage, where: str) -> dict:
+def _coco_polyline(entry: dict, category: CategoryInfo, image: LabeledImage, where: str) -> PolylineLabel:
     """A line label of ``polylines.json``: ``polyline`` [x1, y1, v1, ...] (at least 2 points)."""
     flat = field(entry, "polyline", where, numbers, multiple=3, min_length=6)
     points = keypoint_array(flat.tolist(), len(flat) // 3, image.width, image.height, f"{where}: 'polyline'")
     points[:, :2] += 0.5  # COCO's pixel-index convention -> continuous
-    return {"category_id": category.id, "points": points}
+    return PolylineLabel(category.id, category.name, points)
 
 
 def polylines_path_owner(polylines: Path) -> Path | None:

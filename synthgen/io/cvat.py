@@ -169,4 +169,4 @@ class CvatVideoExporter(StoreExporter):
         return export_cvat_video(dataset, out, self.shapes, self.polygon_tolerance)
 
 
-FORMAT = Format("cvat", "CVAT for video 1.1 XML per clip (shapes=box|polygon|both)", sequences_only=True)
+FORMAT = Format("cvat", "CVAT for video 1.1 XML per clip (shapes=box|polygon|both)", needs="sequences")

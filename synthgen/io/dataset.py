@@ -17,9 +17,9 @@ from typing import TypedDict
 
 import numpy as np
 
-from synthgen.core import CategoryInfo, Cuboid, FrameInfo, Track
+from synthgen.core import CategoryInfo, Cuboid, FrameInfo, PolylineLabel, Track
 
-__all__ = ["CameraRecord", "LabeledDataset", "LabeledImage", "LabeledObject", "PolylineRecord", "Source", "clips_of"]
+__all__ = ["CameraRecord", "LabeledDataset", "LabeledImage", "LabeledObject", "Source", "clips_of"]
 
 
 class CameraRecord(TypedDict):
@@ -38,14 +38,6 @@ class Source(TypedDict, total=False):
     kind: str
     dataset: str
     original_id: int | str
-
-
-class PolylineRecord(TypedDict):
-    """A line label: its category and (M, 3) float64 points ``x, y, v`` (continuous pixels,
-    COCO visibility)."""
-
-    category_id: int
-    points: np.ndarray
 
 
 @dataclass
@@ -113,7 +105,7 @@ class LabeledImage:
         width: Image width in pixels.
         height: Image height in pixels.
         objects: Labeled objects.
-        polylines: ``{"category_id", "points": (M, 3) x, y, v}`` line labels.
+        polylines: Line labels (``core.PolylineLabel``: category and (M, 3) points ``x, y, v``).
         camera: ``{"K", "world_to_camera"}`` for synthetic images, else None.
         source: Provenance: ``{"kind": synthetic|real, "dataset": name, "original_id": ...}``.
         split: ``train``, ``val`` or ``test``.
@@ -130,7 +122,7 @@ class LabeledImage:
     width: int
     height: int
     objects: list[LabeledObject] = field(default_factory=list)
-    polylines: list[PolylineRecord] = field(default_factory=list)
+    polylines: list[PolylineLabel] = field(default_factory=list)
     camera: CameraRecord | None = None
     source: Source = field(default_factory=dict)
     split: str = "train"

@@ -31,7 +31,9 @@ class Format:
             registry's order, so a more specific layout comes first), or None.
         writes: Whether ``synthgen export`` and ``generate``'s ``export`` write it
             (``conf/export/<name>.yaml`` is its writer's node).
-        sequences_only: Written only for sequence datasets (clips).
+        needs: What a dataset must have to be written in it: None (any labeled dataset,
+            real ones included), ``3d`` (cameras and cuboids), ``store`` (a synthgen store:
+            depth, poses, models) or ``sequences`` (clips with tracks).
     """
 
     name: str
@@ -39,4 +41,4 @@ class Format:
     read: Callable[[Path, str | None], LabeledDataset] | None = None
     detect: Callable[[Path], bool] | None = None
     writes: bool = True
-    sequences_only: bool = False
+    needs: str | None = None

@@ -27,14 +27,16 @@ from synthgen.io.labelstudio import read_labelstudio
 from synthgen.io.voc import read_voc
 from synthgen.io.yolo import read_yolo
 
-__all__ = ["FORMATS", "READ_FORMATS", "WRITE_FORMATS", "detect_format", "dataset_format", "read_coco", "read_dataset",
-           "read_labelstudio", "read_voc", "read_yolo"]
+__all__ = ["FORMATS", "READ_FORMATS", "WRITE_ANY_FORMATS", "WRITE_FORMATS", "dataset_format", "detect_format",
+           "read_coco", "read_dataset", "read_labelstudio", "read_voc", "read_yolo"]
 
 # Detection order: the most specific layouts first (a store or a BOP tree may hold JSON files too).
 FORMATS: tuple[Format, ...] = (store.FORMAT, bop.FORMAT, yolo.FORMAT, voc.FORMAT, labelstudio.FORMAT, coco.FORMAT,
                                labelstudio.GOLD_FORMAT, kitti.FORMAT, mot.FORMAT, cvat.FORMAT)
 READ_FORMATS = tuple(f.name for f in FORMATS if f.read is not None)
 WRITE_FORMATS = tuple(f.name for f in FORMATS if f.writes)
+# The formats any labeled dataset (real ones, mixes) can be written in.
+WRITE_ANY_FORMATS = tuple(f.name for f in FORMATS if f.writes and f.needs is None)
 
 
 def dataset_format(name: str) -> Format:

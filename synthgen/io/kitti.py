@@ -104,4 +104,4 @@ class KittiExporter(StoreExporter):
         return export_kitti(dataset, out)
 
 
-FORMAT = Format("kitti", "KITTI object: label_2 with 3D boxes, calib")
+FORMAT = Format("kitti", "KITTI object: label_2 with 3D boxes, calib", needs="3d")

@@ -90,4 +90,4 @@ class MotExporter(StoreExporter):
         return export_mot(dataset, out)
 
 
-FORMAT = Format("mot", "MOTChallenge gt.txt per clip", sequences_only=True)
+FORMAT = Format("mot", "MOTChallenge gt.txt per clip", needs="sequences")

@@ -348,18 +348,20 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
     ids = {c.id for c in categories}
     image.objects = [labeled_object(item, image, ids, f"{where}: instances[{k}]")
                      for k, item in enumerate(field(record, "instances", where, listing))]
-    image.polylines = [_polyline(line, image, ids, f"{where}: polylines[{k}]")
+    names = {c.id: c.name for c in categories}
+    image.polylines = [_polyline(line, image, names, f"{where}: polylines[{k}]")
                        for k, line in enumerate(field(record, "polylines", where, listing, default=[]))]
     return image
 
 
-def _polyline(line, image: LabeledImage, categories: set[int], where: str) -> dict:
+def _polyline(line, image: LabeledImage, names: dict[int, str], where: str) -> PolylineLabel:
     mapping(line, where)
     category_id = field(line, "category_id", where, integer)
-    if category_id not in categories:
+    if category_id not in names:
         raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
     points = field(line, "points", where, _keypoint_rows)
-    return {"category_id": category_id, "points": checked_keypoints(points, image.width, image.height, f"{where}: 'points'")}
+    return PolylineLabel(category_id, names[category_id],
+                         checked_keypoints(points, image.width, image.height, f"{where}: 'points'"))
 
 
 def _frame(frame, where: str) -> FrameInfo | None:

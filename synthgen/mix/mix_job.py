@@ -6,16 +6,20 @@ import dataclasses
 import json
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_list
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
-from synthgen.io.formats import read_dataset
+from synthgen.io.formats import WRITE_ANY_FORMATS, read_dataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
+from synthgen.paths import conf_dir
+from synthgen.registry import instantiate
 
 __all__ = ["OUTPUT_FORMATS", "MixCommandSettings", "run_mix"]
 
-OUTPUT_FORMATS = ("coco", "yolo", "voc", "labelstudio")
+OUTPUT_FORMATS = WRITE_ANY_FORMATS
 
 
 class MixCommandSettings:
@@ -26,7 +30,7 @@ class MixCommandSettings:
         real: Real datasets; their categories are the label space.
         out: An empty folder (``overwrite`` replaces an earlier mix there).
         overwrite: Replace an earlier mix in ``out``.
-        format: Output format: coco | yolo | voc | labelstudio.
+        format: Output format: one that writes any labeled dataset (``WRITE_ANY_FORMATS``).
         task: yolo only: detect | segment | pose.
 
     The other arguments are ``MixSettings``' fields (category map and unmatched policy,
@@ -52,13 +56,10 @@ class MixCommandSettings:
             real_weight=real_weight, seed=seed)
 
     def exporter(self):
-        from synthgen.io.coco import CocoExporter
-        from synthgen.io.labelstudio import LabelStudioExporter
-        from synthgen.io.voc import VocExporter
-        from synthgen.io.yolo import YoloExporter
-
-        return {"coco": CocoExporter, "voc": VocExporter, "labelstudio": LabelStudioExporter,
-                "yolo": lambda: YoloExporter(self.task or "detect")}[self.format]()
+        """The format's writer: its conf/export node (with ``task`` for yolo)."""
+        node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "export" / f"{self.format}.yaml"))[self.format]
+        node.update({"task": self.task} if self.task is not None else {})
+        return instantiate(node, f"export.{self.format}")
 
 
 def _summary(dataset: LabeledDataset) -> dict:

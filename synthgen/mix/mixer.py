@@ -111,6 +111,7 @@ def _label_space(real: list[LabeledDataset], synthetic: list[LabeledDataset], se
 def _relabel(dataset: LabeledDataset, mapping: dict, kind: str, weight: float,
              categories: tuple[CategoryInfo, ...]) -> list[LabeledImage]:
     with_keypoints = {c.id for c in categories if c.keypoint_names}
+    names = {c.id: c.name for c in categories}
     images = []
     for image in dataset.images:
         # Keypoints survive only into a category that has the same ones.
@@ -118,8 +119,9 @@ def _relabel(dataset: LabeledDataset, mapping: dict, kind: str, weight: float,
                                        keypoints=obj.keypoints if mapping[obj.category_id] in with_keypoints
                                        else np.zeros((0, 3)))
                    for obj in image.objects if mapping.get(obj.category_id) is not None]
-        polylines = [{**line, "category_id": mapping[line["category_id"]]}
-                     for line in image.polylines if mapping.get(line["category_id"]) is not None]
+        polylines = [dataclasses.replace(line, category_id=mapping[line.category_id],
+                                         category=names[mapping[line.category_id]])
+                     for line in image.polylines if mapping.get(line.category_id) is not None]
         source = {"kind": kind, "dataset": dataset.name, "original_id": image.source.get("original_id", image.index)}
         images.append(dataclasses.replace(image, objects=objects, polylines=polylines, source=source, weight=weight))
     return images

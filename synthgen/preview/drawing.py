@@ -148,7 +148,7 @@ def draw_labeled_image(image, dataset, masks: bool = True, cuboids: bool = True)
             obj.keypoints, dataset.category(obj.category_id).skeleton,
             None if obj.cuboid is None else np.asarray(obj.cuboid.corners_2d, dtype=np.float64),
         ))
-    lines = [(line["category_id"], np.asarray(line["points"])) for line in image.polylines]
+    lines = [(line.category_id, np.asarray(line.points)) for line in image.polylines]
     return _draw(pixels[..., ::-1], items, lines, masks, cuboids)
 
 

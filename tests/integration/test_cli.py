@@ -54,7 +54,14 @@ def test_unknown_key_and_unknown_group_option_are_named(tmp_path):
 
 
 def test_usage_and_unknown_command(tmp_path):
-    assert "synthgen generate" in _synthgen(cwd=tmp_path).stdout
+    usage = _synthgen(cwd=tmp_path).stdout
+    assert "synthgen generate" in usage
+    from synthgen.io.formats import FORMATS
+
+    # Formats and component options come from the registry and the config groups, not a text to keep in step.
+    assert all(re.search(rf"^  {f.name} +(read|write)", usage, re.M) for f in FORMATS)
+    assert re.search(r"^  scene +bin_picking, .*tabletop_textured$", usage, re.M)
+    assert re.search(r"^  generator +.*paste", usage, re.M)
     result = _synthgen("frobnicate", cwd=tmp_path)
     assert result.returncode == 2 and "unknown command 'frobnicate'" in result.stderr
 

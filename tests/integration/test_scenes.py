@@ -240,7 +240,7 @@ def test_instances_json_holds_only_real_masks_and_polylines_have_their_own_file(
     for a, b in zip(stored.images, exported.images):
         assert len(a.polylines) == len(b.polylines)
         for x, y in zip(a.polylines, b.polylines):
-            assert np.allclose(x["points"], y["points"]) and y["category_id"] == marking["id"]
+            assert np.allclose(x.points, y.points) and y.category_id == marking["id"] and y.category == x.category
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         mixed = mix(compose(config_name="mix", overrides=[f"synthetic=[{store}]", f"real=[{instances}]",
                                                           f"out={tmp_path / 'mixed'}", "test_fraction=0.25"]))
