@@ -4,7 +4,6 @@ resource markers (``tests.resources``) applied before each test; no skips where 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from synthgen.core import Camera, CategoryInfo, Cuboid, Instance, Sample, SceneO
 from synthgen.paths import conf_dir
 from synthgen.randomize.camera import intrinsics_from_fov, look_at
 from synthgen.scene.assets import Primitive
-from tests.resources import DATA_ROOT, RESOURCES, need
+from tests.resources import RESOURCES, need
 
 CUBE = CategoryInfo(1, "cube", tuple(f"k{i}" for i in range(8)))
 
@@ -34,12 +33,6 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"SYNTHGEN_REQUIRE_ALL=1: {skipped} test(s) skipped; nothing may be skipped here", red=True)
         session.exitstatus = 1
 
-
-@pytest.fixture(scope="session")
-def real_data() -> Path:
-    """The folder of the small real labeled sets (skips, or fails where required, without them)."""
-    need("realdata")
-    return DATA_ROOT
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# The small real labeled sets (../shared/data, see its README): read in place, never copied.
+# The small real labeled sets (../shared/data, see its README): read in place, never copied. The one
+# place their paths are spelled; tests that read them are marked ``realdata``. (Constants, not a
+# fixture: parametrized tests and module-scoped fixtures need the paths when they are collected.)
 DATA_ROOT = ROOT.parent / "shared" / "data"
 FRUITS = DATA_ROOT / "fruits_nuts"
 CHESSBOARDS = DATA_ROOT / "chessboards"
