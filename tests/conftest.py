@@ -33,6 +33,7 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"SYNTHGEN_REQUIRE_ALL=1: {skipped} test(s) skipped; nothing may be skipped here", red=True)
         session.exitstatus = 1
 
+
 CATEGORIES = (CUBE, CategoryInfo(2, "slab"))
 
 
