@@ -13,7 +13,7 @@ import re
 import sys
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from synthgen.core.errors import SynthgenError
@@ -54,10 +54,6 @@ examples:
   synthgen generate --cfg job          # print the composed config and exit
   synthgen generate --help             # Hydra help: config groups and options
 """
-# Top-level keys of conf/export_command.yaml; any other plain key=value is an option of the chosen format.
-_EXPORT_KEYS = ("format", "in", "out", "overwrite", "options")
-
-
 # generate's config groups whose options are components (one module + one yaml each: the yaml's folder is their registry).
 _COMPONENT_GROUPS = ("scene", "render", "generator", "augment", "motion")
 
@@ -78,10 +74,12 @@ def _usage() -> str:
 def _format_options(args: list[str]) -> list[str]:
     """``synthgen export``'s format options given as plain ``key=value`` (``task=segment``) as
     ``+options.key=value``: the chosen format's writer takes them, and its constructor checks them."""
+    # The export command's own keys are conf/export_command.yaml's; any other plain key is the format's.
+    own = set(OmegaConf.load(conf_dir() / "export_command.yaml")) - {"defaults", "hydra"}
     rewritten = []
     for arg in args:
         key, equals, value = arg.partition("=")
-        plain = equals and key.isidentifier() and key not in _EXPORT_KEYS
+        plain = equals and key.isidentifier() and key not in own
         rewritten.append(f"+options.{key}={value}" if plain else arg)
     return rewritten
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,23 +20,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.resources import need
+from tests.resources import label_studio_command, need
 
 _STARTUP_SECONDS = 240
 
 
-_OWN_VENV = Path(__file__).resolve().parents[1] / ".venv-labelstudio" / "bin" / "label-studio"
-
-
 def label_studio_executable() -> str:
-    """The ``label-studio`` command: beside this Python, in the repository's ``.venv-labelstudio``
-    (the server's own environment, where bpy's numpy < 2 rules it out of this one) or on PATH;
-    else a skip (a failure when required)."""
-    candidates = [Path(sys.executable).with_name("label-studio"), _OWN_VENV]
-    executable = next((path for path in candidates if path.is_file()), None) or shutil.which("label-studio")
-    if not executable:
+    """The ``label-studio`` command (``tests.resources.label_studio_command``), else a skip (a
+    failure when required)."""
+    executable = label_studio_command()
+    if executable is None:
         need("server")  # skips, or fails where required (tests.resources)
-    return str(executable)
+    return executable
 
 
 def _free_port() -> int:

@@ -27,9 +27,12 @@ FRUITS = DATA_ROOT / "fruits_nuts"
 CHESSBOARDS = DATA_ROOT / "chessboards"
 
 
-def _label_studio() -> bool:
+def label_studio_command() -> str | None:
+    """The ``label-studio`` command: beside this Python, in the repository's ``.venv-labelstudio``
+    (the server's own environment, where bpy's numpy < 2 rules it out of this one) or on PATH."""
     candidates = [Path(sys.executable).with_name("label-studio"), ROOT / ".venv-labelstudio" / "bin" / "label-studio"]
-    return any(path.is_file() for path in candidates) or shutil.which("label-studio") is not None
+    found = next((path for path in candidates if path.is_file()), None)
+    return str(found) if found is not None else shutil.which("label-studio")
 
 
 def _modules(*names: str) -> Callable[[], bool]:
@@ -46,7 +49,7 @@ class Resource:
 
 
 RESOURCES = {
-    "server": Resource("SYNTHGEN_REQUIRE_LABEL_STUDIO", _label_studio,
+    "server": Resource("SYNTHGEN_REQUIRE_LABEL_STUDIO", lambda: label_studio_command() is not None,
                        "python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install label-studio==1.23.2"),
     "cycles": Resource("SYNTHGEN_REQUIRE_CYCLES", _modules("bpy"), "pip install -e '.[dev,cycles]' (CPython 3.11)"),
     "physics": Resource("SYNTHGEN_REQUIRE_PHYSICS", _modules("mujoco", "coacd"), "pip install -e '.[dev,physics]'"),

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import WRITE_FORMATS, detect_format, read_dataset
-from synthgen.paths import conf_dir
+from synthgen.paths import export_node
 from synthgen.registry import build_settings, instantiate
 
 __all__ = ["ExportSettings", "export_dataset"]
@@ -44,9 +44,7 @@ class ExportSettings:
 
     def exporter(self):
         """The format's writer: its conf/export node with the options given here."""
-        node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "export" / f"{self.format}.yaml"))[self.format]
-        node.update(self.options)
-        return instantiate(node, f"export.{self.format}")
+        return instantiate({**export_node(self.format), **self.options}, f"export.{self.format}")
 
 
 def export_dataset(cfg: DictConfig | Mapping) -> Path:

@@ -6,17 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from synthgen.fit.scene_fit import FitSettings, fit_scene
-from synthgen.pipeline.generation import GenerateSettings, generate_dataset
+from synthgen.pipeline.generation import generate_from_config
 from synthgen.registry import build_settings
 
 __all__ = ["FitSettings", "fit"]
-
-
-def _render_batch(config: dict) -> None:
-    generate_dataset(build_settings(GenerateSettings, OmegaConf.create(config), "generate"))
 
 
 def fit(cfg: DictConfig | Mapping) -> Path:
@@ -27,4 +23,4 @@ def fit(cfg: DictConfig | Mapping) -> Path:
         InputError: The real set has no objects or no category in common with the scene,
             or ``out`` is not usable. Nothing is written before these checks pass.
     """
-    return fit_scene(build_settings(FitSettings, cfg, "fit"), _render_batch)
+    return fit_scene(build_settings(FitSettings, cfg, "fit"), generate_from_config)

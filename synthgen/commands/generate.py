@@ -1,6 +1,6 @@
 """``synthgen generate``: build the run's settings from the config and generate the dataset.
 
-The pipeline itself lives in ``synthgen.pipeline`` (``generation.generate_dataset``); tests
+The pipeline itself lives in ``synthgen.pipeline`` (``generation.generate_from_config``); tests
 and the Python API call ``generate(cfg)`` with a composed config.
 """
 
@@ -10,8 +10,7 @@ from collections.abc import Mapping
 
 from omegaconf import DictConfig
 
-from synthgen.pipeline.generation import GenerateSettings, GenerateSummary, generate_dataset
-from synthgen.registry import build_settings
+from synthgen.pipeline.generation import GenerateSettings, GenerateSummary, generate_from_config
 
 __all__ = ["GenerateSettings", "GenerateSummary", "generate"]
 
@@ -29,4 +28,4 @@ def generate(cfg: DictConfig | Mapping) -> GenerateSummary:
         ConfigError: A config key or value is invalid (the message names the key).
         InputError: The output folder or an input file cannot be used.
     """
-    return generate_dataset(build_settings(GenerateSettings, cfg, "generate"))
+    return generate_from_config(cfg)

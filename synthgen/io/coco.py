@@ -540,16 +540,19 @@ def _coco_labels(entry: dict, where: str) -> dict:
     return labels
 
 
+def _json_files(folder: Path) -> list[Path]:
+    """The JSON files a COCO dataset folder may hold its annotations in."""
+    return sorted(folder.glob("*.json")) + sorted(folder.glob("annotations/*.json"))
+
+
 def _is_coco(path: Path) -> bool:
-    if path.is_dir():
-        return bool(list(path.glob("*.json")) or list(path.glob("annotations/*.json")))
-    return path.suffix == ".json"
+    return bool(_json_files(path)) if path.is_dir() else path.suffix == ".json"
 
 
 def _coco_file(path: Path) -> Path:
     if path.is_file():
         return path
-    candidates = sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+    candidates = _json_files(path)
     # A polylines file is read with the instances file beside it, not on its own.
     owners = [polylines_path_owner(c) for c in candidates]
     candidates = [c for c, owner in zip(candidates, owners) if owner is None or not is_file(owner)]

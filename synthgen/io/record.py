@@ -116,8 +116,17 @@ def array_from_json(value) -> np.ndarray:
     return np.asarray(restore(value), dtype=np.float64)
 
 
+def cuboid_from_record(record: dict) -> Cuboid:
+    """A ``Cuboid`` of its record form (nested lists; null or NaN for a corner behind the camera)."""
+    return Cuboid(*(array_from_json(record[key]) for key in _CUBOID_FIELDS))
+
+
+def cuboid_to_record(cuboid: Cuboid) -> dict:
+    """A cuboid's record form: its fields as nested lists, NaN written as null (JSON has no NaN)."""
+    return {key: json_array(getattr(cuboid, key)) for key in _CUBOID_FIELDS}
+
+
 def _instance_record(instance: Instance, tracked: bool = False) -> dict:
-    cuboid = instance.cuboid
     segmentation = encode_rle(instance.mask)
     # Unoccluded objects have amodal == visible; comparing is ~6x cheaper than encoding. Compared,
     # not inferred from the areas: quarantined samples failed the checks that would justify that.
@@ -134,13 +143,7 @@ def _instance_record(instance: Instance, tracked: bool = False) -> dict:
         "occlusion": instance.occlusion,
         "truncation": instance.truncation,
         "keypoints": json_array(instance.keypoints),
-        "cuboid": {
-            "dimensions": json_array(cuboid.dimensions),
-            "center": json_array(cuboid.center),
-            "rotation": json_array(cuboid.rotation),
-            "corners_3d": json_array(cuboid.corners_3d),
-            "corners_2d": json_array(cuboid.corners_2d),
-        },
+        "cuboid": cuboid_to_record(instance.cuboid),
         "pose": json_array(instance.pose),
         "model": instance.model,
         "scale": instance.scale,
@@ -165,7 +168,6 @@ def _sequence_fields(sample: Sample) -> dict:
 
 
 def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
-    cuboid = item["cuboid"]
     return Instance(
         instance_id=item["instance_id"],
         category_id=item["category_id"],
@@ -179,7 +181,7 @@ def _instance_from_record(item: dict, ids: np.ndarray) -> Instance:
         occlusion=item["occlusion"],
         truncation=item["truncation"],
         keypoints=array_from_json(item["keypoints"]).reshape(-1, 3),
-        cuboid=Cuboid(*(array_from_json(cuboid[key]) for key in _CUBOID_FIELDS)),
+        cuboid=cuboid_from_record(item["cuboid"]),
         pose=array_from_json(item["pose"]),
         model=item.get("model", ""),
         scale=item.get("scale", 1.0),
@@ -286,18 +288,6 @@ def labeled_object(item, image: LabeledImage, categories: set[int], where: str) 
                if "model" in item else None),
         scale=field(item, "scale", where, number, 0) if "scale" in item else None,
     )
-
-
-def cuboid_from_record(record: dict) -> Cuboid:
-    """A ``Cuboid`` of its record form (``cuboid_record``: nested lists, NaN where null)."""
-    return Cuboid(*(np.asarray(record[key], dtype=np.float64) for key in
-                    ("dimensions", "center", "rotation", "corners_3d", "corners_2d")))
-
-
-def cuboid_to_record(cuboid: Cuboid) -> dict:
-    """A cuboid's record form: its fields as nested lists (NaN kept: writers make it null)."""
-    return {key: getattr(cuboid, key).tolist() for key in ("dimensions", "center", "rotation", "corners_3d",
-                                                             "corners_2d")}
 
 
 def _keypoint_rows(value, where: str) -> np.ndarray:

@@ -6,15 +6,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_list
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import WRITE_ANY_FORMATS, read_dataset
 from synthgen.mix.mixer import MixSettings, mix_datasets
-from synthgen.paths import conf_dir
+from synthgen.paths import export_node
 from synthgen.registry import instantiate
 
 __all__ = ["OUTPUT_FORMATS", "MixCommandSettings", "run_mix"]
@@ -57,9 +55,8 @@ class MixCommandSettings:
 
     def exporter(self):
         """The format's writer: its conf/export node (with ``task`` for yolo)."""
-        node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "export" / f"{self.format}.yaml"))[self.format]
-        node.update({"task": self.task} if self.task is not None else {})
-        return instantiate(node, f"export.{self.format}")
+        task = {"task": self.task} if self.task is not None else {}
+        return instantiate({**export_node(self.format), **task}, f"export.{self.format}")
 
 
 def _summary(dataset: LabeledDataset) -> dict:

@@ -15,11 +15,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from synthgen.core.errors import ConfigError
@@ -30,8 +31,9 @@ from synthgen.io.store import prepare_store, store_counts
 from synthgen.pipeline.render_loop import Stages, build_components, render_and_commit
 from synthgen.pipeline.sequence import SequenceSettings, render_groups
 from synthgen.pipeline.workers import render_in_processes
+from synthgen.registry import build_settings
 
-__all__ = ["GenerateSettings", "GenerateSummary", "generate_dataset", "stop_on_interrupt"]
+__all__ = ["GenerateSettings", "GenerateSummary", "generate_dataset", "generate_from_config", "stop_on_interrupt"]
 
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
@@ -162,7 +164,7 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
     """Generate the dataset ``settings`` describe (see conf/generate.yaml).
 
     Args:
-        settings: The run's settings (``registry.build_settings(GenerateSettings, cfg, "generate")``).
+        settings: The run's settings (``generate_from_config`` builds them from a composed config).
 
     Returns:
         What was produced; also printed when ``progress`` is on.
@@ -222,6 +224,16 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
     if settings.progress:
         print(summary.format(), file=sys.stderr)
     return summary
+
+
+def generate_from_config(cfg: DictConfig | Mapping) -> GenerateSummary:
+    """``generate_dataset`` with the settings built from a composed generate config (conf/generate.yaml).
+
+    Raises:
+        ConfigError: A config key or value is invalid (the message names the key).
+        InputError: The output folder or an input file cannot be used.
+    """
+    return generate_dataset(build_settings(GenerateSettings, cfg, "generate"))
 
 
 @contextmanager

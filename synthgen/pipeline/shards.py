@@ -21,13 +21,12 @@ def _run_shard(overrides: list[str], shard: int, num_shards: int, out: str) -> s
     from hydra import compose, initialize_config_dir
 
     from synthgen.paths import conf_dir
-    from synthgen.pipeline.generation import GenerateSettings, generate_dataset
-    from synthgen.registry import build_settings
+    from synthgen.pipeline.generation import generate_from_config
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate",
                       overrides=[*overrides, f"shard={shard}", f"num_shards={num_shards}", f"out={out}", "progress=false"])
-    return str(generate_dataset(build_settings(GenerateSettings, cfg, "generate")).out)
+    return str(generate_from_config(cfg).out)
 
 
 def generate_shards_on_ray(overrides: Sequence[str], num_shards: int, out_pattern: str,

@@ -137,3 +137,23 @@ def test_store_exports_read_records_lazily(dataset, tmp_path):
     path = write_coco(store, tmp_path / "again.json")
     assert json.loads(path.read_text()) == coco_dict(store)
     assert path.read_bytes() == (dataset / "annotations" / "instances.json").read_bytes()
+
+
+def test_a_cuboid_corner_behind_the_camera_is_written_as_null_and_read_back_as_nan(tmp_path):
+    from pathlib import Path
+
+    from synthgen.core import CategoryInfo, Cuboid
+    from synthgen.io.coco import read_coco, write_coco
+    from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
+
+    corners_2d = np.full((8, 2), 3.0)
+    corners_2d[5] = np.nan  # behind the camera: no projection
+    cuboid = Cuboid(np.ones(3), np.array([0.0, 0.0, 2.0]), np.eye(3), np.zeros((8, 3)), corners_2d)
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    image = LabeledImage(0, Path(tmp_path / "a.png"), 8, 8,
+                         [LabeledObject(1, np.array([1.0, 1.0, 5.0, 5.0]), area=16.0, cuboid=cuboid, pose=np.eye(4))])
+    path = write_coco(LabeledDataset("t", (CategoryInfo(1, "a"),), [image]), tmp_path / "instances.json", "rle")
+    stored = json.loads(path.read_text())["annotations"][0]["cuboid"]["corners_2d"]
+    assert stored[5] == [None, None] and stored[4] == [3.0, 3.0]
+    back = read_coco(path).images[0].objects[0].cuboid
+    assert np.isnan(back.corners_2d[5]).all() and np.array_equal(back.corners_2d[4], [3.0, 3.0])

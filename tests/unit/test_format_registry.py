@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from omegaconf import OmegaConf
 
 from synthgen.cli import _format_options
 from synthgen.commands.export import ExportSettings
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.export_files import StoreExporter
 from synthgen.io.formats import FORMATS, READ_FORMATS, WRITE_FORMATS, dataset_format, detect_format
-from synthgen.paths import conf_dir
+from synthgen.paths import conf_dir, export_node
 from synthgen.registry import resolve_target
 
 
@@ -18,7 +17,7 @@ def test_every_written_format_has_its_writer_node_and_nothing_else_does():
     shipped = {path.stem for path in (conf_dir() / "export").glob("*.yaml")}
     assert shipped == set(WRITE_FORMATS)
     for name in WRITE_FORMATS:
-        node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "export" / f"{name}.yaml"))[name]
+        node = export_node(name)
         assert issubclass(resolve_target(node["_target_"], f"export.{name}"), StoreExporter), name
 
 
