@@ -1,11 +1,14 @@
 """synthgen: exactly labeled synthetic training data from 3D scenes.
 
-The public API; everything else is reachable through config ``_target_`` paths.
+The public API: the commands as functions (``generate``, ``export``, ``mix``, ``validate``,
+``preview``, ``merge``; ``compose`` for a command's config), the scene and sample model,
+and the store; ``synthgen.torch`` holds the PyTorch datasets (the ``torch`` extra). Everything
+else is reachable through config ``_target_`` paths.
 """
 
+from synthgen.api import compose, export, generate, merge, mix, preview, validate
 from synthgen.augment.augmenter import Augmenter
 from synthgen.augment.sensor import SensorModel
-from synthgen.commands.generate import GenerateSummary, generate
 from synthgen.core import (
     Camera,
     CategoryInfo,
@@ -31,6 +34,7 @@ from synthgen.io.coco import export_coco
 from synthgen.io.store import DatasetWriter, read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
+from synthgen.pipeline.generation import GenerateSummary
 from synthgen.preview import draw_sample
 
 __version__ = "0.1.0"
@@ -63,9 +67,15 @@ __all__ = [
     "Track",
     "__version__",
     "check_sample",
+    "compose",
     "draw_sample",
+    "export",
     "export_coco",
     "generate",
+    "merge",
+    "mix",
+    "preview",
     "read_sample",
     "sample_rng",
+    "validate",
 ]

@@ -16,6 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
+from synthgen.api import COMMANDS
 from synthgen.core.errors import SynthgenError
 from synthgen.paths import conf_dir
 
@@ -84,22 +85,13 @@ def _format_options(args: list[str]) -> list[str]:
     return rewritten
 
 
-# command -> (config name, module of synthgen.commands, function, what it prints when done)
-_COMMANDS = {
-    "generate": ("generate", "generate", "generate", None),  # prints its own summary
-    "export": ("export_command", "export", "export_dataset", "wrote"),
-    "mix": ("mix", "mix", "mix", "wrote"),
-    "preview": ("preview", "preview", "preview", "wrote"),
-    "merge": ("merge", "merge", "merge_shards", "wrote"),
-    "validate": ("validate", "validate", "validate", "wrote"),
-    "fit": ("fit", "fit", "fit", "wrote"),
-    "qa": ("qa", "qa", "qa", "wrote"),
-    "prelabel": ("prelabel", "prelabel", "prelabel", "wrote"),
-}
+# What each command prints when done (generate prints its own summary).
+_DONE_VERB = {command: "wrote" for command in COMMANDS} | {"generate": None}
 
 
 def _run_reporting_errors(command: str, cfg: DictConfig) -> None:
-    _, module, function, verb = _COMMANDS[command]
+    _, module, function = COMMANDS[command]
+    verb = _DONE_VERB[command]
     implementation = getattr(importlib.import_module(f"synthgen.commands.{module}"), function)
     try:
         result = implementation(cfg)
@@ -127,7 +119,7 @@ def _run_reporting_errors(command: str, cfg: DictConfig) -> None:
 def _entry_point(command: str):
     """The ``@hydra.main`` function of a command (Hydra reads its overrides from sys.argv)."""
 
-    @hydra.main(version_base="1.3", config_path=_CONF, config_name=_COMMANDS[command][0])
+    @hydra.main(version_base="1.3", config_path=_CONF, config_name=COMMANDS[command][0])
     def run(cfg: DictConfig) -> None:
         _run_reporting_errors(command, cfg)
 
@@ -141,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         print(_usage())
         return
     command = args.pop(0)
-    if command not in _COMMANDS:
-        print(f"synthgen: unknown command {command!r}; choose one of {sorted(_COMMANDS)}\n\n{_usage()}", file=sys.stderr)
+    if command not in COMMANDS:
+        print(f"synthgen: unknown command {command!r}; choose one of {sorted(COMMANDS)}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
     if command == "export":
         args = _format_options(args)

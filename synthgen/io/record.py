@@ -294,7 +294,8 @@ def _keypoint_rows(value, where: str) -> np.ndarray:
     return matrix(value, where, (len(value) if isinstance(value, list) else -1, 3), allow_null=True)
 
 
-def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], where: str) -> LabeledImage:
+def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], where: str,
+                  files_on_disk: bool = True) -> LabeledImage:
     """A record of the store at ``root`` as a format-neutral ``LabeledImage``.
 
     Every field is checked as any reader checks its input: file names stay inside the store
@@ -306,6 +307,9 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
         record: The parsed ``labels/NNNNNN.json``.
         categories: The manifest's categories.
         where: Names the record in error messages (its path).
+        files_on_disk: Whether the files it names are loose in ``root`` (checked to be
+            there, inside it, of the recorded size); False for a record whose files are
+            elsewhere (a tar shard, a sample in memory): its ``path`` is then only a name.
 
     Raises:
         InputError: A malformed or inconsistent record.
@@ -314,11 +318,14 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
     files = field(record, "files", where, mapping)
     for key in ("image", "depth", "instance_ids"):
         field(files, key, f"{where}: 'files'", text)
-    for key, relative in files.items():  # flow and occlusion maps too: nothing named may leave the store
-        if key != "image":  # image_file checks the image's
-            dataset_path(root, relative, f"{where}: files.{key}")
     declared = (field(record, "width", where, integer, 1), field(record, "height", where, integer, 1))
-    image_path = image_file(root, files["image"], f"{where}: files.image", declared).path
+    if files_on_disk:
+        for key, relative in files.items():  # flow and occlusion maps too: nothing named may leave the store
+            if key != "image":  # image_file checks the image's
+                dataset_path(root, relative, f"{where}: files.{key}")
+        image_path = image_file(root, files["image"], f"{where}: files.image", declared).path
+    else:
+        image_path = Path(root) / files["image"]
     camera = field(record, "camera", where, mapping)
     image = LabeledImage(
         index=field(record, "index", where, integer, 0),

@@ -110,6 +110,10 @@ class DatasetWriter:
         flow_format: How sequences' optical flow is written: ``npy`` ((H, W, 2) float32
             pixels, NaN where no surface) or ``kitti_png`` (KITTI 16-bit flow PNG);
             ``generate`` passes ``sequence.flow_format``.
+        layout: ``files`` (one file per sample and modality) or ``webdataset``: at the end
+            of a run, each complete range of ``shard_size`` indices is packed into
+            ``shards/NNNNNN.tar`` (``synthgen.io.shards``) and its loose files removed.
+        shard_size: Samples per tar shard (``layout=webdataset``).
     """
 
     def __init__(
@@ -121,6 +125,8 @@ class DatasetWriter:
         png_compression: int = 1,
         semantic: bool = True,
         flow_format: str = "npy",
+        layout: str = "files",
+        shard_size: int = 1000,
     ):
         self.root = Path(root)
         self.image_format = check_choice("image_format", image_format, ["png", "jpg"])
@@ -129,6 +135,8 @@ class DatasetWriter:
         self.png_compression = check_number("png_compression", png_compression, minimum=0, maximum=9, integer=True)
         self.semantic = bool(semantic)
         self.flow_format = check_choice("flow_format", flow_format, ["npy", "kitti_png"])
+        self.layout = check_choice("layout", layout, ["files", "webdataset"])
+        self.shard_size = check_number("shard_size", shard_size, minimum=1, integer=True)
 
     def __enter__(self) -> DatasetWriter:
         folders = ("images", "depth", "instance_ids", "labels", "quarantine", "models")
@@ -350,10 +358,14 @@ def open_store(root: str | Path) -> LabeledDataset:
     """
     root = Path(root)
     categories = categories_from_manifest(read_manifest(root))
+    if any((root / "shards").glob("*.tar")):
+        raise InputError(f"{root}: its samples are packed in tar shards (writer.layout=webdataset): read it with "
+                         "synthgen.torch.StoreDataset or webdataset; for the other tools, unpack a loose copy "
+                         "(synthgen.io.shards.unpack_store(root, into)) or generate with writer.layout=files")
     return LabeledDataset(root.name, categories, StoreImages(root, categories))
 
 
-STORE_ENTRIES = (MANIFEST, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
+STORE_ENTRIES = (MANIFEST, "shards", "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
                  "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward", "models")
 
 

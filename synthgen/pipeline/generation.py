@@ -27,6 +27,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number
 from synthgen.io.files import write_json_atomic
 from synthgen.io.manifest import MANIFEST, build_manifest
+from synthgen.io.shards import SHARDS, pack_store, unpack_store
 from synthgen.io.store import prepare_store, store_counts
 from synthgen.pipeline.render_loop import Stages, build_components, render_and_commit
 from synthgen.pipeline.sequence import SequenceSettings, render_groups
@@ -63,8 +64,8 @@ class GenerateSettings:
 
     def __init__(self, out: str, n: int, seed: int, resume: bool, overwrite: bool, progress: bool, threads: int,
                  workers: int, recycle_after: int, shard: int, num_shards: int, allowed_target_prefixes: list,
-                 scene: dict, render: dict, labels: dict, augment: dict | None, writer: dict, export: dict | None,
-                 sequence: dict | None, motion: dict | None, generator: dict | None):
+                 scene: dict, render: dict, labels: dict, augment: dict | None, writer: dict, sequence: dict | None,
+                 motion: dict | None, generator: dict | None, export: dict | None = None):
         if not isinstance(out, str) or not out:
             raise ConfigError(f"out: must be a folder path, got {out!r}")
         for key, value in (("resume", resume), ("overwrite", overwrite), ("progress", progress)):
@@ -178,7 +179,13 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
     root = Path(settings.out).expanduser()
     # Validates writer settings before anything touches disk.
     writer = parts.make_writer(root=root, flow_format=sequence.flow_format)
+    if writer.layout == "webdataset" and parts.exporters:
+        raise ConfigError("export: with writer.layout=webdataset the images end up in tar shards, where exports "
+                          "made from the loose files cannot point; use export=[] (synthgen.torch.StoreDataset and "
+                          "webdataset read the shards), or layout=files with export=[webdataset] to keep both")
     prepare_store(root, settings.config, resume=settings.resume, overwrite=settings.overwrite)
+    if settings.resume:
+        unpack_store(root)  # shards packed by an earlier run of this dataset: loose again, byte for byte
     # Incomplete until this run finishes (a resumed dataset's config is the same).
     write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, None, settings.shard_of))
 
@@ -207,6 +214,9 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
 
     counts = store_counts(root, categories)
     written = {name: exporter(root) for name, exporter in parts.exporters.items()}
+    if writer.layout == "webdataset":
+        written["shards"] = root / SHARDS
+        pack_store(root, shard_size=writer.shard_size, complete_only=shard_indices)
     write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, counts, settings.shard_of))
     summary = GenerateSummary(
         out=root,

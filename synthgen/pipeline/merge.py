@@ -10,6 +10,7 @@ are rebuilt from the merged store; the result is byte-identical to a single run.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from synthgen.core.errors import ConfigError, InputError
@@ -18,6 +19,7 @@ from synthgen.io.export_files import place_image
 from synthgen.io.files import write_json_atomic
 from synthgen.io.manifest import MANIFEST, build_manifest, categories_from_manifest, config_diff, read_manifest
 from synthgen.io.record import record_files
+from synthgen.io.shards import SHARDS, is_shard_store, pack_store, unpack_store
 from synthgen.io.store import STORE_ENTRIES, committed_records, prepare_store, store_counts
 from synthgen.registry import instantiate
 
@@ -72,7 +74,21 @@ def merge_shard_stores(settings: MergeSettings) -> Path:
         InputError: A shard is missing or incomplete, shards differ in config, or an index
             is missing or committed twice (the message lists them).
     """
-    shards = settings.shards
+    with tempfile.TemporaryDirectory(prefix="synthgen-merge-") as scratch:
+        # A shard store (writer.layout=webdataset) is merged from a loose copy of it.
+        shards = [_unpack_copy(shard, Path(scratch) / str(k)) if is_shard_store(shard) else shard
+                  for k, shard in enumerate(settings.shards)]
+        return _merge_loose(shards, settings)
+
+
+def _unpack_copy(shard: Path, into: Path) -> Path:
+    """A loose copy of a shard store."""
+    into.mkdir(parents=True)
+    unpack_store(shard, into)
+    return into
+
+
+def _merge_loose(shards: list[Path], settings: MergeSettings) -> Path:
     manifests = [read_manifest(shard) for shard in shards]
     for shard, manifest in zip(shards, manifests):
         if manifest.get("status") != "complete":
@@ -95,7 +111,7 @@ def merge_shard_stores(settings: MergeSettings) -> Path:
                  for name, node in (config.get("export") or {}).items()]
     prepare_store(out, config, resume=False, overwrite=settings.overwrite)
     for folder in STORE_ENTRIES[1:]:
-        if folder not in ("annotations", "exports"):
+        if folder not in ("annotations", "exports", SHARDS):
             (out / folder).mkdir(exist_ok=True)
     for _, (shard, record_path) in sorted(owner.items()):
         record = json.loads(record_path.read_text())
@@ -110,4 +126,7 @@ def merge_shard_stores(settings: MergeSettings) -> Path:
     write_json_atomic(out / MANIFEST, manifest)
     for exporter in exporters:
         exporter(out)
+    writer = config.get("writer") or {}
+    if writer.get("layout") == "webdataset":  # as the single run would have packed it
+        pack_store(out, shard_size=writer.get("shard_size", 1000))
     return out

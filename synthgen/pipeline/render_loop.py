@@ -22,7 +22,7 @@ from pathlib import Path
 
 from synthgen.augment.augmenter import Augmenter
 from synthgen.augment.sensor import SensorModel
-from synthgen.core import AUGMENT_STREAM, stream_seed
+from synthgen.core import AUGMENT_STREAM, Sample, stream_seed
 from synthgen.core.errors import ConfigError
 from synthgen.io.store import DatasetWriter
 from synthgen.labels.checks import check_sample
@@ -34,7 +34,7 @@ from synthgen.registry import instantiate
 from synthgen.render.base import Renderer
 from synthgen.scene.base import SceneSampler
 
-__all__ = ["Components", "Stages", "build_components", "render_and_commit"]
+__all__ = ["Components", "Stages", "build_components", "iter_samples", "render_and_commit"]
 
 log = logging.getLogger("synthgen")
 
@@ -119,7 +119,7 @@ class Stages:
 
     deriver: LabelDeriver
     augmenter: Augmenter | SensorModel | None
-    writer: DatasetWriter
+    writer: DatasetWriter | None  # None: samples are only yielded (iter_samples)
     seed: int
     sequence: SequenceSettings
     generator: object | None = None  # DiffusionGenerator or Paste
@@ -147,10 +147,9 @@ def _label(job: FrameJob, stages: Stages):
     return sample
 
 
-def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
-    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
-    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
-    seconds = collections.Counter()
+def _checked(jobs: list[FrameJob], stages: Stages, seconds: collections.Counter) -> list[tuple[Sample, list[str]]]:
+    """Derive, (generate,) augment and check a batch: each sample with its problems (none: commit it).
+    Adds this thread's CPU seconds per stage to ``seconds`` (wall seconds for diffusion, which may run on a GPU)."""
     scene_problems = {job.index: list(job.spec.problems) if job.spec is not None else [] for job in jobs}
     if not stages.renders:  # copy-paste alone: the sample is composed, not rendered
         samples = []
@@ -164,6 +163,7 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
         if stages.generator is not None:
             samples = stages.generator(samples, [stages.generator_seed(s.index) for s in samples])
             seconds[stages.generator.stage] += stages.generator.last_call_seconds()
+    checked = []
     for sample in samples:
         start = time.thread_time()
         if stages.augmenter is not None:
@@ -171,17 +171,45 @@ def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
         augmented = time.thread_time()
         problems = scene_problems[sample.index] + check_sample(sample)
         problems += stages.generator.problems(sample) if stages.generator is not None else []
-        checked = time.thread_time()
+        seconds["labels+checks (cpu)"] += time.thread_time() - augmented
+        if stages.augmenter is not None:
+            seconds["augment (cpu)"] += augmented - start
+        checked.append((sample, problems))
+    return checked
+
+
+def _finish(jobs: list[FrameJob], stages: Stages) -> dict[str, float]:
+    """Derive, (generate,) augment, check and commit (or quarantine) a batch of samples;
+    this thread's CPU seconds per stage (wall seconds for diffusion, which may run on a GPU)."""
+    seconds = collections.Counter()
+    for sample, problems in _checked(jobs, stages, seconds):
+        start = time.thread_time()
         if problems:
             log.warning("sample %d quarantined: %s", sample.index, "; ".join(problems))
             stages.writer.quarantine(sample, problems)
         else:
             stages.writer.add(sample)
-        seconds["labels+checks (cpu)"] += checked - augmented
-        seconds["encode+write (cpu)"] += time.thread_time() - checked
-        if stages.augmenter is not None:
-            seconds["augment (cpu)"] += augmented - start
+        seconds["encode+write (cpu)"] += time.thread_time() - start
     return dict(seconds)
+
+
+def iter_samples(groups: list[list[tuple[int, bool]]], frames: FrameSource, renderer: Renderer,
+                 stages: Stages) -> Iterator[tuple[Sample, list[str]]]:
+    """The render loop on the calling thread, with nothing written: each committed sample of the
+    ``render_groups`` with its problems (none: ``generate`` would commit it; some: quarantine),
+    in order. The samples are the ones ``render_and_commit`` commits for the same indices.
+
+    Args:
+        groups: Render groups (``synthgen.pipeline.sequence.render_groups``).
+        frames: Draws each index's scene.
+        renderer: This process's renderer.
+        stages: Labels, augmentation, checks and generator (``writer`` unused).
+    """
+    seconds = collections.Counter()
+    plan = [item for group in groups for item in group]
+    for batch in _batches(finish_order(_renders(plan, frames, renderer, seconds, None, stages.renders)),
+                          stages.batch_size):
+        yield from _checked(batch, stages, seconds)
 
 
 def _batches(jobs: Iterable, size: int) -> Iterator[list]:

@@ -6,6 +6,7 @@ EXPECTED = {
     "check_sample", "export_coco", "generate", "read_sample", "sample_rng", "__version__",
     "Augmenter", "Polyline", "PolylineLabel", "Texture", "draw_sample", "FlowField", "FrameInfo", "Track",
     "Material", "EnvironmentMap", "SensorModel",
+    "compose", "export", "mix", "validate", "preview", "merge",
 }
 
 
