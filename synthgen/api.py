@@ -31,8 +31,9 @@ from omegaconf import DictConfig
 
 from synthgen.core.errors import ConfigError
 from synthgen.paths import conf_dir
+from synthgen.pipeline.generation import GenerateSummary
 
-__all__ = ["COMMANDS", "compose", "export", "generate", "merge", "mix", "preview", "validate"]
+__all__ = ["COMMANDS", "compose", "export", "generate", "merge", "mix", "override_value", "preview", "validate"]
 
 # command -> (its config in conf/, module of synthgen.commands, function): the CLI's table too.
 COMMANDS = {
@@ -121,7 +122,7 @@ def _run(command: str, config: DictConfig | Mapping | None, overrides: Sequence[
 
 
 def generate(config: DictConfig | Mapping | None = None, *, overrides: Sequence[str] = (),
-             config_dir: str | Path | None = None, **keys):
+             config_dir: str | Path | None = None, **keys: object) -> GenerateSummary:
     """Render a labeled dataset, as ``synthgen generate`` does.
 
     Args:
@@ -143,7 +144,7 @@ def generate(config: DictConfig | Mapping | None = None, *, overrides: Sequence[
 
 
 def export(format: str = "coco", *, source: str | Path, out: str | Path, overwrite: bool = False,
-           overrides: Sequence[str] = (), **options) -> Path:
+           overrides: Sequence[str] = (), **options: object) -> Path:
     """Write a dataset in another format, as ``synthgen export`` does.
 
     Args:
@@ -161,7 +162,7 @@ def export(format: str = "coco", *, source: str | Path, out: str | Path, overwri
     return _run("export", None, overrides, None, keys + _keyword_overrides(options, prefix="+options."))
 
 
-def mix(*, overrides: Sequence[str] = (), config_dir: str | Path | None = None, **keys) -> Path:
+def mix(*, overrides: Sequence[str] = (), config_dir: str | Path | None = None, **keys: object) -> Path:
     """Combine synthetic and real datasets into a training set, as ``synthgen mix`` does.
 
     Args:
@@ -176,7 +177,7 @@ def mix(*, overrides: Sequence[str] = (), config_dir: str | Path | None = None, 
     return _run("mix", None, overrides, config_dir, _keyword_overrides(keys))
 
 
-def validate(*, overrides: Sequence[str] = (), config_dir: str | Path | None = None, **keys) -> Path:
+def validate(*, overrides: Sequence[str] = (), config_dir: str | Path | None = None, **keys: object) -> Path:
     """The sim-to-real gap report, as ``synthgen validate`` does (needs the ``validate`` extra for features).
 
     Args:
@@ -196,7 +197,7 @@ def _source_as_in(keys: dict) -> dict:
     return {("in" if key == "source" else key): value for key, value in keys.items()}
 
 
-def preview(*, overrides: Sequence[str] = (), **keys) -> Path:
+def preview(*, overrides: Sequence[str] = (), **keys: object) -> Path:
     """A labeled gallery of any readable dataset, as ``synthgen preview`` does.
 
     Args:
@@ -206,7 +207,7 @@ def preview(*, overrides: Sequence[str] = (), **keys) -> Path:
     return _run("preview", None, overrides, None, _keyword_overrides(_source_as_in(keys)))
 
 
-def merge(*, overrides: Sequence[str] = (), **keys) -> Path:
+def merge(*, overrides: Sequence[str] = (), **keys: object) -> Path:
     """Merge shard stores into one dataset, as ``synthgen merge`` does.
 
     Args:

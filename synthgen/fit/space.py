@@ -68,7 +68,7 @@ KNOBS: dict[str, Knob] = {
     "paste_rotation": Knob("rotation", (-180.0, 180.0), node="generator"),
     "paste_max_occlusion": Knob("max_occlusion", (0.0, 1.0), pair=False, node="generator"),
 }
-PASTE_TARGET = "synthgen.compose.paste.Paste"
+PASTE_TARGET = "synthgen.copy_paste.paste.Paste"
 BACKGROUND_KINDS = "background_kinds"
 _ALWAYS_AVAILABLE_KINDS = ("color", "procedural")  # kinds that need no further settings
 _REACH = 8.0

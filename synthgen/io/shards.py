@@ -37,7 +37,7 @@ from synthgen.io.input_checks import dataset_path, guarded_reader
 from synthgen.io.manifest import MANIFEST
 from synthgen.io.store import committed_records
 
-__all__ = ["FORMAT", "SHARDS", "ShardIndex", "WebDatasetExporter", "is_shard_store", "member_name", "pack_store",
+__all__ = ["FORMAT", "SHARDS", "ShardIndex", "ShardSample", "WebDatasetExporter", "is_shard_store", "member_name", "pack_store",
            "unpack_store"]
 
 SHARDS = "shards"

@@ -97,7 +97,7 @@ def _build_generator(settings, renderer: Renderer, sampler: SceneSampler):
     diffusion generator with its model loaded, or copy-paste with its cut-outs made."""
     if not settings.generator:
         return None
-    from synthgen.compose.paste import Paste
+    from synthgen.copy_paste.paste import Paste
 
     generator = instantiate(settings.generator, "generator", settings.allowed_target_prefixes)
     if isinstance(generator, Paste):

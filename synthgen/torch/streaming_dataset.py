@@ -60,7 +60,7 @@ class StreamingDataset(torch.utils.data.IterableDataset):
 
     def __init__(self, config: DictConfig | None = None, *, overrides: Sequence[str] = (),
                  transforms: Callable | None = None, cache: str | Path | None = None,
-                 config_dir: str | Path | None = None, **keys):
+                 config_dir: str | Path | None = None, **keys: object):
         if config is None:
             config = compose("generate", [f"{k}={override_value(v)}" for k, v in keys.items()] + list(overrides),
                              config_dir)

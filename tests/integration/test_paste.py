@@ -13,8 +13,8 @@ import pytest
 from pycocotools.coco import COCO
 
 from synthgen.commands.generate import generate
-from synthgen.compose.blending import blend_onto, place
-from synthgen.compose.cutout_library import CutoutLibrary
+from synthgen.copy_paste.blending import blend_onto, place
+from synthgen.copy_paste.cutout_library import CutoutLibrary
 from synthgen.core.errors import ConfigError
 from synthgen.io.store import read_sample
 from synthgen.labels.checks import check_sample

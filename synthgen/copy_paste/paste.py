@@ -1,6 +1,6 @@
 """``generator=paste``: copy-paste synthesis with exact labels.
 
-Instances are cut out of a labeled dataset (``synthgen.compose.cutout_library``) and pasted
+Instances are cut out of a labeled dataset (``synthgen.copy_paste.cutout_library``) and pasted
 onto backgrounds (the dataset's photos with their objects taken out, a folder of unlabeled
 images, gradients, colours, procedural textures: ``BackgroundRandomizer.draw``), each scaled,
 turned, flipped, colour-matched to the background, blended and optionally given a soft contact
@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from synthgen.compose.blending import BLENDS, Placed, blend_onto, contact_shadow, harmonized, place
-from synthgen.compose.cutout_library import Cutout, CutoutLibrary, render_cutouts
+from synthgen.copy_paste.blending import BLENDS, Placed, blend_onto, contact_shadow, harmonized, place
+from synthgen.copy_paste.cutout_library import Cutout, CutoutLibrary, render_cutouts
 from synthgen.core import PASTE_STREAM, Camera, CategoryInfo, Cuboid, Instance, Sample
 from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_choice, check_choices, check_number, check_range_pair
