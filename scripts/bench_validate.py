@@ -26,7 +26,7 @@ from script_args import options_and_overrides
 from synthgen.commands.generate import generate
 from synthgen.commands.validate import validate
 from synthgen.paths import conf_dir
-from synthgen.validate.distribution import classifier_two_sample_test
+from synthgen.validation.distribution import classifier_two_sample_test
 
 
 def _arguments(argv: list[str]) -> dict:

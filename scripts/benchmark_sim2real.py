@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.script_args import options_and_overrides  # noqa: E402
 from synthgen.io.dataset import LabeledDataset  # noqa: E402
 from synthgen.io.formats import read_dataset  # noqa: E402
-from synthgen.validate.detector import DetectorTraining, coco_scores  # noqa: E402
+from synthgen.validation.detector import DetectorTraining, coco_scores  # noqa: E402
 
 SCENES = {"flat": ["scene=tabletop_fruits"], "photos": ["scene=tabletop_fruits_photos"],
           "paste": ["generator=paste"], "hybrid": ["scene=tabletop_fruits_photos", "generator=paste",

@@ -22,7 +22,7 @@ from hydra import compose, initialize_config_dir
 from synthgen.commands.generate import generate
 from synthgen.io.store import iter_records, read_sample
 from synthgen.paths import conf_dir
-from synthgen.preview import draw_sample
+from synthgen.visualize import draw_sample
 
 FRUITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fruits_nuts"
 SCENES = {

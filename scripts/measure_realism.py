@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.script_args import options_and_overrides  # noqa: E402
 from synthgen.io.formats import read_dataset  # noqa: E402
-from synthgen.mix.mixer import MixSettings, mix_datasets  # noqa: E402
+from synthgen.mixing.mixer import MixSettings, mix_datasets  # noqa: E402
 
 VARIANTS = {
     "flat": ["scene=tabletop_fruits"],

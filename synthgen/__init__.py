@@ -35,7 +35,7 @@ from synthgen.io.store import DatasetWriter, read_sample
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.pipeline.generation import GenerateSummary
-from synthgen.preview import draw_sample
+from synthgen.visualize import draw_sample
 
 __version__ = "0.1.0"
 

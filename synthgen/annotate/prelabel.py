@@ -1,6 +1,6 @@
 """Model-assisted pre-labels for unlabeled real images, in the order humans should review them.
 
-A detector (``synthgen.validate.detector.MobileNetV2Detector``, the one TSTR trains) is
+A detector (``synthgen.validation.detector.MobileNetV2Detector``, the one TSTR trains) is
 trained on synthetic (+ real) datasets or loaded from an earlier run's ``model.pt``; it
 predicts on every image of a folder. Detections scoring at least ``score_threshold``
 become pre-labels (boxes, and outlines from the mask head); the image's uncertainty
@@ -23,8 +23,8 @@ from synthgen.annotate.uncertainty import image_uncertainty
 from synthgen.core import CategoryInfo
 from synthgen.core.errors import InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
-from synthgen.validate.detector import DetectorTraining, MobileNetV2Detector, coco_results, coco_scores
-from synthgen.validate.features import import_torch
+from synthgen.validation.detector import DetectorTraining, MobileNetV2Detector, coco_results, coco_scores
+from synthgen.validation.features import import_torch
 
 __all__ = ["IMAGE_SUFFIXES", "DetectorSettings", "evaluate_prelabels", "load_detector", "prelabel_images",
            "save_detector", "unlabeled_images"]

@@ -39,9 +39,9 @@ from synthgen.io.export_files import place_image, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic, write_json_list_streamed
 from synthgen.io.formats import read_dataset
 from synthgen.io.labelstudio import labeling_config, labelstudio_regions
-from synthgen.mix.mixer import MixSettings, mix_datasets
-from synthgen.validate.detector import coco_results
-from synthgen.validate.features import torch_device
+from synthgen.mixing.mixer import MixSettings, mix_datasets
+from synthgen.validation.detector import coco_results
+from synthgen.validation.features import torch_device
 
 __all__ = ["PrelabelSettings", "run_prelabel"]
 

@@ -15,7 +15,7 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_list, check_number
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.files import write_bytes_atomic, write_json_atomic
-from synthgen.validate.html_page import html_page, html_table
+from synthgen.validation.html_page import html_page, html_table
 
 __all__ = ["QaSettings", "write_qa_report"]
 

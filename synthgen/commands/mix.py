@@ -1,6 +1,6 @@
-"""``synthgen mix``: synthetic and real datasets into one training set (see ``synthgen.mix``).
+"""``synthgen mix``: synthetic and real datasets into one training set (see ``synthgen.mixing``).
 
-The work is ``synthgen.mix.mix_job.run_mix``; this command builds its settings from the config.
+The work is ``synthgen.mixing.mix_job.run_mix``; this command builds its settings from the config.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from synthgen.mix.mix_job import OUTPUT_FORMATS, MixCommandSettings, run_mix
+from synthgen.mixing.mix_job import OUTPUT_FORMATS, MixCommandSettings, run_mix
 from synthgen.registry import build_settings
 
 __all__ = ["MixCommandSettings", "OUTPUT_FORMATS", "mix"]

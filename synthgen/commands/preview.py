@@ -1,6 +1,6 @@
 """``synthgen preview``: a labeled gallery (PNG + self-contained HTML) of any readable dataset,
 
-The work is ``synthgen.preview.gallery.write_preview``; this command builds its settings from the config.
+The work is ``synthgen.visualize.gallery.write_preview``; this command builds its settings from the config.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from synthgen.preview.gallery import PreviewSettings, write_preview
 from synthgen.registry import build_settings
+from synthgen.visualize.gallery import PreviewSettings, write_preview
 
 __all__ = ["PreviewSettings", "preview"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from synthgen.registry import build_settings
-from synthgen.validate.report import ValidateSettings, validate_report
+from synthgen.validation.report import ValidateSettings, validate_report
 
 __all__ = ["ValidateSettings", "validate"]
 

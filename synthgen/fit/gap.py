@@ -1,8 +1,8 @@
 """How far a batch of renders is from a real dataset: the quantity ``synthgen fit`` lowers.
 
 Label statistics (objects per image, relative box size, aspect, centre, occlusion; see
-``synthgen.validate.label_stats``) and pixel statistics (brightness, contrast,
-colourfulness; ``synthgen.validate.image_stats``) of both sides are compared one by one
+``synthgen.validation.label_stats``) and pixel statistics (brightness, contrast,
+colourfulness; ``synthgen.validation.image_stats``) of both sides are compared one by one
 with the 1-D Wasserstein distance. Each distance is divided by the spread of the real
 statistic (its standard deviation, floored), so a count and a relative size weigh alike;
 the objective is the sum of the normalised label distances plus ``image_weight`` times
@@ -16,8 +16,8 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from synthgen.io.dataset import LabeledDataset
-from synthgen.validate.image_stats import IMAGE_STATISTICS, image_statistics
-from synthgen.validate.label_stats import label_statistics
+from synthgen.validation.image_stats import IMAGE_STATISTICS, image_statistics
+from synthgen.validation.label_stats import label_statistics
 
 __all__ = ["IMAGE_STATISTICS", "LABEL_STATISTICS", "MISSING_PENALTY", "dataset_statistics", "statistics_gap",
            "statistic_scales"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.io.files import write_bytes_atomic
-from synthgen.validate.html_page import figure_html, figure_png, html_page, html_table
+from synthgen.validation.html_page import figure_html, figure_png, html_page, html_table
 
 __all__ = ["write_fit_report"]
 

@@ -107,7 +107,7 @@ class FitSettings:
         """The transfer proxy with its device resolved, or None for ``selection: statistics``."""
         if self.selection != "transfer":
             return None
-        from synthgen.validate.features import torch_device
+        from synthgen.validation.features import torch_device
 
         return dataclasses.replace(self.transfer, device=torch_device(self.transfer.device, "device"))
 

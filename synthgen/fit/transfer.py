@@ -3,7 +3,7 @@ alone finds the objects of the user's real photos.
 
 Matching label and pixel statistics is not what a detector needs (a fit that halved its
 statistics gap made transfer worse), so fit's finalists are compared by this proxy: a short
-training of the TSTR detector (``synthgen.validate.detector``) on the candidate's images,
+training of the TSTR detector (``synthgen.validation.detector``) on the candidate's images,
 scored by box mAP50 on every real photo fit was given, repeated with different detector seeds
 and averaged (the repeats' spread says how much a difference means). The real photos are
 only tested on, never trained on; where a scene takes textures or cut-outs from those same
@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from synthgen.io.dataset import LabeledDataset, LabeledImage
-from synthgen.validate.detector import DetectorTraining, coco_scores
+from synthgen.validation.detector import DetectorTraining, coco_scores
 
 __all__ = ["TransferProxy"]
 

@@ -15,7 +15,7 @@ from synthgen.commands.validate import validate
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.formats import read_dataset
 from synthgen.paths import conf_dir
-from synthgen.validate.detector import coco_scores
+from synthgen.validation.detector import coco_scores
 from tests.helpers import write_shapes_dataset
 
 pytestmark = pytest.mark.slow

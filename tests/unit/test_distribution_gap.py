@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from synthgen.validate.distribution import (
+from synthgen.validation.distribution import (
     classifier_two_sample_test,
     frechet_distance,
     kid,

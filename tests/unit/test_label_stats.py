@@ -9,7 +9,7 @@ import pytest
 from synthgen.core import CategoryInfo
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.formats import read_dataset
-from synthgen.validate.label_stats import label_gap, label_statistics
+from synthgen.validation.label_stats import label_gap, label_statistics
 from tests.resources import FRUITS
 
 

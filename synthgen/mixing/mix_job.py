@@ -1,4 +1,4 @@
-"""``synthgen mix``: synthetic and real datasets into one training set (see ``synthgen.mix``)."""
+"""``synthgen mix``: synthetic and real datasets into one training set (see ``synthgen.mixing``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from synthgen.core.validation import check_choice, check_list
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import WRITE_ANY_FORMATS, read_dataset
-from synthgen.mix.mixer import MixSettings, mix_datasets
+from synthgen.mixing.mixer import MixSettings, mix_datasets
 from synthgen.paths import export_node
 from synthgen.registry import instantiate
 

@@ -4,6 +4,6 @@
 importable from here as before.
 """
 
-from synthgen.preview.drawing import draw_labeled_image, draw_sample, draw_tracks, write_clip_animation
+from synthgen.visualize.drawing import draw_labeled_image, draw_sample, draw_tracks, write_clip_animation
 
 __all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "write_clip_animation"]

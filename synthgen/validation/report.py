@@ -25,16 +25,16 @@ from synthgen.io.export_files import EXPORT_MARKER, prepare_export_folder
 from synthgen.io.files import write_bytes_atomic
 from synthgen.io.formats import read_dataset
 from synthgen.registry import instantiate
-from synthgen.validate.distribution import (
+from synthgen.validation.distribution import (
     classifier_two_sample_test,
     frechet_distance,
     kid,
     mmd_rbf,
     precision_recall_density_coverage,
 )
-from synthgen.validate.html_page import figure_html, figure_png, html_page, html_table
-from synthgen.validate.label_stats import label_gap, label_statistics
-from synthgen.validate.tstr import TstrSettings, check_tstr_inputs, run_tstr, tstr_settings
+from synthgen.validation.html_page import figure_html, figure_png, html_page, html_table
+from synthgen.validation.label_stats import label_gap, label_statistics
+from synthgen.validation.tstr import TstrSettings, check_tstr_inputs, run_tstr, tstr_settings
 
 __all__ = ["ValidateSettings", "validate_report"]
 

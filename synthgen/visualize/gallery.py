@@ -15,7 +15,7 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import clips_of
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import READ_FORMATS, read_dataset
-from synthgen.preview.drawing import draw_labeled_image, write_clip_animation
+from synthgen.visualize.drawing import draw_labeled_image, write_clip_animation
 
 __all__ = ["PreviewSettings", "write_preview"]
 

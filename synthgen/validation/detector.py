@@ -1,6 +1,6 @@
 """A small torchvision detector on the offline MobileNetV2 backbone: train, predict, evaluate.
 
-Used by train-on-synthetic-test-on-real (``synthgen.validate.tstr``). The backbone is
+Used by train-on-synthetic-test-on-real (``synthgen.validation.tstr``). The backbone is
 MobileNetV2's ImageNet feature extractor cut after block 13 (stride 16, 96 channels; the
 full stride-32 network finds objects of a few tens of pixels poorly at the small image
 sizes a CPU trains at), with frozen batch norm; Faster R-CNN heads, or Mask R-CNN with a
@@ -25,7 +25,7 @@ from synthgen.core.validation import check_number
 from synthgen.io.coco import coco_dict
 from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.record import decode_rle
-from synthgen.validate.features import import_torch, load_mobilenet_v2
+from synthgen.validation.features import import_torch, load_mobilenet_v2
 
 __all__ = ["DetectorTraining", "MobileNetV2Detector", "coco_results", "coco_scores"]
 

@@ -2,7 +2,7 @@
 
 The real dataset is split once (seeded) into a real test split and a real training pool,
 exactly as ``synthgen mix`` splits it, so every run is scored on the same real images. A
-run trains :class:`~synthgen.validate.detector.MobileNetV2Detector` for a fixed number of
+run trains :class:`~synthgen.validation.detector.MobileNetV2Detector` for a fixed number of
 steps on
 
 - ``synthetic + real_fraction`` of the real pool (``real_fraction`` 0: synthetic only, TSTR),
@@ -25,8 +25,8 @@ from tqdm import tqdm
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import LabeledDataset
-from synthgen.mix.mixer import MixSettings, mix_datasets
-from synthgen.validate.detector import DetectorTraining
+from synthgen.mixing.mixer import MixSettings, mix_datasets
+from synthgen.validation.detector import DetectorTraining
 
 __all__ = ["TstrSettings", "check_tstr_inputs", "run_tstr", "tstr_settings"]
 
@@ -68,7 +68,7 @@ class TstrSettings(DetectorTraining):
 
 
 def _device(name: str) -> str:
-    from synthgen.validate.features import torch_device
+    from synthgen.validation.features import torch_device
 
     return torch_device(name, "tstr.device")
 
@@ -103,7 +103,7 @@ def _run_name(real_fraction: float | None) -> str:
 
 
 def _one_run(synthetic, real, settings: TstrSettings, real_fraction: float | None, device: str, progress: bool) -> dict:
-    from synthgen.validate.detector import coco_scores
+    from synthgen.validation.detector import coco_scores
 
     categories, train, test = _splits(synthetic, real, settings, real_fraction)
     objects = [c for c in categories if c.kind == "object"]
