@@ -3,6 +3,7 @@
 Usage:
     python scripts/bench_generate.py [n=100] [scene=NAME] [any generate override ...]
     python scripts/bench_generate.py scenes=tabletop,tabletop_fruits,chessboard,figures,road [n=50]
+        [page=docs/benchmarks/generate.md]     # also write the table as a stamped docs page
     python scripts/bench_generate.py scene=bin_picking n=50     # physics: settling time and its share
 
 Defaults: 640x480, the default tabletop scene with 8 objects per image. In one process
@@ -43,6 +44,9 @@ from synthgen.commands.generate import generate
 from synthgen.core import sample_rng
 from synthgen.paths import conf_dir
 from synthgen.registry import instantiate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from stamp import write_table  # noqa: E402
 
 DEFAULTS = ["n=100", "render.width=640", "render.height=480"]
 TABLETOP_DEFAULTS = ["scene.placement.count=[8,8]"]
@@ -235,7 +239,8 @@ def main(argv: list[str]) -> None:
     if scenes is None:
         bench(argv)
         return
-    rest = [arg for arg in argv if not arg.startswith("scenes=")]
+    page = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("page=")), None)
+    rest = [arg for arg in argv if not arg.startswith(("scenes=", "page="))]
     rows = []
     for scene in scenes.split(","):
         rows.append(bench([*rest, f"scene={scene}"]))
@@ -244,6 +249,16 @@ def main(argv: list[str]) -> None:
     for row in rows:
         print(f"{row['scene']:<16} {row['raw']:>10.1f} {row['end_to_end']:>10.1f} {row['ratio']:>8.2f} "
               f"{100 * row['randomization_share']:>13.1f}%")
+    if page:  # a stamped docs/benchmarks page
+        write_table(page, "Generate against the raw render loop",
+                    f"`python scripts/bench_generate.py scenes={scenes} {' '.join(rest)}`: per scene, the raw render "
+                    "loop (RGB + depth + SEG passes of the scenes generate draws, nothing derived or written) and "
+                    "`generate` with every label, check, file and the COCO export, in one process; randomization "
+                    "share: time in scene randomizers (and 2D augmentation) over end-to-end time.",
+                    ["scene", "raw render loop, images/s", "end-to-end, images/s", "end_to_end_vs_raw_render",
+                     "randomization share"],
+                    [[f"`{row['scene']}`", f"{row['raw']:.1f}", f"{row['end_to_end']:.1f}", f"{row['ratio']:.2f}",
+                      f"{100 * row['randomization_share']:.1f}%"] for row in rows])
 
 
 if __name__ == "__main__":

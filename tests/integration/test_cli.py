@@ -67,15 +67,15 @@ def test_usage_and_unknown_command(tmp_path):
 
 
 def _readme_fruit_scene() -> str:
-    """The README's own-categories example, exactly as printed there."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """The docs' own-categories example (docs/generating.md), exactly as printed there."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "generating.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
     (block,) = [b for b in blocks if b.startswith("# myconf/scene/fruit.yaml")]
     return block
 
 
 def test_user_defined_categories_from_a_config_dir(tmp_path):
-    """The README's recipe, copied from the README: a scene file in the user's own folder, no code."""
+    """The docs' recipe, copied from docs/generating.md: a scene file in the user's own folder, no code."""
     scene_dir = tmp_path / "myconf" / "scene"
     scene_dir.mkdir(parents=True)
     (scene_dir / "fruit.yaml").write_text(_readme_fruit_scene())
