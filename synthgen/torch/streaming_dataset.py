@@ -77,6 +77,7 @@ class StreamingDataset(torch.utils.data.IterableDataset):
         self._parts_pid = os.getpid()
 
     def __len__(self) -> int:
+        """``n``: the samples a pass renders (one the self-checks quarantine is not yielded)."""
         return self.settings.n
 
     def _components(self) -> Components:
@@ -116,8 +117,10 @@ class StreamingDataset(torch.utils.data.IterableDataset):
 
     def _commit(self, checked: tuple, writer, parts: Components) -> tuple | None:
         sample, problems = checked
-        if writer is not None:
-            writer.quarantine(sample, problems) if problems else writer.add(sample)
+        if writer is not None and problems:
+            writer.quarantine(sample, problems)
+        elif writer is not None:
+            writer.add(sample)
         if problems:
             return None
         key = f"{sample.index:06d}"
