@@ -12,9 +12,11 @@ per sample, the rest of the name is the field)::
     000123.json                the label record, unchanged (its ``files`` name the loose layout)
 
 ``manifest.json``, ``models/`` (meshes shared by many samples) and ``quarantine/`` stay
-loose. Members carry no time stamp, owner or permissions of the machine, so the same
-samples give the same tar bytes; unpacking restores the loose store byte for byte, which is
-how a resumed run or ``synthgen merge`` works on shards. ``webdataset.WebDataset`` reads the
+loose. ``generate`` packs a shard once all its indices are committed (``ShardPacker``), so
+only the shards in flight are loose files. Members carry no time stamp, owner or permissions
+of the machine, so the same samples give the same tar bytes whenever they are packed;
+unpacking restores the loose store byte for byte, which is how ``synthgen merge`` works on
+shards and how a resumed run reopens a tar that a larger ``n`` outgrew. ``webdataset.WebDataset`` reads the
 tars as they are; ``synthgen.torch.StoreDataset`` reads them by index.
 """
 
@@ -24,6 +26,7 @@ import io
 import json
 import shutil
 import tarfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +40,8 @@ from synthgen.io.input_checks import dataset_path, guarded_reader
 from synthgen.io.manifest import MANIFEST
 from synthgen.io.store import committed_records
 
-__all__ = ["FORMAT", "SHARDS", "ShardIndex", "ShardSample", "WebDatasetExporter", "is_shard_store", "member_name", "pack_store",
-           "unpack_store"]
+__all__ = ["FORMAT", "SHARDS", "ShardIndex", "ShardPacker", "ShardSample", "WebDatasetExporter", "is_shard_store",
+           "member_name", "pack_store", "unpack_store"]
 
 SHARDS = "shards"
 _LOOSE_FOLDERS = {"images", "depth", "instance_ids", "semantic", "labels", "flow_forward", "flow_backward",
@@ -75,12 +78,94 @@ def _write_shard(path: Path, root: Path, records: list[tuple[int, Path]]) -> Non
             for files_key, relative in _packed_files(record):
                 _add_member(archive, member_name(key, files_key, relative), (root / relative).read_bytes())
             _add_member(archive, f"{key}.json", record_bytes)  # last, as in the store: it commits the sample
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def pack_store(root: str | Path, out: str | Path | None = None, shard_size: int = 1000,
-               complete_only: Iterable[int] | None = None) -> list[Path]:
-    """Pack a store's labeled samples into tar shards.
+def _by_shard(indices: Iterable[int], shard_size: int) -> dict[int, set[int]]:
+    shards: dict[int, set[int]] = {}
+    for index in indices:
+        shards.setdefault(index // shard_size, set()).add(index)
+    return shards
+
+
+class ShardPacker:
+    """Packs a store's shards in place as they complete (``writer.layout=webdataset``).
+
+    A shard is packed once every index it holds in this run's plan is committed (labeled or
+    quarantined); its labeled samples go into ``shards/NNNNNN.tar`` and their loose files are
+    deleted, so a running generation keeps only the shards in flight loose. Thread-safe:
+    ``generate`` calls ``pack_ready`` from a thread of its own while samples are committed.
+
+    Args:
+        root: The store.
+        shard_size: Samples per shard (shard k holds indices ``k * shard_size`` ...).
+        indices: The indices this store holds when the run is complete (this run's plan).
+    """
+
+    def __init__(self, root: str | Path, shard_size: int, indices: Iterable[int]):
+        self.root = Path(root)
+        self.shard_size = check_number("shard_size", shard_size, minimum=1, integer=True)
+        self.expected = _by_shard(indices, self.shard_size)
+        self.packed = {int(path.stem) for path in (self.root / SHARDS).glob("*.tar")}
+        self._lock = threading.Lock()
+
+    def reconcile(self) -> None:
+        """Before a resumed run: unpack (byte for byte) each tar that no longer holds exactly its
+        shard's labeled indices of this run's plan (``n`` grew), so it is packed again when complete."""
+        quarantined = {index for index, path in committed_records(self.root).items() if path.parent.name == "quarantine"}
+        for tar_path in sorted((self.root / SHARDS).glob("*.tar")):
+            shard = int(tar_path.stem)
+            samples = ShardIndex.of_file(tar_path).samples
+            if {sample.index for sample in samples} != self.expected.get(shard, set()) - quarantined:
+                _unpack_tar(tar_path, self.root)
+                tar_path.unlink()
+                self.packed.discard(shard)
+                continue
+            for sample in samples:  # a run killed between writing a tar and deleting its loose copies
+                self._delete_loose(sample.record, self.root / "labels" / f"{sample.key}.json")
+
+    def _delete_loose(self, record: dict, record_path: Path) -> None:
+        """Delete a packed sample's loose files, the record last (missing ones are fine)."""
+        for _, relative in _packed_files(record):
+            (self.root / relative).unlink(missing_ok=True)
+        record_path.unlink(missing_ok=True)
+
+    def packed_indices(self) -> set[int]:
+        """The indices held in this store's tars."""
+        return {sample.index for sample in self.packed_samples()}
+
+    def packed_samples(self) -> list[ShardSample]:
+        """The samples held in this store's tars, in shard order."""
+        return [sample for path in sorted((self.root / SHARDS).glob("*.tar")) for sample in ShardIndex.of_file(path).samples]
+
+    def pack_ready(self) -> list[Path]:
+        """Pack every complete shard not packed yet; returns the tars written."""
+        with self._lock:
+            records = committed_records(self.root)
+            written = []
+            for shard, indices in sorted(self.expected.items()):
+                if shard in self.packed or not indices <= records.keys():
+                    continue  # packed already, or still being made
+                labeled = sorted((index, records[index]) for index in indices if records[index].parent.name == "labels")
+                if labeled:
+                    path = self.root / SHARDS / f"{shard:06d}.tar"
+                    _write_shard(path, self.root, labeled)
+                    written.append(path)
+                    for _, record_path in labeled:  # the tar is in place: the loose copies go
+                        self._delete_loose(json.loads(record_path.read_text()), record_path)
+                self.packed.add(shard)
+            return written
+
+    def remove_empty_folders(self) -> None:
+        """Drop the loose folders the shards emptied (at the end of a run)."""
+        for folder in sorted(_LOOSE_FOLDERS):
+            if (self.root / folder).is_dir() and not any((self.root / folder).iterdir()):
+                (self.root / folder).rmdir()
+
+
+def pack_store(root: str | Path, out: str | Path | None = None, shard_size: int = 1000) -> list[Path]:
+    """Pack every committed, labeled sample of a store into tar shards.
 
     Args:
         root: The store (loose files).
@@ -88,47 +173,40 @@ def pack_store(root: str | Path, out: str | Path | None = None, shard_size: int 
             then deleted, or another folder (an export: the store is left as it is, and the
             manifest and models are copied beside the shards).
         shard_size: Samples per shard (by index range: shard k holds indices k*size..).
-        complete_only: The indices this store will hold; a shard is packed only once all
-            of its indices among them are committed (None: pack every shard).
 
     Returns:
         The shard files written.
     """
     root = Path(root)
     out = root if out is None else Path(out)
-    in_place = out.resolve() == root.resolve()
-    shard_size = check_number("shard_size", shard_size, minimum=1, integer=True)
-    labeled = {index: path for index, path in committed_records(root).items() if path.parent.name == "labels"}
-    committed = set(committed_records(root))
-    expected: dict[int, set[int]] = {}
-    for index in (committed if complete_only is None else complete_only):
-        expected.setdefault(index // shard_size, set()).add(index)
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if out.resolve() == root.resolve():
+        packer = ShardPacker(root, shard_size, committed_records(root))
+        written = packer.pack_ready()
+        packer.remove_empty_folders()
+        return written
+    records = committed_records(root)
     written = []
-    for shard, indices in sorted(expected.items()):
-        if not indices <= committed:
-            continue  # still being made: packed by the run that completes it
-        members = sorted((index, labeled[index]) for index in indices if index in labeled)
-        if not members:
-            continue
-        path = out / SHARDS / f"{shard:06d}.tar"
-        _write_shard(path, root, members)
-        written.append(path)
-        if in_place:  # the tar is in place: the loose copies go, the record last
-            for _, record_path in members:
-                record = json.loads(record_path.read_text())
-                for _, relative in _packed_files(record):
-                    (root / relative).unlink()
-                record_path.unlink()
-    if in_place:  # folders the shards emptied
-        for folder in sorted(_LOOSE_FOLDERS):
-            if (root / folder).is_dir() and not any((root / folder).iterdir()):
-                (root / folder).rmdir()
-    else:
-        place_image(root / MANIFEST, out / MANIFEST)
-        for model in sorted((root / "models").glob("*.ply")):
-            place_image(model, out / "models" / model.name)
+    for shard, indices in sorted(_by_shard(records, check_number("shard_size", shard_size, minimum=1, integer=True)).items()):
+        labeled = sorted((index, records[index]) for index in indices if records[index].parent.name == "labels")
+        if labeled:
+            written.append(out / SHARDS / f"{shard:06d}.tar")
+            _write_shard(written[-1], root, labeled)
+    place_image(root / MANIFEST, out / MANIFEST)
+    for model in sorted((root / "models").glob("*.ply")):
+        place_image(model, out / "models" / model.name)
     return written
+
+
+def _unpack_tar(tar_path: Path, into: Path) -> list[int]:
+    index = ShardIndex.of_file(tar_path)
+    for sample in index.samples:
+        for files_key, relative in _packed_files(sample.record):
+            destination = dataset_path(into, relative, f"{tar_path}: {sample.key}")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(destination, index.read(sample.members[files_key]))
+        (into / "labels").mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(into / "labels" / f"{sample.key}.json", index.read(sample.members["json"]))  # commits it
+    return [sample.index for sample in index.samples]
 
 
 def unpack_store(root: str | Path, into: str | Path | None = None) -> list[int]:
@@ -149,15 +227,7 @@ def unpack_store(root: str | Path, into: str | Path | None = None) -> list[int]:
     into = root if into is None else Path(into)
     unpacked = []
     for tar_path in sorted((root / SHARDS).glob("*.tar")):
-        index = ShardIndex.of_file(tar_path)
-        for sample in index.samples:
-            for files_key, relative in _packed_files(sample.record):
-                destination = dataset_path(into, relative, f"{tar_path}: {sample.key}")
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                write_bytes_atomic(destination, index.read(sample.members[files_key]))
-            (into / "labels").mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(into / "labels" / f"{sample.key}.json", index.read(sample.members["json"]))
-            unpacked.append(sample.index)
+        unpacked += _unpack_tar(tar_path, into)
         if into.resolve() == root.resolve():
             tar_path.unlink()
     if into.resolve() != root.resolve():

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -110,9 +111,10 @@ class DatasetWriter:
         flow_format: How sequences' optical flow is written: ``npy`` ((H, W, 2) float32
             pixels, NaN where no surface) or ``kitti_png`` (KITTI 16-bit flow PNG);
             ``generate`` passes ``sequence.flow_format``.
-        layout: ``files`` (one file per sample and modality) or ``webdataset``: at the end
-            of a run, each complete range of ``shard_size`` indices is packed into
-            ``shards/NNNNNN.tar`` (``synthgen.io.shards``) and its loose files removed.
+        layout: ``files`` (one file per sample and modality) or ``webdataset``: while a
+            run goes, each range of ``shard_size`` indices is packed into
+            ``shards/NNNNNN.tar`` once all of it is committed (``synthgen.io.shards``), and
+            its loose files removed.
         shard_size: Samples per tar shard (``layout=webdataset``).
     """
 
@@ -289,11 +291,18 @@ def committed_records(root: Path) -> dict[int, Path]:
     return {int(path.stem): path for folder in _SAMPLE_RECORDS for path in (root / folder).glob("*.json")}
 
 
-def store_counts(root: Path, categories: tuple[CategoryInfo, ...]) -> dict:
-    """What a store holds, for its manifest: images, instances (per category), quarantined, dropped."""
+def store_counts(root: Path, categories: tuple[CategoryInfo, ...], packed: Iterable[dict] = ()) -> dict:
+    """What a store holds, for its manifest: images, instances (per category), quarantined, dropped.
+
+    Args:
+        root: The store.
+        categories: Its categories.
+        packed: Label records of samples packed into tar shards (``synthgen.io.shards``),
+            counted with the loose ones.
+    """
     per_category = collections.Counter()
     images = dropped = 0
-    for record in iter_records(root):
+    for record in itertools.chain(iter_records(root), packed):
         images += 1
         dropped += len(record["dropped_instance_ids"])
         per_category.update(item["category"] for item in record["instances"])

@@ -27,14 +27,15 @@ from synthgen.core.errors import ConfigError
 from synthgen.core.validation import check_number
 from synthgen.io.files import write_json_atomic
 from synthgen.io.manifest import MANIFEST, build_manifest
-from synthgen.io.shards import SHARDS, pack_store, unpack_store
+from synthgen.io.shards import SHARDS, ShardPacker
 from synthgen.io.store import prepare_store, store_counts
 from synthgen.pipeline.render_loop import Stages, build_components, render_and_commit
 from synthgen.pipeline.sequence import SequenceSettings, render_groups
 from synthgen.pipeline.workers import render_in_processes
 from synthgen.registry import build_settings
 
-__all__ = ["GenerateSettings", "GenerateSummary", "generate_dataset", "generate_from_config", "stop_on_interrupt"]
+__all__ = ["GenerateSettings", "GenerateSummary", "generate_dataset", "generate_from_config", "packing",
+           "stop_on_interrupt"]
 
 # Keys that control how a run executes, not what it produces: they may differ on
 # resume and are left out of the manifest (so identical datasets have identical bytes).
@@ -184,24 +185,25 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
                           "made from the loose files cannot point; use export=[] (synthgen.torch.StoreDataset and "
                           "webdataset read the shards), or layout=files with export=[webdataset] to keep both")
     prepare_store(root, settings.config, resume=settings.resume, overwrite=settings.overwrite)
-    if settings.resume:
-        unpack_store(root)  # shards packed by an earlier run of this dataset: loose again, byte for byte
     # Incomplete until this run finishes (a resumed dataset's config is the same).
     write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, None, settings.shard_of))
 
     stage_totals = collections.Counter()
     with writer:
-        done = writer.committed_indices()
         # A shard takes every num_shards-th clip (still image): stable as n grows, merged by index.
         shard_indices = [i for i in range(settings.n * sequence.frames)
                          if i // sequence.frames % settings.num_shards == settings.shard]
+        packer = ShardPacker(root, writer.shard_size, shard_indices) if writer.layout == "webdataset" else None
+        if packer is not None and settings.resume:
+            packer.reconcile()  # a tar that n outgrew is loose again, to be packed with its new samples
+        done = writer.committed_indices() | (packer.packed_indices() if packer is not None else set())
         todo = [i for i in shard_indices if i not in done]
         start = time.perf_counter()
         groups = render_groups(todo, sequence)
         bar = tqdm(total=sum(commit for group in groups for _, commit in group), unit="img",
                    desc=f"generate ({settings.workers} workers)" if settings.workers > 1 else "generate",
                    disable=not settings.progress)
-        with stop_on_interrupt() as stop, bar:
+        with stop_on_interrupt() as stop, bar, packing(packer):
             if settings.workers > 1:
                 stage_totals.update(render_in_processes(groups, settings, stop, bar.update))
             else:
@@ -212,11 +214,15 @@ def generate_dataset(settings: GenerateSettings) -> GenerateSummary:
             raise KeyboardInterrupt
         seconds = time.perf_counter() - start
 
-    counts = store_counts(root, categories)
+    packed = []
+    if packer is not None:
+        packer.pack_ready()
+        packer.remove_empty_folders()
+        packed = [sample.record for sample in packer.packed_samples()]
+    counts = store_counts(root, categories, packed)
     written = {name: exporter(root) for name, exporter in parts.exporters.items()}
-    if writer.layout == "webdataset":
+    if packer is not None:
         written["shards"] = root / SHARDS
-        pack_store(root, shard_size=writer.shard_size, complete_only=shard_indices)
     write_json_atomic(root / MANIFEST, build_manifest(settings.config, categories, counts, settings.shard_of))
     summary = GenerateSummary(
         out=root,
@@ -244,6 +250,28 @@ def generate_from_config(cfg: DictConfig | Mapping) -> GenerateSummary:
         InputError: The output folder or an input file cannot be used.
     """
     return generate_dataset(build_settings(GenerateSettings, cfg, "generate"))
+
+
+@contextmanager
+def packing(packer: ShardPacker | None, every_s: float = 2.0) -> Iterator[None]:
+    """Pack complete tar shards on a thread of its own while the run commits samples, so only
+    the shards in flight are loose files (``writer.layout=webdataset``); nothing without a packer."""
+    if packer is None:
+        yield
+        return
+    done = threading.Event()
+
+    def pack_until_done() -> None:
+        while not done.wait(every_s):
+            packer.pack_ready()
+
+    thread = threading.Thread(target=pack_until_done, name="synthgen-shards", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 @contextmanager

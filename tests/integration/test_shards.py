@@ -98,3 +98,42 @@ def test_shard_stores_refuse_what_cannot_work(runs, generate_cfg, tmp_path):
     (broken / "shards" / "000000.tar").write_bytes(b"not a tar" * 100)
     with pytest.raises(InputError, match="000000.tar"):
         ShardIndex(broken)
+
+
+def test_shards_are_packed_as_they_complete(runs, tmp_path):
+    """While a run goes, a shard is packed once all its indices are committed; the rest stay loose."""
+    import shutil
+
+    from synthgen.io.shards import ShardPacker
+
+    store = tmp_path / "store"
+    shutil.copytree(runs / "loose", store)
+    in_flight = store / "labels" / "000003.json"
+    in_flight.unlink()  # index 3 is still being made: shard 1 (indices 2, 3) is not complete
+    packer = ShardPacker(store, 2, range(5))
+    assert [p.name for p in packer.pack_ready()] == ["000000.tar", "000002.tar"]
+    assert not (store / "labels" / "000000.json").exists() and not (store / "images" / "000001.png").exists()
+    assert (store / "labels" / "000002.json").exists() and (store / "images" / "000002.png").exists()
+    shutil.copy(runs / "loose" / "labels" / "000003.json", in_flight)  # committed now
+    assert [p.name for p in packer.pack_ready()] == ["000001.tar"] and packer.pack_ready() == []
+    for tar in (runs / "sharded" / "shards").iterdir():
+        assert (store / "shards" / tar.name).read_bytes() == tar.read_bytes()
+    assert packer.packed_indices() == set(range(5))
+
+
+def test_a_resume_finishes_deleting_what_a_killed_packer_left_loose(runs, generate_cfg, tmp_path):
+    """Killed after a tar was written but before its loose copies went: the resumed run drops
+    them (the tar holds the same bytes) and counts each sample once."""
+    import shutil
+
+    from synthgen.io.manifest import read_manifest
+
+    store = tmp_path / "store"
+    shutil.copytree(runs / "sharded", store)
+    for folder in ("images", "labels"):  # sample 0's loose copies are back, as if never deleted
+        (store / folder).mkdir(exist_ok=True)
+    shutil.copy(runs / "loose" / "images" / "000000.png", store / "images")
+    shutil.copy(runs / "loose" / "labels" / "000000.json", store / "labels")
+    summary = _generate(generate_cfg, store, "n=5", *SHARDED, "resume=true")
+    assert summary.rendered == 0 and summary.images == read_manifest(runs / "sharded")["counts"]["images"]
+    assert tree_bytes(store) == tree_bytes(runs / "sharded")
