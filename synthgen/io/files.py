@@ -15,13 +15,13 @@ from pathlib import Path
 
 from synthgen.core.errors import InputError
 
-__all__ = ["OMIT", "write_bytes_atomic", "write_json_atomic", "write_json_list_streamed", "write_json_streamed"]
+__all__ = ["OMIT", "open_atomic", "write_bytes_atomic", "write_json_atomic", "write_json_list_streamed", "write_json_streamed"]
 
 OMIT = object()  # a streamed JSON field's callable returns this to leave its key out
 
 
 @contextlib.contextmanager
-def _atomic_file(path: Path, mode: str):
+def open_atomic(path: Path, mode: str = "wb"):
     """An open temporary file that replaces ``path`` when the block ends without error.
 
     Raises:
@@ -47,8 +47,8 @@ def _atomic_file(path: Path, mode: str):
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename (see ``_atomic_file``)."""
-    with _atomic_file(path, "wb") as handle:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename (see ``open_atomic``)."""
+    with open_atomic(path, "wb") as handle:
         handle.write(data)
 
 
@@ -78,7 +78,7 @@ def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
     what an earlier key's iterator gathered, or ``OMIT`` to leave the key out); anything else
     is dumped whole. The bytes equal ``write_json_atomic(path, materialized, indent=None)``.
     """
-    with _atomic_file(path, "w") as handle:
+    with open_atomic(path, "w") as handle:
         handle.write("{")
         written = 0
         for key in sorted(fields):
@@ -97,6 +97,6 @@ def write_json_streamed(path: Path, fields: Mapping[str, object]) -> None:
 
 def write_json_list_streamed(path: Path, items: Iterable) -> None:
     """Write a JSON array one item at a time (compact, keys sorted), atomically."""
-    with _atomic_file(path, "w") as handle:
+    with open_atomic(path, "w") as handle:
         _write_items(handle, items)
         handle.write("\n")

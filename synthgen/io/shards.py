@@ -16,8 +16,8 @@ loose. ``generate`` packs a shard once all its indices are committed (``ShardPac
 only the shards in flight are loose files. Members carry no time stamp, owner or permissions
 of the machine, so the same samples give the same tar bytes whenever they are packed;
 unpacking restores the loose store byte for byte, which is how ``synthgen merge`` works on
-shards and how a resumed run reopens a tar that a larger ``n`` outgrew. ``webdataset.WebDataset`` reads the
-tars as they are; ``synthgen.torch.StoreDataset`` reads them by index.
+shards and how a resumed run reopens a tar that a larger ``n`` outgrew. ``webdataset.WebDataset``
+reads the tars as they are; ``synthgen.torch.StoreDataset`` reads them by index.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from synthgen.core.errors import InputError
 from synthgen.core.validation import check_number
 from synthgen.io.export_files import StoreExporter, place_image
-from synthgen.io.files import write_bytes_atomic
+from synthgen.io.files import open_atomic, write_bytes_atomic
 from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import dataset_path, guarded_reader
 from synthgen.io.manifest import MANIFEST
@@ -69,8 +69,9 @@ def _add_member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _write_shard(path: Path, root: Path, records: list[tuple[int, Path]]) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+    """Stream the records' samples into the tar at ``path`` (atomically: a reader never sees part of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open_atomic(path) as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as archive:
         for index, record_path in records:
             record_bytes = record_path.read_bytes()
             record = json.loads(record_bytes)
@@ -78,8 +79,6 @@ def _write_shard(path: Path, root: Path, records: list[tuple[int, Path]]) -> Non
             for files_key, relative in _packed_files(record):
                 _add_member(archive, member_name(key, files_key, relative), (root / relative).read_bytes())
             _add_member(archive, f"{key}.json", record_bytes)  # last, as in the store: it commits the sample
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(path, buffer.getvalue())
 
 
 def _by_shard(indices: Iterable[int], shard_size: int) -> dict[int, set[int]]:
@@ -123,7 +122,9 @@ class ShardPacker:
                 self.packed.discard(shard)
                 continue
             for sample in samples:  # a run killed between writing a tar and deleting its loose copies
-                self._delete_loose(sample.record, self.root / "labels" / f"{sample.key}.json")
+                loose = self.root / "labels" / f"{sample.key}.json"
+                if loose.is_file():
+                    self._delete_loose(sample.record, loose)
 
     def _delete_loose(self, record: dict, record_path: Path) -> None:
         """Delete a packed sample's loose files, the record last (missing ones are fine)."""
@@ -203,9 +204,9 @@ def _unpack_tar(tar_path: Path, into: Path) -> list[int]:
         for files_key, relative in _packed_files(sample.record):
             destination = dataset_path(into, relative, f"{tar_path}: {sample.key}")
             destination.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(destination, index.read(sample.members[files_key]))
+            write_bytes_atomic(destination, index.read(sample.member(files_key, relative)))
         (into / "labels").mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(into / "labels" / f"{sample.key}.json", index.read(sample.members["json"]))  # commits it
+        write_bytes_atomic(into / "labels" / f"{sample.key}.json", index.read(sample.fields["json"]))  # commits it
     return [sample.index for sample in index.samples]
 
 
@@ -244,12 +245,40 @@ def unpack_store(root: str | Path, into: str | Path | None = None) -> list[int]:
 
 @dataclass
 class ShardSample:
-    """One sample of a shard: its index, key, label record and member offsets (files key -> (offset, size))."""
+    """One sample of a shard: its index, key and members, located (not read) when the tar is indexed.
+
+    Attributes:
+        index: The sample's index (its key as a number).
+        key: Its key, the members' shared name (``000123``).
+        fields: Member field -> (tar, offset, size): ``png`` (or ``jpg``), ``depth.png``,
+            ``instance_ids.png``, ..., ``json``.
+    """
 
     index: int
     key: str
-    record: dict
-    members: dict[str, tuple[Path, int, int]]  # files key (and "json") -> (tar, offset, size)
+    fields: dict[str, tuple[Path, int, int]]
+
+    @property
+    def record(self) -> dict:
+        """The label record (read and parsed on each access: a large shard store holds no records in memory)."""
+        return json.loads(ShardIndex.read(self.fields["json"]))
+
+    @property
+    def image(self) -> tuple[Path, int, int]:
+        """The image's member."""
+        return next(member for field, member in self.fields.items() if "." not in field and field != "json")
+
+    def member(self, files_key: str, relative: str) -> tuple[Path, int, int]:
+        """The member holding the record's file ``files_key`` (at ``relative`` in the loose layout).
+
+        Raises:
+            InputError: The shard lacks it.
+        """
+        field = member_name(self.key, files_key, relative).partition(".")[2]
+        if field not in self.fields:
+            path = self.fields["json"][0]
+            raise InputError(f"{path}: sample {self.key!r} lacks its {files_key} member ({self.key}.{field})")
+        return self.fields[field]
 
 
 class ShardIndex:
@@ -304,13 +333,9 @@ def _index_of_tar(tar_path: Path, index: ShardIndex) -> ShardIndex:
     for key, members in grouped.items():
         if "json" not in members:
             raise InputError(f"{tar_path}: sample {key!r} has no label record ({key}.json)")
-        record = json.loads(index.read(members["json"]))
-        named = {files_key: members.get(member_name(key, files_key, relative).partition(".")[2])
-                 for files_key, relative in _packed_files(record)}
-        missing = [files_key for files_key, member in named.items() if member is None]
-        if missing:
-            raise InputError(f"{tar_path}: sample {key!r} lacks its {missing} member(s)")
-        samples.append(ShardSample(int(record["index"]), key, record, {**named, "json": members["json"]}))
+        if not key.isdigit() or not any("." not in field and field != "json" for field in members):
+            raise InputError(f"{tar_path}: sample {key!r} is not a synthgen sample (a numeric key with an image)")
+        samples.append(ShardSample(int(key), key, members))
     index.samples = samples
     return index
 

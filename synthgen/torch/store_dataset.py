@@ -78,7 +78,7 @@ class StoreDataset(torch.utils.data.Dataset):
         if self._shards is None:
             with Image.open(self._images[index].path) as image:
                 return _rgb(image)
-        member = self._shards.samples[index].members["image"]
+        member = self._shards.samples[index].image
         with Image.open(io.BytesIO(ShardIndex.read(member))) as image:
             return _rgb(image)
 
