@@ -3,7 +3,7 @@
 Each function composes the command's config exactly as the CLI does (the same
 ``conf/<command>.yaml``, the same overrides) and runs the same function, so
 ``synthgen.generate(n=5, out="data")`` writes the same bytes as
-``synthgen generate n=5 out=data``::
+``synthgen generate n=5 out=data``:
 
     import synthgen
 
