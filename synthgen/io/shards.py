@@ -3,7 +3,7 @@
 A shard store is a store whose committed samples are packed into ``shards/NNNNNN.tar``:
 shard ``k`` holds the samples with index ``k * shard_size`` to ``(k + 1) * shard_size - 1``
 in index order, each as consecutive tar members named by webdataset's convention (one key
-per sample, the rest of the name is the field)::
+per sample, the rest of the name is the field):
 
     000123.png                 the image (or .jpg)
     000123.depth.png           every other file of the record: <key>.<files key>.<extension>

@@ -3,7 +3,7 @@
 and making a folder ready for a run. The label record's layout is in ``synthgen.io.record``,
 the manifest's in ``synthgen.io.manifest``.
 
-Layout of a dataset folder::
+Layout of a dataset folder:
 
     manifest.json              resolved config, seed, versions, categories, counts
     images/000000.png          RGB (or .jpg)
