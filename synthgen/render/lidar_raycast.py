@@ -4,6 +4,11 @@
 Groundwork for issue 29: the rays of a ``LidarPattern`` from a sensor pose, the first surface
 each one meets, and which object that surface belongs to. Noise, dropout, intensity and
 motion distortion come on top of these exact returns.
+
+Measured on the road scene (4 objects, 584 faces; 2-core development machine): a 64x2048
+sweep takes 0.09 s with ``embreex`` installed (1.5 M rays/s, points still exact to 1e-9 m:
+trimesh recomputes each hit in float64) and 14 s without it (trimesh's pure-Python
+triangle test). The LiDAR extra must therefore bring ``embreex``.
 """
 
 from __future__ import annotations
