@@ -38,12 +38,11 @@ from synthgen.io.files import open_atomic, write_bytes_atomic
 from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import dataset_path, guarded_reader
 from synthgen.io.manifest import MANIFEST
-from synthgen.io.store import committed_records
+from synthgen.io.store import SHARDS, committed_records, has_shards
 
 __all__ = ["FORMAT", "SHARDS", "ShardIndex", "ShardPacker", "ShardSample", "WebDatasetExporter", "is_shard_store",
-           "member_name", "pack_store", "unpack_store"]
+           "member_name", "pack_store", "read_member", "unpack_store"]
 
-SHARDS = "shards"
 _LOOSE_FOLDERS = {"images", "depth", "instance_ids", "semantic", "labels", "flow_forward", "flow_backward",
                   "occlusion_forward", "occlusion_backward"}
 _MODEL_PREFIX = "model_"  # record files keys of shared meshes: they stay loose in models/
@@ -66,6 +65,12 @@ def _add_member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), 0o644, 0  # nothing of this machine or moment
     archive.addfile(info, io.BytesIO(data))
+
+
+def _labeled(indices: set[int], records: dict[int, Path]) -> list[tuple[int, Path]]:
+    """(index, record path) of the labeled samples among ``indices``, in index order (quarantined
+    samples stay loose)."""
+    return sorted((index, records[index]) for index in indices if records[index].parent.name == "labels")
 
 
 def _write_shard(path: Path, root: Path, records: list[tuple[int, Path]]) -> None:
@@ -115,7 +120,7 @@ class ShardPacker:
         quarantined = {index for index, path in committed_records(self.root).items() if path.parent.name == "quarantine"}
         for tar_path in sorted((self.root / SHARDS).glob("*.tar")):
             shard = int(tar_path.stem)
-            samples = ShardIndex.of_file(tar_path).samples
+            samples = _tar_samples(tar_path)
             if {sample.index for sample in samples} != self.expected.get(shard, set()) - quarantined:
                 _unpack_tar(tar_path, self.root)
                 tar_path.unlink()
@@ -138,7 +143,7 @@ class ShardPacker:
 
     def packed_samples(self) -> list[ShardSample]:
         """The samples held in this store's tars, in shard order."""
-        return [sample for path in sorted((self.root / SHARDS).glob("*.tar")) for sample in ShardIndex.of_file(path).samples]
+        return [sample for path in sorted((self.root / SHARDS).glob("*.tar")) for sample in _tar_samples(path)]
 
     def pack_ready(self) -> list[Path]:
         """Pack every complete shard not packed yet; returns the tars written."""
@@ -148,7 +153,7 @@ class ShardPacker:
             for shard, indices in sorted(self.expected.items()):
                 if shard in self.packed or not indices <= records.keys():
                     continue  # packed already, or still being made
-                labeled = sorted((index, records[index]) for index in indices if records[index].parent.name == "labels")
+                labeled = _labeled(indices, records)
                 if labeled:
                     path = self.root / SHARDS / f"{shard:06d}.tar"
                     _write_shard(path, self.root, labeled)
@@ -188,7 +193,7 @@ def pack_store(root: str | Path, out: str | Path | None = None, shard_size: int 
     records = committed_records(root)
     written = []
     for shard, indices in sorted(_by_shard(records, check_number("shard_size", shard_size, minimum=1, integer=True)).items()):
-        labeled = sorted((index, records[index]) for index in indices if records[index].parent.name == "labels")
+        labeled = _labeled(indices, records)
         if labeled:
             written.append(out / SHARDS / f"{shard:06d}.tar")
             _write_shard(written[-1], root, labeled)
@@ -198,16 +203,18 @@ def pack_store(root: str | Path, out: str | Path | None = None, shard_size: int 
     return written
 
 
+@guarded_reader
 def _unpack_tar(tar_path: Path, into: Path) -> list[int]:
-    index = ShardIndex.of_file(tar_path)
-    for sample in index.samples:
+    """Write a tar's samples as loose files into ``into`` (each record last: it commits the sample)."""
+    samples = _tar_samples(tar_path)
+    for sample in samples:
         for files_key, relative in _packed_files(sample.record):
             destination = dataset_path(into, relative, f"{tar_path}: {sample.key}")
             destination.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(destination, index.read(sample.member(files_key, relative)))
+            write_bytes_atomic(destination, read_member(sample.member(files_key, relative)))
         (into / "labels").mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(into / "labels" / f"{sample.key}.json", index.read(sample.fields["json"]))  # commits it
-    return [sample.index for sample in index.samples]
+        write_bytes_atomic(into / "labels" / f"{sample.key}.json", read_member(sample.fields["json"]))
+    return [sample.index for sample in samples]
 
 
 def unpack_store(root: str | Path, into: str | Path | None = None) -> list[int]:
@@ -261,7 +268,7 @@ class ShardSample:
     @property
     def record(self) -> dict:
         """The label record (read and parsed on each access: a large shard store holds no records in memory)."""
-        return json.loads(ShardIndex.read(self.fields["json"]))
+        return json.loads(read_member(self.fields["json"]))
 
     @property
     def image(self) -> tuple[Path, int, int]:
@@ -297,28 +304,23 @@ class ShardIndex:
         if not tars:
             raise InputError(f"{root}: no {SHARDS}/*.tar; not a shard store (writer.layout=webdataset)")
         self.root = root
-        self.samples = [sample for tar_path in tars for sample in ShardIndex.of_file(tar_path).samples]
-
-    @classmethod
-    def of_file(cls, tar_path: Path) -> ShardIndex:
-        """The index of one tar."""
-        return _index_of_tar(tar_path, cls.__new__(cls))
+        self.samples = [sample for tar_path in tars for sample in _tar_samples(tar_path)]
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    @staticmethod
-    def read(member: tuple[Path, int, int]) -> bytes:
-        """A member's bytes."""
-        path, offset, size = member
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(size)
+
+def read_member(member: tuple[Path, int, int]) -> bytes:
+    """A tar member's bytes, from its (tar, offset, size)."""
+    path, offset, size = member
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
 
 
 @guarded_reader
-def _index_of_tar(tar_path: Path, index: ShardIndex) -> ShardIndex:
-    index.root = tar_path.parent.parent
+def _tar_samples(tar_path: Path) -> list[ShardSample]:
+    """The samples of one tar, their members located (nothing read but the tar's headers)."""
     grouped: dict[str, dict[str, tuple[Path, int, int]]] = {}
     try:
         with tarfile.open(tar_path, mode="r:") as archive:
@@ -336,14 +338,13 @@ def _index_of_tar(tar_path: Path, index: ShardIndex) -> ShardIndex:
         if not key.isdigit() or not any("." not in field and field != "json" for field in members):
             raise InputError(f"{tar_path}: sample {key!r} is not a synthgen sample (a numeric key with an image)")
         samples.append(ShardSample(int(key), key, members))
-    index.samples = samples
-    return index
+    return samples
 
 
 def is_shard_store(path: str | Path) -> bool:
     """A folder with a manifest and ``shards/*.tar`` (a store written with ``writer.layout=webdataset``)."""
     path = Path(path)
-    return (path / MANIFEST).is_file() and any((path / SHARDS).glob("*.tar"))
+    return (path / MANIFEST).is_file() and has_shards(path)
 
 
 class WebDatasetExporter(StoreExporter):

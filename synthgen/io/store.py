@@ -49,11 +49,13 @@ from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff
 from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
 
 __all__ = [
+    "SHARDS",
     "STORE_ENTRIES",
     "DatasetWriter",
     "StoreImages",
     "clear_dataset",
     "committed_records",
+    "has_shards",
     "iter_records",
     "open_store",
     "prepare_store",
@@ -64,6 +66,7 @@ __all__ = [
 ]
 
 _DEPTH_MM = 0.001
+SHARDS = "shards"  # tar shards of writer.layout=webdataset (synthgen.io.shards)
 _SAMPLE_RECORDS = ("labels", "quarantine")  # a sample is committed by its record in one of them
 _UINT16_MAX = 65535
 
@@ -352,6 +355,11 @@ def _stored_image(path: Path, root: Path, categories: tuple[CategoryInfo, ...]) 
     return labeled_image(root, load_json(path), categories, str(path))
 
 
+def has_shards(root: Path) -> bool:
+    """Whether the store's samples are (partly) packed in tar shards (``writer.layout=webdataset``)."""
+    return any((root / SHARDS).glob("*.tar"))
+
+
 @guarded_reader
 def open_store(root: str | Path) -> LabeledDataset:
     """The committed samples of a synthgen dataset folder as a ``LabeledDataset``.
@@ -367,14 +375,14 @@ def open_store(root: str | Path) -> LabeledDataset:
     """
     root = Path(root)
     categories = categories_from_manifest(read_manifest(root))
-    if any((root / "shards").glob("*.tar")):
+    if has_shards(root):
         raise InputError(f"{root}: its samples are packed in tar shards (writer.layout=webdataset): read it with "
                          "synthgen.torch.StoreDataset or webdataset; for the other tools, unpack a loose copy "
                          "(synthgen.io.shards.unpack_store(root, into)) or generate with writer.layout=files")
     return LabeledDataset(root.name, categories, StoreImages(root, categories))
 
 
-STORE_ENTRIES = (MANIFEST, "shards", "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
+STORE_ENTRIES = (MANIFEST, SHARDS, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
                  "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward", "models")
 
 

@@ -13,7 +13,7 @@ from synthgen.io.formats import read_dataset
 from synthgen.io.input_checks import load_json
 from synthgen.io.manifest import categories_from_manifest, read_manifest
 from synthgen.io.record import labeled_image
-from synthgen.io.shards import ShardIndex, is_shard_store
+from synthgen.io.shards import ShardIndex, is_shard_store, read_member
 from synthgen.torch.targets import detection_target, torch
 
 __all__ = ["StoreDataset", "store_item"]
@@ -76,10 +76,10 @@ class StoreDataset(torch.utils.data.Dataset):
 
     def _pixels(self, index: int) -> np.ndarray:
         if self._shards is None:
-            with Image.open(self._images[index].path) as image:
-                return _rgb(image)
-        member = self._shards.samples[index].image
-        with Image.open(io.BytesIO(ShardIndex.read(member))) as image:
+            source = self._images[index].path
+        else:
+            source = io.BytesIO(read_member(self._shards.samples[index].image))
+        with Image.open(source) as image:
             return _rgb(image)
 
     def __getitem__(self, index: int) -> tuple:

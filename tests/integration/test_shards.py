@@ -98,6 +98,17 @@ def test_shard_stores_refuse_what_cannot_work(runs, generate_cfg, tmp_path):
     (broken / "shards" / "000000.tar").write_bytes(b"not a tar" * 100)
     with pytest.raises(InputError, match="000000.tar"):
         ShardIndex(broken)
+    import io
+
+    foreign = tmp_path / "foreign"
+    (foreign / "shards").mkdir(parents=True)
+    with tarfile.open(foreign / "shards" / "000000.tar", "w") as archive:  # a record that is not a synthgen record
+        for name, data in (("000000.png", b"png"), ("000000.json", b"[1, 2]")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(InputError, match="000000.tar"):
+        unpack_store(foreign, tmp_path / "loose_copy")
 
 
 def test_shards_are_packed_as_they_complete(runs, tmp_path):
