@@ -17,6 +17,8 @@ __all__ = [
     "FlowField",
     "FrameInfo",
     "Instance",
+    "LidarBox",
+    "LidarSweep",
     "PolylineLabel",
     "Sample",
     "TRACK_STATES",
@@ -185,6 +187,72 @@ class FlowField:
 
 
 @dataclass
+class LidarBox:
+    """A labeled object's 3D box in the LiDAR frame at the frame's time, with what the sweep saw of it.
+
+    Attributes:
+        instance_id: The object's instance (and track) id.
+        category_id: Category id.
+        category: Category name.
+        center: (3,) float64 box centre in the LiDAR frame (x forward, y left, z up; metres).
+        dimensions: (3,) float64 edge lengths along the object's x, y, z (length, width, height; metres).
+        rotation: (3, 3) float64 object -> LiDAR rotation.
+        yaw: Heading of the object's x axis about the LiDAR's z axis (radians, 0: +x).
+        num_points: Points of the sweep (as written) inside the box, its faces included.
+        visibility: Rays that hit the object first / rays that hit it with nothing else in
+            the scene (0 when no ray reaches it within range).
+        visibility_level: 0 (no ray reaches it), 1 (< 40% visible), 2 (< 60%), 3 (< 80%), 4 (more).
+    """
+
+    instance_id: int
+    category_id: int
+    category: str
+    center: np.ndarray
+    dimensions: np.ndarray
+    rotation: np.ndarray
+    yaw: float
+    num_points: int
+    visibility: float
+    visibility_level: int
+
+
+@dataclass
+class LidarSweep:
+    """One LiDAR sweep of a sample with per-point labels (N points).
+
+    Attributes:
+        points: (N, 3) float32 measured points (range noise included), each in the LiDAR
+            frame at its own firing time, as the sensor reports them (motion-distorted).
+        deskewed: (N, 3) float32 the same points in the LiDAR frame at the frame's time, each
+            moved with the object it hit (equal to ``points`` when nothing moves).
+        intensity: (N,) float32 intensity in [0, 1] (``synthgen.core.lidar``'s model).
+        rings: (N,) uint16 beam index.
+        times_s: (N,) float32 seconds from the sweep's start.
+        instance_ids: (N,) int32 instance id of the object hit (0: unlabeled surface).
+        class_ids: (N,) uint16 category id of the object hit, or the surface class id
+            (``synthgen.core.lidar.surface_class_id``) of an unlabeled one (0: unknown).
+        lidar_to_camera: (4, 4) float64 LiDAR -> OpenCV camera frame.
+        lidar_to_world: (4, 4) float64 LiDAR -> world at the frame's time.
+        start_s: Sweep start relative to the frame's time, seconds (a sweep is centred on it).
+        duration_s: Sweep duration, seconds.
+        boxes: The 3D box of every labeled object within range, ordered by instance id.
+    """
+
+    points: np.ndarray
+    deskewed: np.ndarray
+    intensity: np.ndarray
+    rings: np.ndarray
+    times_s: np.ndarray
+    instance_ids: np.ndarray
+    class_ids: np.ndarray
+    lidar_to_camera: np.ndarray
+    lidar_to_world: np.ndarray
+    start_s: float
+    duration_s: float
+    boxes: list[LidarBox] = field(default_factory=list)
+
+
+@dataclass
 class Sample:
     """One rendered image with all of its labels.
 
@@ -209,6 +277,7 @@ class Sample:
             instances, for formats that ship models (BOP).
         generation: How a diffusion generator made ``image`` (generator, model, prompt,
             seed, settings, label-agreement scores), or None for a plain render.
+        lidar: The sweep of the scene's LiDAR (``SceneSpec.lidar``), or None.
     """
 
     index: int
@@ -227,6 +296,7 @@ class Sample:
     flow_backward: FlowField | None = None
     generation: dict | None = None
     models: dict[str, MeshGeometry] = field(default_factory=dict)
+    lidar: LidarSweep | None = None
 
     def semantic_mask(self) -> np.ndarray:
         """(H, W) uint16 category id per pixel (0: background, occluders, dropped)."""

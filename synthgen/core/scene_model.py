@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthgen.core.lidar import LidarSensor, surface_class_id
+
 __all__ = [
     "CUBOID_CORNER_SIGNS",
     "ALPHA_MODES",
@@ -484,7 +486,8 @@ class SceneObject:
         roughness: PBR roughness 0..1.
         texture: Base-colour texture (multiplied by ``color``), or None.
         role: What an unlabeled object is (``support``, ``container``, ``distractor``, ``scenery``);
-            ``instance`` for labeled ones. Randomizers select objects by role.
+            ``instance`` for labeled ones (``parked``: labeled, and never moved by motion).
+            Randomizers select objects by role.
         keypoint_slack: (K,) float64 metres each keypoint may lie below the visible
             surface and still count as visible: joints inside a limb sit about a limb
             radius behind its skin. Zeros for keypoints on the surface.
@@ -492,6 +495,8 @@ class SceneObject:
             of ``mesh`` (``MeshGeometry.part_offsets``); each part's base colour is
             multiplied by ``color`` (a tint; ones keep the file's look). Empty: one
             surface from ``color``, ``metallic``, ``roughness`` and ``texture``.
+        surface: The class of an unlabeled object's surface in per-point LiDAR labels
+            (``synthgen.core.lidar.SURFACE_CLASSES``: road, building, vegetation, ...); "" unknown.
     """
 
     mesh: MeshGeometry
@@ -507,9 +512,11 @@ class SceneObject:
     role: str = ""
     keypoint_slack: np.ndarray | None = None
     materials: tuple[Material, ...] = ()
+    surface: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "pose", _as_matrix(self.pose, (4, 4), "SceneObject.pose"))
+        surface_class_id(self.surface)  # raises on an unknown surface class
         object.__setattr__(self, "materials", tuple(self.materials))
         if self.materials and len(self.materials) != self.mesh.num_parts:
             raise ValueError(f"SceneObject.materials: {len(self.materials)} materials for a mesh of "
@@ -632,6 +639,8 @@ class SceneSpec:
         problems: Why the sampler could not draw the scene as configured (a physics drop
             whose objects left the support after every redraw); a sample with problems
             is rendered but quarantined with them.
+        lidar: A LiDAR on the camera rig (``LidarSensor``: pattern, mount, sensor model), or
+            None: its sweep is cast against the same objects for every sample.
     """
 
     camera: Camera
@@ -647,6 +656,7 @@ class SceneSpec:
     white_balance: np.ndarray = field(default_factory=lambda: np.ones(3))
     render_seed: int = 0
     problems: tuple[str, ...] = ()
+    lidar: LidarSensor | None = None
 
     def __post_init__(self):
         if not 0 <= self.render_seed < 2**32:

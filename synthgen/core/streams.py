@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "MOTION_STREAM", "PASTE_STREAM", "RENDER_STREAM", "SCENE_STREAM", "sample_rng",
+__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "LIDAR_STREAM", "MOTION_STREAM", "PASTE_STREAM", "RENDER_STREAM", "SCENE_STREAM", "sample_rng",
            "stream_generator", "stream_seed"]
 
 SCENE_STREAM = 0  # sample_rng: the scene sampler and its randomizers
@@ -19,6 +19,7 @@ MOTION_STREAM = 2  # a clip's trajectories (drawn once per clip, from the clip n
 DIFFUSION_STREAM = 3  # prompts and diffusion noise
 RENDER_STREAM = 4  # the renderer's own draws (Cycles' seed, depth of field, motion blur): SceneSpec.render_seed
 PASTE_STREAM = 5  # copy-paste synthesis: cut-outs, placements, blends, backgrounds
+LIDAR_STREAM = 6  # a LiDAR sweep's sensor model: dropout, dead beams, range noise
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:

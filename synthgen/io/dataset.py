@@ -17,9 +17,9 @@ from typing import TypedDict
 
 import numpy as np
 
-from synthgen.core import CategoryInfo, Cuboid, FrameInfo, PolylineLabel, Track
+from synthgen.core import CategoryInfo, Cuboid, FrameInfo, LidarBox, PolylineLabel, Track
 
-__all__ = ["CameraRecord", "LabeledDataset", "LabeledImage", "LabeledObject", "Source", "clips_of"]
+__all__ = ["CameraRecord", "LabeledDataset", "LabeledImage", "LabeledObject", "LidarFrame", "Source", "clips_of"]
 
 
 class CameraRecord(TypedDict):
@@ -96,6 +96,29 @@ class LabeledObject:
 
 
 @dataclass
+class LidarFrame:
+    """A synthetic sample's LiDAR sweep as a store holds it: its point file and its labels.
+
+    Attributes:
+        path: The sweep's binary PCD (``synthgen.io.point_files``; in a tar shard, only a name).
+        points: Number of points.
+        lidar_to_camera: (4, 4) float64 LiDAR (x forward, y left, z up) -> OpenCV camera frame.
+        lidar_to_world: (4, 4) float64 LiDAR -> world at the frame's time.
+        start_s: Sweep start relative to the frame's time, seconds.
+        duration_s: Sweep duration, seconds.
+        boxes: 3D boxes in the LiDAR frame with point counts and visibility.
+    """
+
+    path: Path
+    points: int
+    lidar_to_camera: np.ndarray
+    lidar_to_world: np.ndarray
+    start_s: float
+    duration_s: float
+    boxes: list[LidarBox] = field(default_factory=list)
+
+
+@dataclass
 class LabeledImage:
     """One image and its labels.
 
@@ -115,6 +138,7 @@ class LabeledImage:
         instance_ids_file: The instance id map's file (relative to a store), or None.
         frame: Sequences: where the frame sits in its clip, else None.
         tracks: Sequences: every object's track state in this frame.
+        lidar: The sample's LiDAR sweep (synthetic stores with a LiDAR), else None.
     """
 
     index: int
@@ -132,6 +156,7 @@ class LabeledImage:
     instance_ids_file: str | None = None
     frame: FrameInfo | None = None
     tracks: list[Track] = field(default_factory=list)
+    lidar: LidarFrame | None = None
 
 
 @dataclass

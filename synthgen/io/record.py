@@ -26,6 +26,8 @@ from synthgen.core import (
     FlowField,
     FrameInfo,
     Instance,
+    LidarBox,
+    LidarSweep,
     MeshGeometry,
     PolylineLabel,
     Sample,
@@ -33,7 +35,7 @@ from synthgen.core import (
 )
 from synthgen.core.color import linear_to_srgb8
 from synthgen.core.errors import InputError
-from synthgen.io.dataset import LabeledImage, LabeledObject
+from synthgen.io.dataset import LabeledImage, LabeledObject, LidarFrame
 from synthgen.io.input_checks import (
     camera_record,
     check_box,
@@ -62,6 +64,7 @@ __all__ = [
     "json_array",
     "labeled_image",
     "labeled_object",
+    "lidar_labels",
     "model_ply",
     "record_files",
     "sample_from_record",
@@ -215,12 +218,57 @@ def sample_record(sample: Sample, files: dict[str, str], depth_unit_m: float) ->
         "augmentations": list(sample.augmentations),
         **(_sequence_fields(sample) if sample.frame is not None else {}),
         **({"generation": sample.generation} if sample.generation is not None else {}),
+        **({"lidar": _lidar_record(sample.lidar)} if sample.lidar is not None else {}),
     }
+
+
+def _lidar_record(sweep: LidarSweep) -> dict:
+    return {
+        "points": len(sweep.points), "lidar_to_camera": json_array(sweep.lidar_to_camera),
+        "lidar_to_world": json_array(sweep.lidar_to_world), "start_s": sweep.start_s, "duration_s": sweep.duration_s,
+        "boxes": [{"instance_id": box.instance_id, "category_id": box.category_id, "category": box.category,
+                   "center": json_array(box.center), "dimensions": json_array(box.dimensions),
+                   "rotation": json_array(box.rotation), "yaw": box.yaw, "num_points": box.num_points,
+                   "visibility": box.visibility, "visibility_level": box.visibility_level} for box in sweep.boxes],
+    }
+
+
+def lidar_labels(frame: LidarFrame) -> dict:
+    """``LidarSweep``'s fields other than the points, of a stored sweep (for ``sweep_from_array``)."""
+    return {"lidar_to_camera": frame.lidar_to_camera, "lidar_to_world": frame.lidar_to_world,
+            "start_s": frame.start_s, "duration_s": frame.duration_s, "boxes": frame.boxes}
+
+
+def _lidar_box(item, names: dict[int, str], where: str) -> LidarBox:
+    mapping(item, where)
+    category_id = field(item, "category_id", where, integer)
+    if category_id not in names:
+        raise InputError(f"{where}: category_id {category_id} is not a category of the store's manifest")
+    return LidarBox(field(item, "instance_id", where, integer, 1), category_id, names[category_id],
+                    field(item, "center", where, matrix, (3,)), field(item, "dimensions", where, matrix, (3,)),
+                    field(item, "rotation", where, matrix, (3, 3)), field(item, "yaw", where, number),
+                    field(item, "num_points", where, integer, 0), field(item, "visibility", where, number, 0, 1),
+                    field(item, "visibility_level", where, integer, 0, 4))
+
+
+def _lidar_frame(record: dict, path: Path | None, names: dict[int, str], where: str) -> LidarFrame | None:
+    lidar = record.get("lidar")
+    if lidar is None:
+        return None
+    where = f"{where}: 'lidar'"
+    mapping(lidar, where)
+    if path is None:
+        raise InputError(f"{where}: the record has a sweep but names no files.lidar; re-run generate")
+    return LidarFrame(path, field(lidar, "points", where, integer, 0), field(lidar, "lidar_to_camera", where, matrix, (4, 4)),
+                      field(lidar, "lidar_to_world", where, matrix, (4, 4)), field(lidar, "start_s", where, number),
+                      field(lidar, "duration_s", where, number, 0),
+                      [_lidar_box(box, names, f"{where}: boxes[{k}]")
+                       for k, box in enumerate(field(lidar, "boxes", where, listing))])
 
 
 def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, instance_ids: np.ndarray,
                        categories: tuple[CategoryInfo, ...], flow_forward: FlowField | None = None,
-                       flow_backward: FlowField | None = None) -> Sample:
+                       flow_backward: FlowField | None = None, lidar: LidarSweep | None = None) -> Sample:
     """The ``Sample`` of a record and its decoded arrays (the inverse of ``sample_record``).
 
     Args:
@@ -231,6 +279,7 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
         categories: The dataset's categories (from its manifest).
         flow_forward: Sequences: the flow to the next frame, if stored.
         flow_backward: Sequences: the flow to the previous frame, if stored.
+        lidar: The sample's sweep, if stored.
     """
     camera = Camera(np.array(record["camera"]["K"]), np.array(record["camera"]["world_to_camera"]),
                     record["width"], record["height"], np.array(record["camera"].get("distortion", np.zeros(5))))
@@ -247,7 +296,7 @@ def sample_from_record(record: dict, image: np.ndarray, depth: np.ndarray, insta
                   tuple(record["dropped_instance_ids"]), polylines, tuple(record.get("augmentations", [])),
                   frame=FrameInfo(frame["clip"], frame["frame"], frame["frames"], frame["fps"]) if frame else None,
                   tracks=tracks, flow_forward=flow_forward, flow_backward=flow_backward,
-                  generation=record.get("generation"))
+                  generation=record.get("generation"), lidar=lidar)
 
 
 def labeled_object(item, image: LabeledImage, categories: set[int], where: str) -> LabeledObject:
@@ -348,6 +397,8 @@ def labeled_image(root: Path, record, categories: tuple[CategoryInfo, ...], wher
     names = {c.id: c.name for c in categories}
     image.polylines = [_polyline(line, image, names, f"{where}: polylines[{k}]")
                        for k, line in enumerate(field(record, "polylines", where, listing, default=[]))]
+    lidar_file = files.get("lidar")
+    image.lidar = _lidar_frame(record, Path(root) / lidar_file if isinstance(lidar_file, str) else None, names, where)
     return image
 
 

@@ -14,6 +14,8 @@ Layout of a dataset folder:
     flow_backward/000000.npy   sequences: flow to the previous frame
     occlusion_forward/000000.png  sequences: 255 where the flow's target is hidden or off-image
     occlusion_backward/000000.png
+    lidar/000000.pcd           with a LiDAR: the sweep's points (binary PCD: x y z intensity ring t
+                               instance label xd yd zd; synthgen.io.point_files)
     labels/000000.json         label record (compact JSON); written last, it commits the sample
     quarantine/000000.json     samples that failed the label self-checks (+ their image)
     models/<name>.ply          the labeled objects' rigid meshes (metres, object frame; BOP export)
@@ -46,7 +48,8 @@ from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
 from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import contained, guarded_reader, load_json, mapping
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
-from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
+from synthgen.io.point_files import pcd_bytes, read_pcd, sweep_array, sweep_from_array
+from synthgen.io.record import labeled_image, lidar_labels, model_ply, sample_from_record, sample_record
 
 __all__ = [
     "SHARDS",
@@ -172,6 +175,10 @@ class DatasetWriter:
         for direction, field in (("forward", sample.flow_forward), ("backward", sample.flow_backward)):
             if field is not None:
                 files.update(self._write_flow(name, direction, field))
+        if sample.lidar is not None:
+            files["lidar"] = f"lidar/{name}.pcd"
+            (self.root / "lidar").mkdir(exist_ok=True)
+            write_bytes_atomic(self.root / files["lidar"], pcd_bytes(sweep_array(sample.lidar)))
         files.update(self._write_models(sample))
         record = self._record(sample, files)
         # Compact JSON uses the C encoder (an indented dump is ~10x slower).
@@ -276,7 +283,7 @@ def read_sample(root: str | Path, index: int) -> Sample:
         raise InputError(f"{record_path}: sample {index} is not committed in {root}")
     record = mapping(load_json(record_path), str(record_path))
     categories = categories_from_manifest(read_manifest(root))
-    labeled_image(root, record, categories, str(record_path))  # every field checked before the arrays are read
+    labeled = labeled_image(root, record, categories, str(record_path))  # every field checked before the arrays are read
     files = record["files"]
     image = _read_image(root / files["image"], cv2.IMREAD_COLOR)[..., ::-1].copy()
     ids = _read_image(root / files["instance_ids"], cv2.IMREAD_UNCHANGED).astype(np.int32)
@@ -285,8 +292,11 @@ def read_sample(root: str | Path, index: int) -> Sample:
             depth = archive["depth"]
     else:
         depth = (_read_image(root / files["depth"], cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]).astype(np.float32)
+    lidar = None
+    if labeled.lidar is not None:
+        lidar = sweep_from_array(read_pcd(labeled.lidar.path), **lidar_labels(labeled.lidar))
     return sample_from_record(record, image, depth, ids, categories,
-                              _read_flow(root, files, "forward"), _read_flow(root, files, "backward"))
+                              _read_flow(root, files, "forward"), _read_flow(root, files, "backward"), lidar)
 
 
 def committed_records(root: Path) -> dict[int, Path]:
@@ -383,7 +393,7 @@ def open_store(root: str | Path) -> LabeledDataset:
 
 
 STORE_ENTRIES = (MANIFEST, SHARDS, "images", "depth", "instance_ids", "semantic", "labels", "quarantine", "annotations",
-                 "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward", "models")
+                 "exports", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward", "models", "lidar")
 
 
 def remove_partial_files(root: Path) -> list[Path]:

@@ -42,7 +42,7 @@ __all__ = ["GenerateSettings", "GenerateSummary", "generate_dataset", "generate_
 RUN_CONTROL_KEYS = ("out", "n", "resume", "overwrite", "progress", "threads", "workers", "recycle_after",
                     "shard", "num_shards")
 _COMPONENT_KEYS = ("seed", "allowed_target_prefixes", "scene", "render", "labels", "augment", "writer", "export",
-                   "sequence", "motion", "generator")
+                   "sequence", "motion", "generator", "lidar")
 log = logging.getLogger("synthgen")
 
 
@@ -66,7 +66,7 @@ class GenerateSettings:
     def __init__(self, out: str, n: int, seed: int, resume: bool, overwrite: bool, progress: bool, threads: int,
                  workers: int, recycle_after: int, shard: int, num_shards: int, allowed_target_prefixes: list,
                  scene: dict, render: dict, labels: dict, augment: dict | None, writer: dict, sequence: dict | None,
-                 motion: dict | None, generator: dict | None, export: dict | None = None):
+                 motion: dict | None, generator: dict | None, export: dict | None = None, lidar: dict | None = None):
         if not isinstance(out, str) or not out:
             raise ConfigError(f"out: must be a folder path, got {out!r}")
         for key, value in (("resume", resume), ("overwrite", overwrite), ("progress", progress)):
@@ -95,13 +95,20 @@ class GenerateSettings:
         if self.sequence_settings.is_video and generator:
             raise ConfigError("generator: diffusion and paste are not supported with sequence.frames > 1 (each frame "
                               "would be made independently and flicker; flow would not match); use generator=none")
+        if lidar and augment and not _frame_consistent(augment):
+            raise ConfigError("augment: 2D augmentation moves the image away from the LiDAR's calibration; with lidar "
+                              "use augment=none, or augment=sensor without lens_distortion and transforms")
+        if lidar and generator:
+            raise ConfigError("generator: a LiDAR sweeps the rendered scene; with lidar use generator=none")
         self.scene, self.render, self.labels, self.augment, self.writer = scene, render, labels, augment, writer
         self.export, self.sequence, self.motion, self.generator = export, sequence, motion, generator
+        self.lidar = lidar
 
     @property
     def config(self) -> dict:
-        """What the dataset is a function of (the manifest's ``config``): run-control keys left out."""
-        return {key: getattr(self, key) for key in _COMPONENT_KEYS}
+        """What the dataset is a function of (the manifest's ``config``): run-control keys left out
+        (and ``lidar`` when there is none, so datasets made before LiDAR existed still resume)."""
+        return {key: getattr(self, key) for key in _COMPONENT_KEYS if key != "lidar" or self.lidar}
 
     @property
     def shard_of(self) -> tuple[int, int]:

@@ -9,7 +9,10 @@ keep their instance id in every frame: the id is the track id.
 
 Models (conf/motion/): :class:`ConstantVelocity` (glide and turn at constant rates;
 ``pass_at: middle`` centres each path on the sampled pose, so fast objects enter and
-leave the view) and :class:`SplineKeyframes` (cubic splines through random keyframes).
+leave the view), :class:`SplineKeyframes` (cubic splines through random keyframes) and
+:class:`Driving` (the camera rig drives forward, vehicles drive along their headings).
+Objects of role ``parked`` never move. Poses can be asked for at many times at once
+(``object_poses``, ``camera_to_world``): a LiDAR sweep needs one per firing.
 """
 
 from __future__ import annotations
@@ -23,13 +26,21 @@ from scipy.interpolate import CubicSpline
 from synthgen.core import Camera, SceneSpec
 from synthgen.core.validation import check_choice, check_number, check_range_pair
 
-__all__ = ["ConstantVelocity", "LinearPath", "MotionModel", "SplineKeyframes", "SplinePath", "Trajectory"]
+__all__ = ["ConstantVelocity", "Driving", "LinearPath", "MotionModel", "SplineKeyframes", "SplinePath", "Trajectory"]
 
 
 def _rotation_z(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     rotation = np.eye(4)
     rotation[:2, :2] = [[c, -s], [s, c]]
+    return rotation
+
+
+def _rotations_z(angles: np.ndarray) -> np.ndarray:
+    """(T, 4, 4) rotations about z by each of (T,) angles (radians)."""
+    c, s = np.cos(angles), np.sin(angles)
+    rotation = np.tile(np.eye(4), (len(angles), 1, 1))
+    rotation[:, 0, 0], rotation[:, 0, 1], rotation[:, 1, 0], rotation[:, 1, 1] = c, -s, s, c
     return rotation
 
 
@@ -62,13 +73,13 @@ class LinearPath:
     yaw_rate: float
     reference_time: float = 0.0
 
-    def offset(self, t: float) -> np.ndarray:
-        """(3,) float64 world translation from the sampled position at time ``t``."""
-        return self.velocity * (t - self.reference_time)
+    def offset(self, t):
+        """(3,) float64 world translation from the sampled position at time ``t`` ((T, 3) for (T,) times)."""
+        return np.multiply.outer(np.asarray(t, dtype=np.float64) - self.reference_time, self.velocity)
 
-    def yaw(self, t: float) -> float:
-        """Turn (radians) from the sampled orientation at time ``t``."""
-        return self.yaw_rate * (t - self.reference_time)
+    def yaw(self, t):
+        """Turn (radians) from the sampled orientation at time ``t`` ((T,) for (T,) times)."""
+        return self.yaw_rate * (np.asarray(t, dtype=np.float64) - self.reference_time)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +100,11 @@ class SplinePath:
         object.__setattr__(self, "_offset", CubicSpline(self.times, self.offsets, bc_type="natural"))
         object.__setattr__(self, "_yaw", CubicSpline(self.times, self.yaws, bc_type="natural"))
 
-    def offset(self, t: float) -> np.ndarray:
+    def offset(self, t):
         return np.asarray(self._offset(t), dtype=np.float64)
 
-    def yaw(self, t: float) -> float:
-        return float(self._yaw(t))
+    def yaw(self, t):
+        return np.asarray(self._yaw(t), dtype=np.float64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,25 +115,51 @@ class Trajectory:
         paths: Instance id -> path (``offset(t)``, ``yaw(t)``) of each moving object.
         orbit_rate: Camera orbit rate about the vertical axis through ``orbit_centre`` (rad/s).
         orbit_centre: (3,) float64 world point the camera orbits.
+        ego_velocity: (3,) float64 world velocity of the camera rig in m/s (driving), added
+            to the orbit.
     """
 
     paths: dict
     orbit_rate: float
     orbit_centre: np.ndarray
+    ego_velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(3))
 
     def object_pose(self, instance_id: int, pose: np.ndarray, t: float) -> np.ndarray:
         """(4, 4) pose at time ``t`` of an object whose sampled pose is ``pose``."""
         path = self.paths.get(instance_id)
         if path is None:
             return pose
-        turned = _about_vertical_axis(pose[:3, 3], path.yaw(t)) @ pose
+        turned = _about_vertical_axis(pose[:3, 3], float(path.yaw(t))) @ pose
         turned[:3, 3] += path.offset(t)
         return turned
 
+    def object_poses(self, instance_id: int, pose: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """(T, 4, 4) poses at (T,) ``times`` of an object whose sampled pose is ``pose``."""
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        path = self.paths.get(instance_id)
+        if path is None:
+            return np.broadcast_to(pose, (len(times), 4, 4)).copy()
+        shift, back = np.eye(4), np.eye(4)
+        shift[:3, 3], back[:3, 3] = -pose[:3, 3], pose[:3, 3]
+        turned = back @ _rotations_z(np.atleast_1d(path.yaw(times))) @ shift @ pose
+        turned[:, :3, 3] += np.asarray(path.offset(times)).reshape(len(times), 3)
+        return turned
+
+    def camera_to_world(self, camera: Camera, times: np.ndarray) -> np.ndarray:
+        """(T, 4, 4) camera -> world transforms at (T,) ``times`` of the first frame's camera."""
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        shift, back = np.eye(4), np.eye(4)
+        shift[:3, 3], back[:3, 3] = -self.orbit_centre, self.orbit_centre
+        moved = back @ _rotations_z(self.orbit_rate * times) @ shift @ np.linalg.inv(camera.world_to_camera)
+        moved[:, :3, 3] += np.multiply.outer(times, self.ego_velocity)
+        return moved
+
     def camera(self, camera: Camera, t: float) -> Camera:
         """The first frame's camera moved to time ``t``."""
-        orbit = _about_vertical_axis(self.orbit_centre, self.orbit_rate * t)
-        return dataclasses.replace(camera, world_to_camera=camera.world_to_camera @ np.linalg.inv(orbit))
+        if not np.any(self.ego_velocity):  # the orbit alone, computed as before (bytes unchanged)
+            orbit = _about_vertical_axis(self.orbit_centre, self.orbit_rate * t)
+            return dataclasses.replace(camera, world_to_camera=camera.world_to_camera @ np.linalg.inv(orbit))
+        return dataclasses.replace(camera, world_to_camera=np.linalg.inv(self.camera_to_world(camera, t)[0]))
 
     def at(self, spec: SceneSpec, t: float) -> SceneSpec:
         """The sampled scene at time ``t`` (objects and camera moved, all else kept)."""
@@ -146,7 +183,7 @@ class MotionModel:
     moving_fraction: float
     camera_orbit_deg: tuple[float, float]
 
-    def _path(self, rng: np.random.Generator, duration: float):  # pragma: no cover - abstract
+    def _path(self, rng: np.random.Generator, duration: float, obj):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def draw(self, spec: SceneSpec, rng: np.random.Generator, duration: float) -> Trajectory:
@@ -154,11 +191,14 @@ class MotionModel:
         paths = {}
         for obj in spec.instances:
             moves = rng.random() < self.moving_fraction
-            path = self._path(rng, duration)  # drawn either way: a fraction change keeps other draws
-            if moves:
+            path = self._path(rng, duration, obj)  # drawn either way: a fraction change keeps other draws
+            if moves and obj.role != "parked":
                 paths[obj.instance_id] = path
         orbit = np.deg2rad(rng.uniform(*self.camera_orbit_deg)) * rng.choice([-1.0, 1.0])
-        return Trajectory(paths, float(orbit), _look_target(spec.camera))
+        return Trajectory(paths, float(orbit), _look_target(spec.camera), self._ego_velocity(rng))
+
+    def _ego_velocity(self, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(3)
 
 
 class ConstantVelocity(MotionModel):
@@ -182,7 +222,7 @@ class ConstantVelocity(MotionModel):
         self.camera_orbit_deg = check_range_pair("camera_orbit_deg", camera_orbit_deg, minimum=0.0, maximum=360.0)
         self.pass_at = check_choice("pass_at", pass_at, ["start", "middle"])
 
-    def _path(self, rng: np.random.Generator, duration: float) -> LinearPath:
+    def _path(self, rng: np.random.Generator, duration: float, obj) -> LinearPath:
         speed, heading = rng.uniform(*self.speed), rng.uniform(0.0, 2 * np.pi)
         yaw_rate = np.deg2rad(rng.uniform(*self.yaw_rate_deg))
         velocity = speed * np.array([np.cos(heading), np.sin(heading), 0.0])
@@ -212,7 +252,7 @@ class SplineKeyframes(MotionModel):
         self.moving_fraction = check_number("moving_fraction", moving_fraction, minimum=0.0, maximum=1.0)
         self.camera_orbit_deg = check_range_pair("camera_orbit_deg", camera_orbit_deg, minimum=0.0, maximum=360.0)
 
-    def _path(self, rng: np.random.Generator, duration: float) -> SplinePath:
+    def _path(self, rng: np.random.Generator, duration: float, obj) -> SplinePath:
         count = self.keyframes
         headings = rng.uniform(0.0, 2 * np.pi, count - 1)
         steps = rng.uniform(*self.step, count - 1)[:, None] * np.stack(
@@ -221,3 +261,33 @@ class SplineKeyframes(MotionModel):
         yaws = np.concatenate([[0.0], np.cumsum(np.deg2rad(rng.uniform(*self.turn_deg, count - 1)))])
         times = np.linspace(0.0, max(duration, 1e-3), count)
         return SplinePath(times, offsets, yaws)
+
+
+class Driving(MotionModel):
+    """The camera rig drives forward along the world's +x (a road), vehicles along their headings.
+
+    Objects of role ``parked`` stay; the rest drive straight ahead along their own x axis
+    at a speed drawn per object. The rig (camera and any LiDAR on it) drives at a speed
+    drawn per clip, so a sequence of sweeps is a real odometry problem.
+
+    Args:
+        ego_speed: [min, max] rig speed in m/s along +x.
+        speed: [min, max] vehicle speed in m/s along its heading.
+        moving_fraction: Share of (non-parked) labeled objects that drive.
+    """
+
+    camera_orbit_deg = (0.0, 0.0)
+
+    def __init__(self, ego_speed: Sequence[float] = (8.0, 14.0), speed: Sequence[float] = (5.0, 15.0),
+                 moving_fraction: float = 1.0):
+        self.ego_speed = check_range_pair("ego_speed", ego_speed, minimum=0.0, maximum=100.0)
+        self.speed = check_range_pair("speed", speed, minimum=0.0, maximum=100.0)
+        self.moving_fraction = check_number("moving_fraction", moving_fraction, minimum=0.0, maximum=1.0)
+
+    def _path(self, rng: np.random.Generator, duration: float, obj) -> LinearPath:
+        heading = obj.pose[:3, 0] * [1.0, 1.0, 0.0]
+        heading /= max(float(np.linalg.norm(heading)), 1e-12)
+        return LinearPath(rng.uniform(*self.speed) * heading, 0.0)
+
+    def _ego_velocity(self, rng: np.random.Generator) -> np.ndarray:
+        return np.array([rng.uniform(*self.ego_speed), 0.0, 0.0])

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from synthgen.augment.augmenter import Augmenter
 from synthgen.augment.sensor import SensorModel
-from synthgen.core import AUGMENT_STREAM, Sample, stream_seed
+from synthgen.core import AUGMENT_STREAM, LIDAR_STREAM, Sample, stream_generator, stream_seed
 from synthgen.core.errors import ConfigError
+from synthgen.core.lidar import LidarSensor
 from synthgen.io.store import DatasetWriter
 from synthgen.labels.checks import check_sample
 from synthgen.labels.derive import LabelDeriver
 from synthgen.labels.tracks import add_sequence_labels
+from synthgen.pipeline.lidar_sweep import lidar_sweep
 from synthgen.pipeline.motion import MotionModel
 from synthgen.pipeline.sequence import FrameJob, FrameSource, SequenceSettings, finish_order
 from synthgen.registry import instantiate
@@ -78,16 +80,17 @@ def build_components(settings) -> Components:
     deriver = instantiate(settings.labels, "labels", allowed)
     augmenter = instantiate(settings.augment, "augment", allowed) if settings.augment else None
     make_writer = instantiate(settings.writer, "writer", allowed)
+    lidar = instantiate(settings.lidar, "lidar", allowed) if settings.lidar else None
     exporters = {name: instantiate(node, f"export.{name}", allowed) for name, node in (settings.export or {}).items()}
     for key, value, kind in (("motion", motion, MotionModel), ("scene", sampler, SceneSampler),
                              ("render", renderer, Renderer), ("labels", deriver, LabelDeriver),
-                             ("augment", augmenter, (Augmenter, SensorModel))):
+                             ("augment", augmenter, (Augmenter, SensorModel)), ("lidar", lidar, LidarSensor)):
         if value is not None and not isinstance(value, kind):
             names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             raise ConfigError(f"{key}._target_: must build a {names}, got {type(value).__name__}")
     if not callable(make_writer):
         raise ConfigError("writer: must be a partial node (_partial_: true) building a DatasetWriter")
-    frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height)
+    frames = FrameSource(sampler, motion, sequence, settings.seed, renderer.width, renderer.height, lidar)
     return Components(frames, renderer, deriver, augmenter, make_writer, exporters,
                       _build_generator(settings, renderer, sampler))
 
@@ -140,10 +143,12 @@ class Stages:
 
 def _label(job: FrameJob, stages: Stages):
     sample = stages.deriver(job.render, job.spec, job.index)
+    frame = job.index - job.clip.number * stages.sequence.frames if job.clip is not None else 0
     if job.clip is not None:
-        frame = job.index - job.clip.number * stages.sequence.frames
         sample = add_sequence_labels(sample, job.render, job.clip, frame, flow=stages.sequence.flow,
                                      previous_depth=job.previous_depth, next_depth=job.next_depth)
+    if job.spec.lidar is not None:
+        sample.lidar = lidar_sweep(job.spec, job.clip, frame, stream_generator(stages.seed, job.index, LIDAR_STREAM))
     return sample
 
 

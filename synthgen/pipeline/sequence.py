@@ -32,6 +32,7 @@ from synthgen.core import (
     stream_seed,
 )
 from synthgen.core.errors import ConfigError
+from synthgen.core.lidar import LidarSensor
 from synthgen.core.validation import check_choice, check_number
 from synthgen.pipeline.motion import MotionModel, Trajectory
 
@@ -117,8 +118,8 @@ class FrameSource:
     """
 
     def __init__(self, sampler, motion: MotionModel | None, settings: SequenceSettings, seed: int,
-                 width: int, height: int):
-        self.sampler, self.motion, self.settings = sampler, motion, settings
+                 width: int, height: int, lidar: LidarSensor | None = None):
+        self.sampler, self.motion, self.settings, self.lidar = sampler, motion, settings, lidar
         self.seed, self.width, self.height = seed, width, height
         self._clip: Clip | None = None
 
@@ -137,10 +138,10 @@ class FrameSource:
         render_seed = stream_seed(self.seed, index, RENDER_STREAM)
         if not self.settings.is_video:
             spec = self.sampler.sample(sample_rng(self.seed, index), self.width, self.height)
-            return dataclasses.replace(spec, render_seed=render_seed), None
+            return dataclasses.replace(spec, render_seed=render_seed, lidar=self.lidar), None
         number, frame = self.settings.locate(index)
         clip = self.clip(number)
-        return dataclasses.replace(clip.frame_spec(frame), render_seed=render_seed), clip
+        return dataclasses.replace(clip.frame_spec(frame), render_seed=render_seed, lidar=self.lidar), clip
 
 
 def render_groups(todo: list[int], settings: SequenceSettings) -> list[list[tuple[int, bool]]]:

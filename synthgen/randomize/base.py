@@ -14,7 +14,8 @@ from synthgen.core.validation import check_choices
 __all__ = ["ROLES", "SceneRandomizer", "apply_randomizers", "check_randomizers", "check_roles"]
 
 # What an object in a scene is; randomizers choose the objects they vary by role.
-ROLES = ("instance", "support", "container", "distractor", "scenery")
+# ``parked``: a labeled instance that motion models leave where it is (a parked car).
+ROLES = ("instance", "parked", "support", "container", "distractor", "scenery")
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""Road scenes: a straight multi-lane road with lane markings as 3D polylines and vehicles.
+"""Road scenes: a straight multi-lane road with lane markings as 3D polylines, vehicles, and the
+roadside structure a LiDAR sees.
 
 World frame: the road runs along +x from the camera (x = 0), z up, lanes side by
 side along y. Lane markings are painted into the road's texture (so they never
@@ -6,6 +7,10 @@ z-fight with the road at a distance) and labeled as 3D polylines along their cen
 lines, solid at the road edges and dashed between lanes (the label runs through the
 gaps, as lane datasets annotate them). Vehicles drive in the lanes ahead, as labeled
 instances with 3D cuboids; the camera is a ``ForwardCamera`` (KITTI-like by default).
+Beside the road (both sides, also behind the camera, where a spinning LiDAR looks):
+parking strips with parked cars (labeled, role ``parked``), sidewalks, buildings, poles,
+signs and trees as simple randomized meshes, each kind one unlabeled object whose
+``surface`` class labels its LiDAR points.
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ __all__ = ["RoadSampler", "VehicleShape"]
 
 _PIXELS_PER_METRE_ALONG = 8
 _PIXELS_PER_METRE_ACROSS = 32
+_SHOULDER_M = 1.0  # asphalt beyond the outer markings
+_PARKING_M = 2.4  # parking strip between the shoulder and the kerb
+_SIDEWALK_M = 2.5
+_KERB_M = 0.15
+_ROADSIDE_COLORS = {"sidewalk": (150, 150, 145), "building": (170, 150, 130), "pole": (110, 110, 115),
+                    "traffic_sign": (230, 230, 235), "vegetation": (60, 110, 50)}
+
+
+def _box(centre, extents) -> trimesh.Trimesh:
+    return trimesh.creation.box(extents=extents).apply_translation(centre)
+
+
+def _cylinder(radius: float, height: float, centre) -> trimesh.Trimesh:
+    return trimesh.creation.cylinder(radius=radius, height=height, sections=10).apply_translation(centre)
 
 
 class VehicleShape(Asset):
@@ -113,6 +132,12 @@ class RoadSampler:
         camera: Camera rig (``ForwardCamera``).
         lighting: Lighting rig.
         randomize: Name -> randomizer applied to every scene in this order.
+        parked: [min, max] parked cars per side (labeled, role ``parked``: motion leaves them).
+        buildings: [min, max] buildings per side.
+        trees: [min, max] trees per side.
+        poles: [min, max] poles (street lights) per side.
+        signs: [min, max] signs per side.
+        behind_m: Metres of road and roadside behind the camera.
     """
 
     def __init__(
@@ -133,6 +158,12 @@ class RoadSampler:
         camera: ForwardCamera | None = None,
         lighting: Lighting | None = None,
         randomize: Mapping[str, SceneRandomizer] | None = None,
+        parked: Sequence[int] = (0, 3),
+        buildings: Sequence[int] = (3, 7),
+        trees: Sequence[int] = (3, 8),
+        poles: Sequence[int] = (2, 5),
+        signs: Sequence[int] = (0, 2),
+        behind_m: float = 30.0,
     ):
         if not isinstance(categories, Sequence) or len(categories) == 0:
             raise ConfigError("categories: must list at least one vehicle category")
@@ -152,6 +183,12 @@ class RoadSampler:
         self.camera = camera if camera is not None else ForwardCamera()
         self.lighting = lighting if lighting is not None else Lighting()
         self.randomize = check_randomizers("randomize", randomize)
+        self.parked = check_range_pair("parked", parked, minimum=0, maximum=32, integer=True)
+        self.buildings = check_range_pair("buildings", buildings, minimum=0, maximum=64, integer=True)
+        self.trees = check_range_pair("trees", trees, minimum=0, maximum=128, integer=True)
+        self.poles = check_range_pair("poles", poles, minimum=0, maximum=64, integer=True)
+        self.signs = check_range_pair("signs", signs, minimum=0, maximum=32, integer=True)
+        self.behind_m = check_number("behind_m", behind_m, minimum=0.0, maximum=500.0)
         vehicle_categories = [
             CategoryInfo(i + 1, c.name, c.asset.keypoint_names, c.asset.skeleton) for i, c in enumerate(self.category_list)
         ]
@@ -161,7 +198,7 @@ class RoadSampler:
         ground_pose = np.eye(4)
         ground_pose[:3, 3] = [self.length / 2, 0.0, -0.03]
         self._ground = SceneObject(MeshGeometry(ground.vertices, ground.faces, key="road:ground"), ground_pose,
-                                   color=np.append(srgb_to_linear(self.ground_color), 1.0), role="support")
+                                   color=np.append(srgb_to_linear(self.ground_color), 1.0), role="support", surface="terrain")
 
     def sample(self, rng: np.random.Generator, width: int, height: int) -> SceneSpec:
         """Draw one road scene for a ``width`` x ``height`` image."""
@@ -174,17 +211,17 @@ class RoadSampler:
         vehicles = self._vehicles(rng, boundaries)
         camera = self.camera.sample(rng, width, height)
         ambient, lights = self.lighting.sample(rng)
+        roadside = self._roadside(rng, boundaries, len(vehicles))
         spec = SceneSpec(
-            camera=camera, objects=(self._ground, road, *vehicles), lights=lights, categories=self.categories,
+            camera=camera, objects=(self._ground, road, *vehicles, *roadside), lights=lights, categories=self.categories,
             ambient=ambient, background=self.sky_color / 255.0, polylines=tuple(lines),
         )
         return apply_randomizers(spec, self.randomize, rng)
 
     def _road(self, rng: np.random.Generator, boundaries: np.ndarray) -> tuple[SceneObject, list[Polyline]]:
         """The road surface with markings painted into its texture, and the markings' centre lines."""
-        shoulder = 1.0
-        y_min, y_max = boundaries[0] - shoulder, boundaries[-1] + shoulder
-        x_min, x_max = -5.0, self.length
+        y_min, y_max = boundaries[0] - _SHOULDER_M - _PARKING_M, boundaries[-1] + _SHOULDER_M + _PARKING_M
+        x_min, x_max = -max(self.behind_m, 5.0), self.length
         columns = int((x_max - x_min) * _PIXELS_PER_METRE_ALONG)
         rows = int((y_max - y_min) * _PIXELS_PER_METRE_ACROSS)
         asphalt = procedural_texture("noise", rng, 256, (self.road_color * 0.85, self.road_color * 1.15), 32.0)
@@ -207,8 +244,73 @@ class RoadSampler:
         uv = (surface.vertices[:, :2] - [x_min, y_min]) / [x_max - x_min, y_max - y_min]
         # Its width changes with every scene: uploaded for this frame only, never pooled.
         geometry = MeshGeometry(surface.vertices, surface.faces, uv=uv, cacheable=False)
-        road = SceneObject(geometry, np.eye(4), color=np.ones(4), role="support", roughness=0.9, texture=Texture(image))
+        road = SceneObject(geometry, np.eye(4), color=np.ones(4), role="support", roughness=0.9, texture=Texture(image),
+                           surface="road")
         return road, lines
+
+    def _roadside(self, rng: np.random.Generator, boundaries: np.ndarray, vehicles: int) -> list[SceneObject]:
+        """Parked cars, sidewalks, buildings, poles, signs and trees on both sides of the road."""
+        x_min, x_max = -self.behind_m, self.length
+        parts: dict[str, list[trimesh.Trimesh]] = {name: [] for name in _ROADSIDE_COLORS}
+        parked = []
+        for side, edge in ((-1.0, boundaries[0] - _SHOULDER_M), (1.0, boundaries[-1] + _SHOULDER_M)):
+            parked += self._parked(rng, side, edge + side * _PARKING_M / 2, vehicles + len(parked) + 1)
+            kerb = edge + side * _PARKING_M
+            walk = _box([x_min, kerb + side * _SIDEWALK_M / 2, _KERB_M / 2], [x_max - x_min, _SIDEWALK_M, _KERB_M])
+            parts["sidewalk"].append(walk.apply_translation([(x_max + x_min) / 2, 0, 0]))
+            behind = kerb + side * _SIDEWALK_M
+            parts["building"] += self._buildings(rng, side, behind + side * rng.uniform(1.0, 6.0))
+            for _ in range(int(rng.integers(self.poles[0], self.poles[1] + 1))):
+                height = rng.uniform(6.0, 9.0)
+                parts["pole"].append(_cylinder(0.12, height, [rng.uniform(x_min, x_max), kerb + side * 0.4, height / 2]))
+            for _ in range(int(rng.integers(self.signs[0], self.signs[1] + 1))):
+                x, y = rng.uniform(x_min, x_max), kerb + side * 0.6
+                parts["pole"].append(_cylinder(0.05, 2.2, [x, y, 1.1]))
+                parts["traffic_sign"].append(_box([x, y, 2.5], [0.05, 0.7, 0.7]))
+            for _ in range(int(rng.integers(self.trees[0], self.trees[1] + 1))):
+                x, y, height = rng.uniform(x_min, x_max), behind + side * rng.uniform(-1.0, 1.0), rng.uniform(2.0, 4.0)
+                parts["vegetation"].append(_cylinder(0.2, height, [x, y, height / 2]))
+                crown = trimesh.creation.icosphere(subdivisions=1, radius=rng.uniform(1.5, 3.0))
+                parts["vegetation"].append(crown.apply_translation([x, y, height + crown.extents[2] * 0.35]))
+        surfaces = []
+        for name, meshes in parts.items():
+            if meshes:
+                mesh = trimesh.util.concatenate(meshes)
+                colors = np.tile(np.append(srgb_to_linear(np.asarray(_ROADSIDE_COLORS[name])), 1.0), (len(mesh.vertices), 1))
+                if name == "building":  # one facade colour per building (8 vertices each)
+                    shades = rng.uniform(0.5, 1.2, len(meshes))
+                    colors[:, :3] = np.clip(colors[:, :3] * np.repeat(shades, 8)[:, None], 0.0, 1.0)
+                geometry = MeshGeometry(mesh.vertices, mesh.faces, colors=colors, cacheable=False)
+                surfaces.append(SceneObject(geometry, np.eye(4), color=np.ones(4), role="scenery", surface=name))
+        return parked + surfaces
+
+    def _parked(self, rng: np.random.Generator, side: float, lane_y: float, first_id: int) -> list[SceneObject]:
+        """Parked cars along one parking strip, facing either way, never overlapping."""
+        cars, taken = [], []
+        for _ in range(int(rng.integers(self.parked[0], self.parked[1] + 1))):
+            index = int(rng.integers(len(self.category_list)))
+            car = self.category_list[index].draw(rng, first_id + len(cars), index + 1)
+            half = float(np.abs(car.mesh.vertices[:, 0]).max()) * car.scale + 0.5
+            x = rng.uniform(-self.behind_m + half, self.length - half)
+            if any(abs(x - other) < half + other_half for other, other_half in taken):
+                continue
+            taken.append((x, half))
+            pose = np.eye(4)
+            pose[:3, :3] = rotation_z(np.pi * int(rng.integers(2)))
+            pose[:3, 3] = [x, lane_y, 0.0]
+            cars.append(dataclasses.replace(car, pose=pose, role="parked"))
+        return cars
+
+    def _buildings(self, rng: np.random.Generator, side: float, front_y: float) -> list[trimesh.Trimesh]:
+        """A row of box buildings whose fronts face the road at ``front_y``."""
+        blocks, x = [], -self.behind_m + rng.uniform(0.0, 10.0)
+        for _ in range(int(rng.integers(self.buildings[0], self.buildings[1] + 1))):
+            length, depth, height = rng.uniform(8.0, 25.0), rng.uniform(6.0, 15.0), rng.uniform(4.0, 18.0)
+            if x + length > self.length:
+                break
+            blocks.append(_box([x + length / 2, front_y + side * depth / 2, height / 2], [length, depth, height]))
+            x += length + rng.uniform(0.0, 12.0)
+        return blocks
 
     def _vehicles(self, rng: np.random.Generator, boundaries: np.ndarray) -> list[SceneObject]:
         lane_centres = (boundaries[:-1] + boundaries[1:]) / 2.0

@@ -21,7 +21,7 @@ from synthgen.core import BOX_EDGES, Sample
 from synthgen.core.errors import InputError
 from synthgen.labels.geometry import OCCLUDED, VISIBLE
 
-__all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "write_clip_animation"]
+__all__ = ["draw_labeled_image", "draw_sample", "draw_tracks", "id_color", "write_clip_animation"]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class _Item:
     corners_2d: np.ndarray | None
 
 
-def _color(key: int) -> tuple[int, int, int]:
+def id_color(key: int) -> tuple[int, int, int]:
     """A distinct, stable RGB colour per id (golden-ratio hues)."""
     r, g, b = colorsys.hsv_to_rgb((key * 0.618034) % 1.0, 0.75, 1.0)
     return int(r * 255), int(g * 255), int(b * 255)
@@ -63,14 +63,14 @@ def _draw(image: np.ndarray, items: list[_Item], polylines: list[tuple[int, np.n
         tint = image.copy()
         for item in items:
             if item.mask is not None:
-                tint[item.mask] = _color(item.color_key)
+                tint[item.mask] = id_color(item.color_key)
         image = cv2.addWeighted(image, 0.65, tint, 0.35, 0)
         for item in items:
             if item.mask is not None:
                 contours, _ = cv2.findContours(item.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-                cv2.drawContours(image, contours, -1, _color(item.color_key), 1)
+                cv2.drawContours(image, contours, -1, id_color(item.color_key), 1)
     for item in items:
-        color = _color(item.color_key)
+        color = id_color(item.color_key)
         x0, y0, x1, y1 = (int(round(v)) for v in item.bbox)
         cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), color, 1)
         if item.amodal_bbox is not None:
@@ -88,7 +88,7 @@ def _draw(image: np.ndarray, items: list[_Item], polylines: list[tuple[int, np.n
             elif v == OCCLUDED:
                 cv2.circle(image, _point((x, y)), 3, (255, 60, 60), 1, cv2.LINE_AA)
     for category_id, points in polylines:
-        color = _color(1000 + category_id)
+        color = id_color(1000 + category_id)
         for (xa, ya, va), (xb, yb, vb) in zip(points[:-1], points[1:]):
             visible = va == VISIBLE and vb == VISIBLE
             cv2.line(image, _point((xa, ya)), _point((xb, yb)), color if visible else (128, 128, 128),
@@ -162,7 +162,7 @@ def draw_tracks(pixels: np.ndarray, image) -> np.ndarray:
     for track in image.tracks:
         if track.state == "out_of_view":
             continue
-        color = _color(track.track_id)
+        color = id_color(track.track_id)
         x0, y0 = (int(round(v)) for v in track.amodal_bbox[:2])
         text = str(track.track_id) if track.state in ("visible", "too_small") else f"({track.track_id})"
         if track.state == "occluded":

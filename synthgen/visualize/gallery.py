@@ -15,7 +15,11 @@ from synthgen.core.validation import check_choice, check_number
 from synthgen.io.dataset import clips_of
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import READ_FORMATS, read_dataset
+from synthgen.io.input_checks import read_color_image
+from synthgen.io.point_files import read_pcd, sweep_from_array
+from synthgen.io.record import lidar_labels
 from synthgen.visualize.drawing import draw_labeled_image, write_clip_animation
+from synthgen.visualize.lidar_view import draw_lidar_views
 
 __all__ = ["PreviewSettings", "write_preview"]
 
@@ -62,8 +66,20 @@ def _thumbnail(image: np.ndarray, size: int) -> np.ndarray:
     return canvas
 
 
+def _write_lidar_views(images, out: Path) -> None:
+    """``lidar_<stem>.png`` per image with a LiDAR sweep: points over the image, and the bird's-eye view."""
+    for image in images:
+        if image.lidar is None:
+            continue
+        sweep = sweep_from_array(read_pcd(image.lidar.path), **lidar_labels(image.lidar))
+        pixels = read_color_image(image.path)[..., ::-1]
+        views = draw_lidar_views(pixels, sweep, np.asarray(image.camera["K"]))
+        cv2.imwrite(str(out / f"lidar_{image.path.stem}.png"), views[..., ::-1])
+
+
 def write_preview(settings: PreviewSettings) -> Path:
     """Write ``gallery.png`` (a grid) and ``index.html`` (self-contained) for the first ``n`` images,
+    ``lidar_<stem>.png`` (points over the image and a bird's-eye view) for those with a LiDAR sweep,
     and for a sequence dataset ``clip_XXXXXX.gif`` (or ``.mp4``) for each of the first ``clips`` clips.
 
     Returns:
@@ -97,6 +113,7 @@ def write_preview(settings: PreviewSettings) -> Path:
         + "".join(cards) + "</body></html>\n"
     )
     (out / "index.html").write_text(page)
+    _write_lidar_views(dataset.images[:settings.count], out)
     for clip, images in list(clips_of(dataset).items())[:settings.clips]:
         write_clip_animation(images, dataset, out / f"clip_{clip:06d}.{settings.animation}", settings.masks,
                              settings.cuboids)
