@@ -1,7 +1,8 @@
 """The format registry: every dataset format in one place, and reading any dataset.
 
 Each format module (``coco``, ``yolo``, ``voc``, ``labelstudio``, ``kitti``, ``mot``,
-``cvat``, ``bop``, ``shards`` (webdataset tars) and ``store``: synthgen's own) declares a ``Format`` (see
+``cvat``, ``bop``, ``shards`` (webdataset tars), ``semantic_kitti``, ``pointcloud`` (LiDAR
+sweeps) and ``store``: synthgen's own) declares a ``Format`` (see
 ``synthgen.io.format_spec``): its reader and detection beside its writer. ``FORMATS`` lists
 them; detection (``detect_format``), ``read_dataset``, ``synthgen export``'s choices and
 options and the CLI help come from it, so adding a format is one module (plus its writer's
@@ -19,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgen.core.errors import InputError
-from synthgen.io import bop, coco, cvat, kitti, labelstudio, mot, shards, store, voc, yolo
+from synthgen.io import bop, coco, cvat, kitti, labelstudio, mot, pointcloud, semantic_kitti, shards, store, voc, yolo
 from synthgen.io.coco import read_coco
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.format_spec import Format
@@ -32,7 +33,8 @@ __all__ = ["FORMATS", "READ_FORMATS", "WRITE_ANY_FORMATS", "WRITE_FORMATS", "dat
 
 # Detection order: the most specific layouts first (a store or a BOP tree may hold JSON files too).
 FORMATS: tuple[Format, ...] = (store.FORMAT, bop.FORMAT, yolo.FORMAT, voc.FORMAT, labelstudio.FORMAT, coco.FORMAT,
-                               labelstudio.GOLD_FORMAT, kitti.FORMAT, mot.FORMAT, cvat.FORMAT, shards.FORMAT)
+                               labelstudio.GOLD_FORMAT, kitti.FORMAT, mot.FORMAT, cvat.FORMAT, shards.FORMAT,
+                               semantic_kitti.FORMAT, pointcloud.FORMAT)
 READ_FORMATS = tuple(f.name for f in FORMATS if f.read is not None)
 WRITE_FORMATS = tuple(f.name for f in FORMATS if f.writes)
 # The formats any labeled dataset (real ones, mixes) can be written in.

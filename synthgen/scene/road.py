@@ -159,9 +159,9 @@ class RoadSampler:
         lighting: Lighting | None = None,
         randomize: Mapping[str, SceneRandomizer] | None = None,
         parked: Sequence[int] = (0, 3),
-        buildings: Sequence[int] = (3, 7),
-        trees: Sequence[int] = (3, 8),
-        poles: Sequence[int] = (2, 5),
+        buildings: Sequence[int] = (4, 8),
+        trees: Sequence[int] = (5, 12),
+        poles: Sequence[int] = (4, 8),
         signs: Sequence[int] = (0, 2),
         behind_m: float = 30.0,
     ):
@@ -259,7 +259,7 @@ class RoadSampler:
             walk = _box([x_min, kerb + side * _SIDEWALK_M / 2, _KERB_M / 2], [x_max - x_min, _SIDEWALK_M, _KERB_M])
             parts["sidewalk"].append(walk.apply_translation([(x_max + x_min) / 2, 0, 0]))
             behind = kerb + side * _SIDEWALK_M
-            parts["building"] += self._buildings(rng, side, behind + side * rng.uniform(1.0, 6.0))
+            parts["building"] += self._buildings(rng, side, behind)
             for _ in range(int(rng.integers(self.poles[0], self.poles[1] + 1))):
                 height = rng.uniform(6.0, 9.0)
                 parts["pole"].append(_cylinder(0.12, height, [rng.uniform(x_min, x_max), kerb + side * 0.4, height / 2]))
@@ -301,13 +301,14 @@ class RoadSampler:
             cars.append(dataclasses.replace(car, pose=pose, role="parked"))
         return cars
 
-    def _buildings(self, rng: np.random.Generator, side: float, front_y: float) -> list[trimesh.Trimesh]:
-        """A row of box buildings whose fronts face the road at ``front_y``."""
+    def _buildings(self, rng: np.random.Generator, side: float, walk_y: float) -> list[trimesh.Trimesh]:
+        """A row of box buildings facing the road, each set back 1-8 m behind the sidewalk at ``walk_y``."""
         blocks, x = [], -self.behind_m + rng.uniform(0.0, 10.0)
         for _ in range(int(rng.integers(self.buildings[0], self.buildings[1] + 1))):
             length, depth, height = rng.uniform(8.0, 25.0), rng.uniform(6.0, 15.0), rng.uniform(4.0, 18.0)
             if x + length > self.length:
                 break
+            front_y = walk_y + side * rng.uniform(1.0, 8.0)
             blocks.append(_box([x + length / 2, front_y + side * depth / 2, height / 2], [length, depth, height]))
             x += length + rng.uniform(0.0, 12.0)
         return blocks
