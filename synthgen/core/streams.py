@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "LIDAR_STREAM", "MOTION_STREAM", "PASTE_STREAM", "RENDER_STREAM", "SCENE_STREAM", "sample_rng",
-           "stream_generator", "stream_seed"]
+__all__ = ["AUGMENT_STREAM", "DIFFUSION_STREAM", "LIDAR_STREAM", "MOTION_STREAM", "PASTE_STREAM", "RENDER_STREAM",
+           "SCENE_STREAM", "sample_rng", "stream_generator", "stream_seed"]
 
 SCENE_STREAM = 0  # sample_rng: the scene sampler and its randomizers
 AUGMENT_STREAM = 1  # 2D augmentation

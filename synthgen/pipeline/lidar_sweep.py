@@ -22,11 +22,26 @@ __all__ = ["VISIBILITY_LEVELS", "lidar_sweep", "points_in_box"]
 VISIBILITY_LEVELS = (0.4, 0.6, 0.8)
 
 
-def _transform(matrices: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply (M, 4, 4) or (4, 4) rigid transforms to (M, 3) points."""
+def _transform(matrices: np.ndarray, points: np.ndarray, translate: bool = True) -> np.ndarray:
+    """Apply (M, 4, 4) or (4, 4) rigid transforms to (M, 3) points (directions: ``translate=False``)."""
     if matrices.ndim == 2:
-        return points @ matrices[:3, :3].T + matrices[:3, 3]
-    return np.einsum("mij,mj->mi", matrices[:, :3, :3], points) + matrices[:, :3, 3]
+        return points @ matrices[:3, :3].T + (matrices[:3, 3] if translate else 0.0)
+    return np.einsum("mij,mj->mi", matrices[:, :3, :3], points) + (matrices[:, :3, 3] if translate else 0.0)
+
+
+def _rigid_inverse(matrices: np.ndarray) -> np.ndarray:
+    """Inverses of (..., 4, 4) rigid transforms (transposed rotation, rotated translation)."""
+    inverse = np.zeros_like(matrices)
+    rotation = np.swapaxes(matrices[..., :3, :3], -1, -2)
+    inverse[..., :3, :3] = rotation
+    inverse[..., :3, 3] = -(rotation @ matrices[..., :3, 3, None])[..., 0]
+    inverse[..., 3, 3] = 1.0
+    return inverse
+
+
+def _per_point(poses: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(4, 4) when every column shares one pose (a still rig), else (M, 4, 4) per point."""
+    return poses[0] if np.ptp(poses, axis=0).max() == 0 else poses[columns]
 
 
 def _poses(spec: SceneSpec, clip: Clip | None, frame_time: float, column_times: np.ndarray):
@@ -45,10 +60,16 @@ def _poses(spec: SceneSpec, clip: Clip | None, frame_time: float, column_times: 
     return camera_per_column, camera_at_frame, moving, at_frame
 
 
-def points_in_box(points: np.ndarray, box: LidarBox, tolerance_m: float = 1e-6) -> np.ndarray:
-    """(N,) bool points (LiDAR frame) inside a box, its faces included (within ``tolerance_m``)."""
-    local = (np.asarray(points, dtype=np.float64) - box.center) @ box.rotation
-    return np.all(np.abs(local) <= box.dimensions / 2 + tolerance_m, axis=1)
+def points_in_box(points: np.ndarray, box: LidarBox, tolerance_m: float = 1e-4) -> np.ndarray:
+    """(N,) bool points (LiDAR frame) inside a box, its faces included (within ``tolerance_m``: points are
+    float32, and a point on a face may sit a few micrometres outside it)."""
+    points = np.asarray(points, dtype=np.float64)
+    reach = float(np.linalg.norm(box.dimensions)) / 2 + tolerance_m
+    near = np.flatnonzero((np.abs(points[:, 0] - box.center[0]) <= reach) & (np.abs(points[:, 1] - box.center[1]) <= reach))
+    local = (points[near] - box.center) @ box.rotation
+    inside = np.zeros(len(points), bool)
+    inside[near] = np.all(np.abs(local) <= box.dimensions / 2 + tolerance_m, axis=1)
+    return inside
 
 
 def _level(visibility: float, rays: int) -> int:
@@ -58,6 +79,7 @@ def _level(visibility: float, rays: int) -> int:
 def _boxes(spec: SceneSpec, exact: ExactReturns, world_to_lidar: np.ndarray, deskewed: np.ndarray,
            max_range: float) -> list[LidarBox]:
     categories: dict[int, CategoryInfo] = {c.id: c for c in spec.categories}
+    deskewed = deskewed.astype(np.float64)
     visible = np.bincount(exact.object_index, minlength=len(spec.objects))
     boxes = []
     for k, obj in sorted(enumerate(spec.objects), key=lambda item: item[1].instance_id):
@@ -101,16 +123,16 @@ def lidar_sweep(spec: SceneSpec, clip: Clip | None, frame: int, rng: np.random.G
     measured = sensor.measure(exact.ranges, exact.incidence_cos, exact.reflectivity, rays.rings[exact.ray_index], rng)
     keep = measured.keep
     rows, columns = exact.ray_index[keep], rays.columns[exact.ray_index[keep]]
-    world_directions = np.einsum("mij,mj->mi", sensor_poses[columns, :3, :3], rays.directions[rows])
+    world_directions = _transform(_per_point(sensor_poses, columns), rays.directions[rows], translate=False)
     world = exact.world[keep] + world_directions * (measured.ranges[keep] - exact.ranges[keep])[:, None]
-    points = _transform(np.linalg.inv(sensor_poses[columns]), world)
+    points = _transform(_per_point(_rigid_inverse(sensor_poses), columns), world)
     hit = exact.object_index[keep]
     world_at_frame = world.copy()
     for k, poses in moving.items():  # each point moves with its object to the frame's time
         on = np.flatnonzero(hit == k)
-        correction = at_frame[k] @ np.linalg.inv(poses[columns[on]])
+        correction = at_frame[k] @ _rigid_inverse(poses)[columns[on]]
         world_at_frame[on] = _transform(correction, world[on])
-    world_to_lidar = np.linalg.inv(lidar_to_world)
+    world_to_lidar = _rigid_inverse(lidar_to_world)
     deskewed = _transform(world_to_lidar, world_at_frame)
     objects = spec.objects
     class_lookup = np.array([obj.category_id if obj.is_instance else surface_class_id(obj.surface) for obj in objects],
