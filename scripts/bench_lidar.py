@@ -98,7 +98,7 @@ def sweep_rows(scenes: int, repeats: int) -> list[list[object]]:
         sensor = LidarSensor(None, elevations_deg=[-24.9, 2.0], beams=rings, columns=columns, max_range_m=120.0)
         specs = [dataclasses.replace(spec, lidar=sensor) for spec in _scenes(scenes)]
         full = sum(_best(lambda s=s: lidar_sweep(s, None, 0, np.random.default_rng(0)), repeats) for s in specs) / scenes
-        hits = sum(_best(lambda s=s, l=sensor: _exact_hits(s, l), repeats) for s in specs) / scenes
+        hits = sum(_best(lambda s=s: _exact_hits(s, s.lidar), repeats) for s in specs) / scenes
         bare = sum(min(_bare_embree(s, sensor) for _ in range(repeats)) for s in specs) / scenes
         count = rings * columns
         per_ray[(rings, columns)] = full / count
