@@ -135,7 +135,7 @@ def main(argv: list[str]) -> None:
     lines = ["# LiDAR sweeps", "", f"*{stamp()}*", "",
              f"Written by `scripts/bench_lidar.py`. Road scenes as `generate scene=road` draws them "
              f"({options['scenes']} scenes, best of {options['repeats']} per scene, mean over scenes). A full sweep "
-             "casts the rays, rebuilds each hit in float64, applies the sensor model, labels every point, "
+             "casts the rays, computes each hit point in float64, applies the sensor model, labels every point, "
              "deskews, and computes each labeled object's 3D box, point count and amodal visibility; exact hits "
              "are the first part alone (each ray's hit point, object, incidence and reflectivity); bare "
              "Embree is one first-hit query of the same rays against the same triangles, scene build included.",

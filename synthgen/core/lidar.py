@@ -46,7 +46,7 @@ __all__ = [
 
 # Classes of unlabeled surfaces (``SceneObject.surface``) in per-point labels: ids from
 # SURFACE_CLASS_BASE on, clear of any category id a scene declares.
-SURFACE_CLASSES = ("road", "sidewalk", "terrain", "building", "pole", "traffic_sign", "vegetation", "other")
+SURFACE_CLASSES = ("road", "sidewalk", "terrain", "building", "pole", "traffic_sign", "vegetation", "other", "trunk")
 SURFACE_CLASS_BASE = 1000
 
 

@@ -251,6 +251,11 @@ class LidarSweep:
     duration_s: float
     boxes: list[LidarBox] = field(default_factory=list)
 
+    @property
+    def ranges(self) -> np.ndarray:
+        """(N,) float32 measured range of each point, metres (its distance from the sensor)."""
+        return np.linalg.norm(self.points, axis=1)
+
 
 @dataclass
 class Sample:

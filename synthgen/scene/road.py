@@ -43,7 +43,7 @@ _PARKING_M = 2.4  # parking strip between the shoulder and the kerb
 _SIDEWALK_M = 2.5
 _KERB_M = 0.15
 _ROADSIDE_COLORS = {"sidewalk": (150, 150, 145), "building": (170, 150, 130), "pole": (110, 110, 115),
-                    "traffic_sign": (230, 230, 235), "vegetation": (60, 110, 50)}
+                    "traffic_sign": (230, 230, 235), "vegetation": (60, 110, 50), "trunk": (95, 70, 50)}
 
 
 def _box(centre, extents) -> trimesh.Trimesh:
@@ -269,19 +269,17 @@ class RoadSampler:
                 parts["traffic_sign"].append(_box([x, y, 2.5], [0.05, 0.7, 0.7]))
             for _ in range(int(rng.integers(self.trees[0], self.trees[1] + 1))):
                 x, y, height = rng.uniform(x_min, x_max), behind + side * rng.uniform(-1.0, 1.0), rng.uniform(2.0, 4.0)
-                parts["vegetation"].append(_cylinder(0.2, height, [x, y, height / 2]))
+                parts["trunk"].append(_cylinder(0.2, height, [x, y, height / 2]))
                 crown = trimesh.creation.icosphere(subdivisions=1, radius=rng.uniform(1.5, 3.0))
                 parts["vegetation"].append(crown.apply_translation([x, y, height + crown.extents[2] * 0.35]))
         surfaces = []
         for name, meshes in parts.items():
-            if meshes:
+            if meshes:  # one object per kind (the renderer shades one colour per object), its shade drawn
                 mesh = trimesh.util.concatenate(meshes)
-                colors = np.tile(np.append(srgb_to_linear(np.asarray(_ROADSIDE_COLORS[name])), 1.0), (len(mesh.vertices), 1))
-                if name == "building":  # one facade colour per building (8 vertices each)
-                    shades = rng.uniform(0.5, 1.2, len(meshes))
-                    colors[:, :3] = np.clip(colors[:, :3] * np.repeat(shades, 8)[:, None], 0.0, 1.0)
-                geometry = MeshGeometry(mesh.vertices, mesh.faces, colors=colors, cacheable=False)
-                surfaces.append(SceneObject(geometry, np.eye(4), color=np.ones(4), role="scenery", surface=name))
+                shade = np.clip(np.asarray(_ROADSIDE_COLORS[name]) * rng.uniform(0.75, 1.15), 0, 255)
+                color = np.append(srgb_to_linear(shade), 1.0)
+                geometry = MeshGeometry(mesh.vertices, mesh.faces, cacheable=False)
+                surfaces.append(SceneObject(geometry, np.eye(4), color=color, role="scenery", surface=name))
         return parked + surfaces
 
     def _parked(self, rng: np.random.Generator, side: float, lane_y: float, first_id: int) -> list[SceneObject]:

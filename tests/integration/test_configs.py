@@ -43,8 +43,8 @@ def test_group_option_composes_and_instantiates(group, option, tmp_path):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate", overrides=override)
     node = cfg[key]
-    if not node:  # an intentionally empty option (augment=none, generator=none)
-        assert (group, option) in (("augment", "none"), ("generator", "none"))
+    if not node:  # an intentionally empty option (augment=none, generator=none, lidar=none)
+        assert (group, option) in (("augment", "none"), ("generator", "none"), ("lidar", "none"))
         return
     built = instantiate(node, key)
     if group == "export":
@@ -60,6 +60,6 @@ def test_default_config_has_documented_top_level_keys():
         cfg = compose(config_name="generate")
     assert set(cfg) == {"out", "n", "seed", "resume", "overwrite", "threads", "workers", "recycle_after", "shard",
                         "num_shards", "progress", "allowed_target_prefixes", "scene", "render", "labels", "augment",
-                        "writer", "export", "sequence", "motion", "generator"}
+                        "writer", "export", "sequence", "motion", "generator", "lidar"}
     sampler = instantiate(cfg.scene, "scene")
     assert len(sampler.categories) >= 3
