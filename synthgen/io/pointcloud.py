@@ -43,12 +43,12 @@ def export_pointcloud(dataset: LabeledDataset, out: str | Path, file_format: str
         InputError: An image without a LiDAR sweep.
     """
     out = Path(out)
-    (out / "boxes").mkdir(parents=True, exist_ok=True)
     encode = pcd_bytes if file_format == "pcd" else ply_bytes
     for image in dataset.images:
         if image.lidar is None:
             raise InputError(f"{image.path}: no LiDAR sweep; the pointcloud export needs generate lidar=<preset>")
         stem = f"{image.index:06d}"
+        (out / "boxes").mkdir(parents=True, exist_ok=True)
         (out / f"{stem}.{file_format}").write_bytes(encode(read_pcd(image.lidar.path)))
         (out / "boxes" / f"{stem}.json").write_text(json.dumps(_boxes(image.lidar), sort_keys=True) + "\n")
     return out
