@@ -83,6 +83,15 @@ def sanity_problems(dataset, root: Path) -> list[str]:
     return problems
 
 
+def _read_sweeps(dataset) -> None:
+    """Read every LiDAR sweep a store's records name, as preview and the exports do."""
+    from synthgen.io.point_files import read_sweep
+
+    for image in dataset.images:
+        if image.lidar is not None:
+            read_sweep(image.lidar)
+
+
 def run_case(format: str, path: Path) -> dict:
     from synthgen.core.errors import SynthgenError
 
@@ -90,6 +99,7 @@ def run_case(format: str, path: Path) -> dict:
     try:
         dataset = _read(format, path)
         dataset.images = list(dataset.images)  # a store reads its records lazily
+        _read_sweeps(dataset)
     except SynthgenError as error:
         message = str(error)
         if GUARD_MARK in message:

@@ -168,7 +168,8 @@ def write_bop(root: Path) -> Path:
 
 
 def write_store(root: Path) -> Path:
-    """A real synthgen store: two 48x36 tabletop renders (pyrender, EGL)."""
+    """A real synthgen store: two 48x36 tabletop renders (pyrender, EGL), each with a small LiDAR
+    sweep (``lidar/*.pcd`` and the record's ``lidar`` entry are fuzzed too)."""
     from hydra import compose, initialize_config_dir
 
     from synthgen.commands.generate import generate
@@ -176,7 +177,8 @@ def write_store(root: Path) -> Path:
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="generate", overrides=[
-            f"out={root}", "n=2", "render.width=48", "render.height=36", "progress=false", "scene.placement.count=[2,3]"])
+            f"out={root}", "n=2", "render.width=48", "render.height=36", "progress=false", "scene.placement.count=[2,3]",
+            "lidar=vlp16", "lidar.columns=90", "lidar.level=false", "lidar.offset_m=[0,0,0]"])
     generate(cfg)
     return root
 

@@ -36,7 +36,7 @@ from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.export_files import StoreExporter, place_image
 from synthgen.io.format_spec import Format
-from synthgen.io.point_files import read_pcd
+from synthgen.io.point_files import read_points
 
 __all__ = ["KittiExporter", "export_kitti", "kitti_box_3d", "kitti_calibration", "velodyne_bytes", "FORMAT"]
 
@@ -126,7 +126,7 @@ def export_kitti(dataset: LabeledDataset, out: str | Path, points: str = "deskew
         place_image(image.path, out / "image_2" / f"{stem}{image.path.suffix}")
         if image.lidar is not None:
             (out / "velodyne").mkdir(exist_ok=True)
-            (out / "velodyne" / f"{stem}.bin").write_bytes(velodyne_bytes(read_pcd(image.lidar.path), points))
+            (out / "velodyne" / f"{stem}.bin").write_bytes(velodyne_bytes(read_points(image.lidar), points))
     return out / "label_2"
 
 

@@ -17,8 +17,10 @@ import numpy as np
 
 from synthgen.core import LidarSweep
 from synthgen.core.errors import InputError
+from synthgen.io.dataset import LidarFrame
 
-__all__ = ["SWEEP_FIELDS", "pcd_bytes", "ply_bytes", "read_pcd", "sweep_array", "sweep_from_array"]
+__all__ = ["SWEEP_FIELDS", "pcd_bytes", "ply_bytes", "read_pcd", "read_points", "read_sweep", "sweep_array",
+           "sweep_from_array"]
 
 SWEEP_FIELDS = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4"), ("ring", "<u2"),
                          ("t", "<f4"), ("instance", "<i4"), ("label", "<u2"), ("xd", "<f4"), ("yd", "<f4"),
@@ -98,4 +100,28 @@ def read_pcd(path: str | Path, data: bytes | None = None) -> np.ndarray:
         raise InputError(f"{path}: PCD fields {names} are not a synthgen sweep's {list(SWEEP_FIELDS.names)}")
     if count < 0 or len(body) != count * dtype.itemsize:
         raise InputError(f"{path}: PCD declares {count} points but holds {len(body)} bytes; the file is truncated")
-    return np.frombuffer(body, dtype=dtype).copy()
+    array = np.frombuffer(body, dtype=dtype).copy()
+    for name in ("x", "y", "z", "intensity", "t", "xd", "yd", "zd"):
+        if not np.isfinite(array[name]).all():
+            raise InputError(f"{path}: field {name} holds a non-finite value; the file is damaged, re-run generate")
+    return array
+
+
+def read_points(frame: LidarFrame, data: bytes | None = None) -> np.ndarray:
+    """The ``SWEEP_FIELDS`` points of a stored sweep, checked against its record's point count.
+
+    Raises:
+        InputError: A damaged file, or one that does not hold the record's sweep.
+    """
+    array = read_pcd(frame.path, data)
+    if len(array) != frame.points:
+        raise InputError(f"{frame.path}: holds {len(array)} points, its label record says {frame.points}; "
+                         "the store is damaged, re-run generate")
+    return array
+
+
+def read_sweep(frame: LidarFrame, data: bytes | None = None) -> LidarSweep:
+    """A stored sweep with its labels (``read_points`` plus the record's boxes, extrinsics and timing)."""
+    return sweep_from_array(read_points(frame, data), lidar_to_camera=frame.lidar_to_camera,
+                            lidar_to_world=frame.lidar_to_world, start_s=frame.start_s, duration_s=frame.duration_s,
+                            boxes=frame.boxes)

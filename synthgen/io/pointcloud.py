@@ -19,7 +19,7 @@ from synthgen.core.validation import check_choice
 from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import StoreExporter
 from synthgen.io.format_spec import Format
-from synthgen.io.point_files import pcd_bytes, ply_bytes, read_pcd
+from synthgen.io.point_files import pcd_bytes, ply_bytes, read_points
 from synthgen.io.record import json_array
 
 __all__ = ["PointCloudExporter", "export_pointcloud", "FORMAT"]
@@ -49,7 +49,7 @@ def export_pointcloud(dataset: LabeledDataset, out: str | Path, file_format: str
             raise InputError(f"{image.path}: no LiDAR sweep; the pointcloud export needs generate lidar=<preset>")
         stem = f"{image.index:06d}"
         (out / "boxes").mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.{file_format}").write_bytes(encode(read_pcd(image.lidar.path)))
+        (out / f"{stem}.{file_format}").write_bytes(encode(read_points(image.lidar)))
         (out / "boxes" / f"{stem}.json").write_text(json.dumps(_boxes(image.lidar), sort_keys=True) + "\n")
     return out
 

@@ -64,7 +64,6 @@ __all__ = [
     "json_array",
     "labeled_image",
     "labeled_object",
-    "lidar_labels",
     "model_ply",
     "record_files",
     "sample_from_record",
@@ -231,12 +230,6 @@ def _lidar_record(sweep: LidarSweep) -> dict:
                    "rotation": json_array(box.rotation), "yaw": box.yaw, "num_points": box.num_points,
                    "visibility": box.visibility, "visibility_level": box.visibility_level} for box in sweep.boxes],
     }
-
-
-def lidar_labels(frame: LidarFrame) -> dict:
-    """``LidarSweep``'s fields other than the points, of a stored sweep (for ``sweep_from_array``)."""
-    return {"lidar_to_camera": frame.lidar_to_camera, "lidar_to_world": frame.lidar_to_world,
-            "start_s": frame.start_s, "duration_s": frame.duration_s, "boxes": frame.boxes}
 
 
 def _lidar_box(item, names: dict[int, str], where: str) -> LidarBox:

@@ -35,7 +35,7 @@ from synthgen.io.dataset import LabeledDataset, LabeledImage
 from synthgen.io.export_files import StoreExporter
 from synthgen.io.format_spec import Format
 from synthgen.io.kitti import kitti_calibration, velodyne_bytes
-from synthgen.io.point_files import read_pcd
+from synthgen.io.point_files import read_points
 
 __all__ = ["SEMANTIC_KITTI_IDS", "SemanticKittiExporter", "export_semantic_kitti", "semantic_ids", "FORMAT"]
 
@@ -100,7 +100,7 @@ def export_semantic_kitti(dataset: LabeledDataset, out: str | Path, points: str 
         first = np.asarray(images[0].camera["world_to_camera"])
         poses, times = [], []
         for position, image in enumerate(images):
-            array = read_pcd(image.lidar.path)
+            array = read_points(image.lidar)
             (folder / "velodyne" / f"{position:06d}.bin").write_bytes(velodyne_bytes(array, points))
             semantic = lookup[np.minimum(array["label"], len(lookup) - 1)]
             labels = (array["instance"].astype(np.uint32) << 16) | semantic

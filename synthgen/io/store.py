@@ -48,8 +48,8 @@ from synthgen.io.flow_files import kitti_flow_image, read_kitti_flow
 from synthgen.io.format_spec import Format
 from synthgen.io.input_checks import contained, guarded_reader, load_json, mapping
 from synthgen.io.manifest import MANIFEST, categories_from_manifest, config_diff, read_manifest
-from synthgen.io.point_files import pcd_bytes, read_pcd, sweep_array, sweep_from_array
-from synthgen.io.record import labeled_image, lidar_labels, model_ply, sample_from_record, sample_record
+from synthgen.io.point_files import pcd_bytes, read_sweep, sweep_array
+from synthgen.io.record import labeled_image, model_ply, sample_from_record, sample_record
 
 __all__ = [
     "SHARDS",
@@ -292,9 +292,7 @@ def read_sample(root: str | Path, index: int) -> Sample:
             depth = archive["depth"]
     else:
         depth = (_read_image(root / files["depth"], cv2.IMREAD_UNCHANGED) * record["depth_unit_m"]).astype(np.float32)
-    lidar = None
-    if labeled.lidar is not None:
-        lidar = sweep_from_array(read_pcd(labeled.lidar.path), **lidar_labels(labeled.lidar))
+    lidar = read_sweep(labeled.lidar) if labeled.lidar is not None else None
     return sample_from_record(record, image, depth, ids, categories,
                               _read_flow(root, files, "forward"), _read_flow(root, files, "backward"), lidar)
 

@@ -16,8 +16,7 @@ from synthgen.io.dataset import clips_of
 from synthgen.io.export_files import prepare_export_folder
 from synthgen.io.formats import READ_FORMATS, read_dataset
 from synthgen.io.input_checks import read_color_image
-from synthgen.io.point_files import read_pcd, sweep_from_array
-from synthgen.io.record import lidar_labels
+from synthgen.io.point_files import read_sweep
 from synthgen.visualize.drawing import draw_labeled_image, write_clip_animation
 from synthgen.visualize.lidar_view import draw_lidar_views
 
@@ -71,7 +70,7 @@ def _write_lidar_views(images, out: Path) -> None:
     for image in images:
         if image.lidar is None:
             continue
-        sweep = sweep_from_array(read_pcd(image.lidar.path), **lidar_labels(image.lidar))
+        sweep = read_sweep(image.lidar)
         pixels = read_color_image(image.path)[..., ::-1]
         views = draw_lidar_views(pixels, sweep, np.asarray(image.camera["K"]))
         cv2.imwrite(str(out / f"lidar_{image.path.stem}.png"), views[..., ::-1])

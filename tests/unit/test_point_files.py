@@ -66,3 +66,21 @@ def test_mutated_pcd_reads_or_fails_with_input_error(flips, cut):
     except InputError:
         return
     assert array.dtype == SWEEP_FIELDS
+
+
+def test_a_sweep_is_checked_against_its_record(tmp_path):
+    from synthgen.io.dataset import LidarFrame
+    from synthgen.io.point_files import read_points, read_sweep
+
+    path = tmp_path / "a.pcd"
+    path.write_bytes(pcd_bytes(_array(5)))
+    frame = LidarFrame(path, 5, np.eye(4), np.eye(4), -0.05, 0.1)
+    sweep = read_sweep(frame)
+    assert sweep.points.shape == (5, 3) and sweep.start_s == -0.05 and np.array_equal(sweep.rings, _array(5)["ring"])
+    with pytest.raises(InputError, match="holds 5 points, its label record says 6"):
+        read_points(LidarFrame(path, 6, np.eye(4), np.eye(4), -0.05, 0.1))
+    broken = _array(5)
+    broken["zd"][2] = np.nan
+    path.write_bytes(pcd_bytes(broken))
+    with pytest.raises(InputError, match="field zd holds a non-finite value"):
+        read_points(frame)
