@@ -67,9 +67,10 @@ def test_road_sweeps_are_stored_labeled_and_consistent_with_the_camera(road_stor
     assert np.allclose(sample.lidar.lidar_to_world[:3, 2], [0, 0, 1])  # a level roof mount
 
 
-def test_generate_with_lidar_is_byte_identical_for_any_worker_count(generate_cfg, tmp_path):
-    runs = stores_by_worker_count(generate_cfg, tmp_path, "n=3", "seed=4", *ROAD, "lidar.range_noise_m=0.05",
-                                  "lidar.dropout=0.1")
+@pytest.mark.parametrize("clips", [(), ("motion=driving", "sequence.frames=3", "sequence.fps=10")], ids=["stills", "clips"])
+def test_generate_with_lidar_is_byte_identical_for_any_worker_count(generate_cfg, tmp_path, clips):
+    runs = stores_by_worker_count(generate_cfg, tmp_path, "n=2", "seed=4", *ROAD, "lidar.range_noise_m=0.05",
+                                  "lidar.dropout=0.1", *clips)
     assert any(name.startswith("lidar/") for name in runs[1]) and runs[1] == runs[2]
 
 
