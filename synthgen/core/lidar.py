@@ -26,6 +26,7 @@ Every draw comes from the sample's LiDAR generator (``synthgen.core.streams.LIDA
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,11 +140,20 @@ class LidarPattern:
                          np.broadcast_to(np.sin(elevation), (self.rings, self.columns))], axis=-1)
 
     def rays(self, sweep: int = 0) -> PatternRays:
-        """The sweep's rays, ring-major (every sweep of a spinning sensor casts the same rays)."""
-        rings, columns = np.divmod(np.arange(self.rings * self.columns), self.columns)
-        times = self.time_offsets_s()
-        return PatternRays(self.directions().reshape(-1, 3), rings.astype(np.int32), columns.astype(np.int32),
-                           times[columns], times)
+        """The sweep's rays, ring-major (every sweep of a spinning sensor casts the same rays: built
+        once per pattern and shared, read-only)."""
+        return _spinning_rays(self)
+
+
+@functools.lru_cache(maxsize=8)
+def _spinning_rays(pattern: LidarPattern) -> PatternRays:
+    rings, columns = np.divmod(np.arange(pattern.rings * pattern.columns), pattern.columns)
+    times = pattern.time_offsets_s()
+    rays = PatternRays(pattern.directions().reshape(-1, 3), rings.astype(np.int32), columns.astype(np.int32),
+                       times[columns], times)
+    for array in (rays.directions, rays.rings, rays.columns, rays.times_s, rays.column_times_s):
+        array.flags.writeable = False
+    return rays
 
 
 @dataclass(frozen=True)

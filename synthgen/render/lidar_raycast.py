@@ -216,14 +216,15 @@ def cast_lidar(objects: tuple[SceneObject, ...], rays: PatternRays, sensor_poses
 
     ray_index = np.flatnonzero(owner >= 0)
     ranges = best[ray_index]
-    world = origins[ray_index] + directions[ray_index] * ranges[:, None]
+    hit_directions = directions[ray_index]
+    world = (origin if origin.ndim == 1 else origin[ray_index]) + hit_directions * ranges[:, None]
     reflectivity = np.zeros(len(ray_index))
     hit_owner = owner[ray_index]
     for k in np.unique(hit_owner):
         rows = np.flatnonzero(hit_owner == k)
         at = ray_index[rows]
         reflectivity[rows] = _reflectivity(objects[k], face[at], u[at], v[at])
-    normals = normal[ray_index].astype(np.float64)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
-    incidence = np.abs(np.einsum("ij,ij->i", normals, directions[ray_index]))
+    normals = normal[ray_index]
+    lengths = np.maximum(np.sqrt(np.einsum("ij,ij->i", normals, normals)), 1e-30)
+    incidence = (np.abs(np.einsum("ij,ij->i", normals, hit_directions.astype(np.float32))) / lengths).astype(np.float64)
     return ExactReturns(ray_index, world, ranges, hit_owner, incidence, reflectivity, amodal_rays)
