@@ -132,8 +132,8 @@ def _replay(settings, parts, recorded: list, root: Path, n: int, threads: int) -
 
 def main(argv: list[str]) -> None:
     options, extra = options_and_overrides(argv, {
-        "scenes": "tabletop,tabletop_fruits,tabletop_fruits_photos,road", "small": "20", "large": "200", "record": "20", "width": "640",
-        "height": "480", "threads": "2", "out": str(ROOT / "docs/benchmarks/replay.md")})
+        "scenes": "tabletop,tabletop_fruits,tabletop_fruits_photos,road", "small": "20", "large": "200",
+        "record": "20", "width": "640", "height": "480", "threads": "2", "out": str(ROOT / "docs/benchmarks/replay.md")})
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for scene in options["scenes"].split(","):
