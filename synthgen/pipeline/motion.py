@@ -29,13 +29,6 @@ from synthgen.core.validation import check_choice, check_number, check_range_pai
 __all__ = ["ConstantVelocity", "Driving", "LinearPath", "MotionModel", "SplineKeyframes", "SplinePath", "Trajectory"]
 
 
-def _rotation_z(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    rotation = np.eye(4)
-    rotation[:2, :2] = [[c, -s], [s, c]]
-    return rotation
-
-
 def _rotations_z(angles: np.ndarray) -> np.ndarray:
     """(T, 4, 4) rotations about z by each of (T,) angles (radians)."""
     c, s = np.cos(angles), np.sin(angles)
@@ -44,11 +37,13 @@ def _rotations_z(angles: np.ndarray) -> np.ndarray:
     return rotation
 
 
-def _about_vertical_axis(point: np.ndarray, angle: float) -> np.ndarray:
-    """(4, 4) rotation by ``angle`` radians about the vertical (z) axis through ``point``."""
+def _about_vertical_axis(point: np.ndarray, angle) -> np.ndarray:
+    """(4, 4) rotation by ``angle`` radians about the vertical (z) axis through ``point``;
+    (T, 4, 4) for (T,) angles."""
     shift, back = np.eye(4), np.eye(4)
     shift[:3, 3], back[:3, 3] = -point, point
-    return back @ _rotation_z(angle) @ shift
+    rotation = _rotations_z(np.atleast_1d(angle))
+    return back @ (rotation[0] if np.ndim(angle) == 0 else rotation) @ shift
 
 
 def _look_target(camera: Camera) -> np.ndarray:
@@ -139,18 +134,14 @@ class Trajectory:
         path = self.paths.get(instance_id)
         if path is None:
             return np.broadcast_to(pose, (len(times), 4, 4)).copy()
-        shift, back = np.eye(4), np.eye(4)
-        shift[:3, 3], back[:3, 3] = -pose[:3, 3], pose[:3, 3]
-        turned = back @ _rotations_z(np.atleast_1d(path.yaw(times))) @ shift @ pose
+        turned = _about_vertical_axis(pose[:3, 3], np.atleast_1d(path.yaw(times))) @ pose
         turned[:, :3, 3] += np.asarray(path.offset(times)).reshape(len(times), 3)
         return turned
 
     def camera_to_world(self, camera: Camera, times: np.ndarray) -> np.ndarray:
         """(T, 4, 4) camera -> world transforms at (T,) ``times`` of the first frame's camera."""
         times = np.asarray(times, dtype=np.float64).reshape(-1)
-        shift, back = np.eye(4), np.eye(4)
-        shift[:3, 3], back[:3, 3] = -self.orbit_centre, self.orbit_centre
-        moved = back @ _rotations_z(self.orbit_rate * times) @ shift @ np.linalg.inv(camera.world_to_camera)
+        moved = _about_vertical_axis(self.orbit_centre, self.orbit_rate * times) @ np.linalg.inv(camera.world_to_camera)
         moved[:, :3, 3] += np.multiply.outer(times, self.ego_velocity)
         return moved
 
