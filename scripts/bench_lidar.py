@@ -78,9 +78,7 @@ def _bare_embree(spec, sensor: LidarSensor) -> float:
 def _exact_hits(spec, sensor: LidarSensor):
     """The exact first hits alone (``cast_lidar`` without amodal visibility, sensor model or labels)."""
     lidar_to_world = np.linalg.inv(spec.camera.world_to_camera) @ sensor.lidar_to_camera(spec.camera.world_to_camera)
-    rays = sensor.pattern.rays()
-    poses = np.broadcast_to(lidar_to_world, (len(rays.column_times_s), 4, 4))
-    return cast_lidar(spec.objects, rays, poses, {}, sensor.max_range_m, amodal=False)
+    return cast_lidar(spec.objects, sensor.pattern.rays(), lidar_to_world, {}, sensor.max_range_m, amodal=False)
 
 
 def _best(function, repeats: int) -> float:

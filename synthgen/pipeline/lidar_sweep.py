@@ -40,15 +40,16 @@ def _rigid_inverse(matrices: np.ndarray) -> np.ndarray:
 
 
 def _per_point(poses: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """(4, 4) when every column shares one pose (a still rig), else (M, 4, 4) per point."""
-    return poses[0] if np.ptp(poses, axis=0).max() == 0 else poses[columns]
+    """One (4, 4) pose as it is (a still rig), else the (M, 4, 4) pose of each point's column."""
+    return poses if poses.ndim == 2 else poses[columns]
 
 
 def _poses(spec: SceneSpec, clip: Clip | None, frame_time: float, column_times: np.ndarray):
-    """Rig (camera -> world) per column, moving objects' poses per column and at the frame's time."""
+    """Rig (camera -> world) per column (one pose for a still image), moving objects' poses per
+    column, and the rig and those objects at the frame's time."""
     if clip is None:
         camera_to_world = np.linalg.inv(spec.camera.world_to_camera)
-        return np.broadcast_to(camera_to_world, (len(column_times), 4, 4)), camera_to_world, {}, {}
+        return camera_to_world, camera_to_world, {}, {}
     trajectory, first = clip.trajectory, clip.spec
     camera_per_column = trajectory.camera_to_world(first.camera, column_times)
     camera_at_frame = trajectory.camera_to_world(first.camera, np.array([frame_time]))[0]
@@ -79,7 +80,7 @@ def _level(visibility: float, rays: int) -> int:
 def _boxes(spec: SceneSpec, exact: ExactReturns, world_to_lidar: np.ndarray, deskewed: np.ndarray,
            max_range: float) -> list[LidarBox]:
     categories: dict[int, CategoryInfo] = {c.id: c for c in spec.categories}
-    deskewed = deskewed.astype(np.float64)
+    deskewed = deskewed.astype(np.float64)  # once here, not once per box
     visible = np.bincount(exact.object_index, minlength=len(spec.objects))
     boxes = []
     for k, obj in sorted(enumerate(spec.objects), key=lambda item: item[1].instance_id):
@@ -133,13 +134,13 @@ def lidar_sweep(spec: SceneSpec, clip: Clip | None, frame: int, rng: np.random.G
         correction = at_frame[k] @ _rigid_inverse(poses)[columns[on]]
         world_at_frame[on] = _transform(correction, world[on])
     world_to_lidar = _rigid_inverse(lidar_to_world)
-    deskewed = _transform(world_to_lidar, world_at_frame)
+    deskewed = _transform(world_to_lidar, world_at_frame).astype(np.float32)  # as written: boxes count these
     objects = spec.objects
     class_lookup = np.array([obj.category_id if obj.is_instance else surface_class_id(obj.surface) for obj in objects],
                             dtype=np.uint16)
     instance_lookup = np.array([obj.instance_id for obj in objects], dtype=np.int32)
     return LidarSweep(
-        points=points.astype(np.float32), deskewed=deskewed.astype(np.float32),
+        points=points.astype(np.float32), deskewed=deskewed,
         intensity=measured.intensity[keep], rings=rays.rings[rows].astype(np.uint16),
         times_s=rays.times_s[rows].astype(np.float32), instance_ids=instance_lookup[hit],
         class_ids=class_lookup[hit], lidar_to_camera=lidar_to_camera, lidar_to_world=lidar_to_world,

@@ -130,6 +130,11 @@ class _Local:
         return distance, face, u, v, normal
 
 
+def _interpolate(corners: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(M, D) values at Embree's barycentrics of (M, 3, D) per-corner values (u weights corner 1, v corner 2)."""
+    return (1 - u - v)[:, None] * corners[:, 0] + u[:, None] * corners[:, 1] + v[:, None] * corners[:, 2]
+
+
 def _reflectivity(obj: SceneObject, faces: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(M,) linear luminance of ``obj``'s surface at hits (faces, barycentrics)."""
     if obj.materials:
@@ -139,11 +144,9 @@ def _reflectivity(obj: SceneObject, faces: np.ndarray, u: np.ndarray, v: np.ndar
         return np.full(len(faces), np.clip(obj.color[:3] @ _LUMINANCE, 0.0, 1.0))
     color = obj.color[:3]  # (3,), or (M, 3) with vertex colours
     if obj.mesh.colors is not None:  # vertex colours, interpolated as renderers do
-        corners = obj.mesh.colors[obj.mesh.faces[faces], :3]
-        color = color * ((1 - u - v)[:, None] * corners[:, 0] + u[:, None] * corners[:, 1] + v[:, None] * corners[:, 2])
+        color = color * _interpolate(obj.mesh.colors[obj.mesh.faces[faces], :3], u, v)
     if obj.texture is not None:
-        uv = obj.mesh.texture_coordinates()[obj.mesh.faces[faces]]  # (M, 3, 2)
-        at = (1 - u - v)[:, None] * uv[:, 0] + u[:, None] * uv[:, 1] + v[:, None] * uv[:, 2]
+        at = _interpolate(obj.mesh.texture_coordinates()[obj.mesh.faces[faces]], u, v)
         image = obj.texture.image
         height, width = image.shape[:2]
         column = np.floor(at[:, 0] * width).astype(np.int64) % width  # textures repeat, as renderers draw them
@@ -161,7 +164,8 @@ def cast_lidar(objects: tuple[SceneObject, ...], rays: PatternRays, sensor_poses
     Args:
         objects: The scene's objects (labeled instances and unlabeled surfaces alike block rays).
         rays: The sweep's rays in the sensor frame.
-        sensor_poses: (C, 4, 4) float64 sensor -> world at each column's firing time.
+        sensor_poses: (C, 4, 4) float64 sensor -> world at each column's firing time, or one
+            (4, 4) pose for a rig that stands still during the sweep.
         object_poses: Object index -> (C, 4, 4) object -> world at each column's time, for
             the objects that move during the sweep (the rest stay at ``obj.pose``).
         max_range_m: Farthest hit kept, metres.
@@ -170,10 +174,10 @@ def cast_lidar(objects: tuple[SceneObject, ...], rays: PatternRays, sensor_poses
     Returns:
         The exact first hits, in ray order.
     """
-    if np.ptp(sensor_poses, axis=0).max() == 0:  # a still rig: one transform for every ray
-        origin = sensor_poses[0, :3, 3]
+    if sensor_poses.ndim == 2:  # a still rig: one transform for every ray
+        origin = sensor_poses[:3, 3]
         origins = np.broadcast_to(origin, rays.directions.shape)
-        directions = rays.directions @ sensor_poses[0, :3, :3].T
+        directions = rays.directions @ sensor_poses[:3, :3].T
     else:
         origins = origin = sensor_poses[rays.columns, :3, 3]
         directions = np.einsum("mij,mj->mi", sensor_poses[rays.columns, :3, :3], rays.directions)
@@ -185,7 +189,7 @@ def cast_lidar(objects: tuple[SceneObject, ...], rays: PatternRays, sensor_poses
     static = [k for k in range(len(objects)) if k not in object_poses]
     if static:
         rtcore_scene, triangle_mesh = _embree()
-        anchor = sensor_poses[:, :3, 3].mean(axis=0)
+        anchor = sensor_poses[..., :3, 3].reshape(-1, 3).mean(axis=0)
         scene = rtcore_scene.EmbreeScene()
         for k in static:
             triangle_mesh(scene=scene, vertices=(objects[k].world_vertices() - anchor).astype(np.float32),
