@@ -3,7 +3,8 @@
 Layout (``<out>/``)::
 
     <stem>.pcd (or .ply)   x y z intensity ring t instance label xd yd zd (synthgen.io.point_files)
-    boxes/<stem>.json      the sweep's 3D boxes (LiDAR frame), point counts, visibility, extrinsics
+    boxes/<stem>.json      the record's ``lidar`` entry: 3D boxes (LiDAR frame), point counts,
+                           visibility, extrinsics, ego pose, timing
 
 Open3D (``open3d.t.io.read_point_cloud``) and ``pypcd4`` read the PCD files with all fields,
 Open3D and PCL the PLY ones.
@@ -20,20 +21,9 @@ from synthgen.io.dataset import LabeledDataset
 from synthgen.io.export_files import StoreExporter
 from synthgen.io.format_spec import Format
 from synthgen.io.point_files import pcd_bytes, ply_bytes, read_points
-from synthgen.io.record import json_array
+from synthgen.io.record import lidar_record
 
 __all__ = ["PointCloudExporter", "export_pointcloud", "FORMAT"]
-
-
-def _boxes(lidar) -> dict:
-    return {
-        "lidar_to_camera": json_array(lidar.lidar_to_camera), "lidar_to_world": json_array(lidar.lidar_to_world),
-        "start_s": lidar.start_s, "duration_s": lidar.duration_s,
-        "boxes": [{"instance_id": b.instance_id, "category": b.category, "center": json_array(b.center),
-                   "dimensions": json_array(b.dimensions), "yaw": b.yaw, "rotation": json_array(b.rotation),
-                   "num_points": b.num_points, "visibility": b.visibility, "visibility_level": b.visibility_level}
-                  for b in lidar.boxes],
-    }
 
 
 def export_pointcloud(dataset: LabeledDataset, out: str | Path, file_format: str = "pcd") -> Path:
@@ -50,7 +40,8 @@ def export_pointcloud(dataset: LabeledDataset, out: str | Path, file_format: str
         stem = f"{image.index:06d}"
         (out / "boxes").mkdir(parents=True, exist_ok=True)
         (out / f"{stem}.{file_format}").write_bytes(encode(read_points(image.lidar)))
-        (out / "boxes" / f"{stem}.json").write_text(json.dumps(_boxes(image.lidar), sort_keys=True) + "\n")
+        labels = lidar_record(image.lidar, image.lidar.points)
+        (out / "boxes" / f"{stem}.json").write_text(json.dumps(labels, sort_keys=True) + "\n")
     return out
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "json_array",
     "labeled_image",
     "labeled_object",
+    "lidar_record",
     "model_ply",
     "record_files",
     "sample_from_record",
@@ -217,13 +218,15 @@ def sample_record(sample: Sample, files: dict[str, str], depth_unit_m: float) ->
         "augmentations": list(sample.augmentations),
         **(_sequence_fields(sample) if sample.frame is not None else {}),
         **({"generation": sample.generation} if sample.generation is not None else {}),
-        **({"lidar": _lidar_record(sample.lidar)} if sample.lidar is not None else {}),
+        **({"lidar": lidar_record(sample.lidar, len(sample.lidar.points))} if sample.lidar is not None else {}),
     }
 
 
-def _lidar_record(sweep: LidarSweep) -> dict:
+def lidar_record(sweep: LidarSweep | LidarFrame, points: int) -> dict:
+    """A sweep's labels as the record's ``lidar`` entry (``points`` of them): extrinsics, ego pose,
+    timing and boxes; a stored sweep (``LidarFrame``) gives the same entry back."""
     return {
-        "points": len(sweep.points), "lidar_to_camera": json_array(sweep.lidar_to_camera),
+        "points": points, "lidar_to_camera": json_array(sweep.lidar_to_camera),
         "lidar_to_world": json_array(sweep.lidar_to_world), "start_s": sweep.start_s, "duration_s": sweep.duration_s,
         "boxes": [{"instance_id": box.instance_id, "category_id": box.category_id, "category": box.category,
                    "center": json_array(box.center), "dimensions": json_array(box.dimensions),
