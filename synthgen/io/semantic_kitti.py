@@ -68,6 +68,17 @@ def semantic_ids(dataset: LabeledDataset) -> tuple[np.ndarray, dict[int, str]]:
     return lookup, dict(sorted(used.items()))
 
 
+def _semantic(lookup: np.ndarray, labels: np.ndarray, where) -> np.ndarray:
+    """SemanticKITTI ids of a sweep's class ids; an id no category or surface class has is an error."""
+    known = lookup > 0
+    known[0] = True  # 0: unlabeled
+    unknown = ~known[np.minimum(labels, len(lookup) - 1)] | (labels >= len(lookup))
+    if unknown.any():
+        raise InputError(f"{where}: class id {int(labels[unknown][0])} is neither a category of the dataset nor a "
+                         "surface class; the store is damaged, re-run generate")
+    return lookup[labels]
+
+
 def _sequences(dataset: LabeledDataset) -> dict[int, list[LabeledImage]]:
     sequences: dict[int, list[LabeledImage]] = {}
     for image in dataset.images:
@@ -102,7 +113,7 @@ def export_semantic_kitti(dataset: LabeledDataset, out: str | Path, points: str 
         for position, image in enumerate(images):
             array = read_points(image.lidar)
             (folder / "velodyne" / f"{position:06d}.bin").write_bytes(velodyne_bytes(array, points))
-            semantic = lookup[np.minimum(array["label"], len(lookup) - 1)]
+            semantic = _semantic(lookup, array["label"], image.lidar.path)
             labels = (array["instance"].astype(np.uint32) << 16) | semantic
             (folder / "labels" / f"{position:06d}.label").write_bytes(labels.astype("<u4").tobytes())
             poses.append(_pose_line(first, np.asarray(image.camera["world_to_camera"])))
