@@ -256,8 +256,8 @@ class RoadSampler:
         for side, edge in ((-1.0, boundaries[0] - _SHOULDER_M), (1.0, boundaries[-1] + _SHOULDER_M)):
             parked += self._parked(rng, side, edge + side * _PARKING_M / 2, vehicles + len(parked) + 1)
             kerb = edge + side * _PARKING_M
-            walk = _box([x_min, kerb + side * _SIDEWALK_M / 2, _KERB_M / 2], [x_max - x_min, _SIDEWALK_M, _KERB_M])
-            parts["sidewalk"].append(walk.apply_translation([(x_max + x_min) / 2, 0, 0]))
+            parts["sidewalk"].append(_box([(x_min + x_max) / 2, kerb + side * _SIDEWALK_M / 2, _KERB_M / 2],
+                                          [x_max - x_min, _SIDEWALK_M, _KERB_M]))
             behind = kerb + side * _SIDEWALK_M
             parts["building"] += self._buildings(rng, side, behind)
             for _ in range(int(rng.integers(self.poles[0], self.poles[1] + 1))):

@@ -226,3 +226,35 @@ def test_kiss_icp_recovers_the_ground_truth_ego_trajectory(tmp_path):
     assert driven > 10 and max(measured) < 0.04 * driven
     deskewed, _ = _odometry_errors(out, "deskewed", deskew=False)
     assert max(deskewed) < 0.01 * driven
+
+
+def test_semantic_kitti_refuses_a_class_id_the_dataset_does_not_have(road_store, tmp_path):
+    import shutil
+
+    from synthgen.api import export
+    from synthgen.core.errors import InputError
+    from synthgen.io.point_files import pcd_bytes
+
+    store = tmp_path / "store"
+    shutil.copytree(road_store, store)
+    points = read_pcd(store / "lidar" / "000001.pcd")
+    points["label"][7] = 999  # no category, no surface class
+    (store / "lidar" / "000001.pcd").write_bytes(pcd_bytes(points))
+    with pytest.raises(InputError, match=r"000001\.pcd: class id 999 is neither a category"):
+        export("semantic_kitti", source=store, out=tmp_path / "sk")
+
+
+def test_roadside_runs_the_whole_road_and_the_pointcloud_boxes_are_the_records(road_store):
+    import json
+
+    import synthgen
+    from synthgen.core import sample_rng
+    from synthgen.registry import instantiate
+
+    sampler = instantiate(synthgen.compose("generate", ["scene=road"]).scene, "scene")
+    spec = sampler.sample(sample_rng(0, 0), 160, 120)
+    walk = next(obj for obj in spec.objects if obj.surface == "sidewalk").world_vertices()
+    assert np.allclose([walk[:, 0].min(), walk[:, 0].max()], [-sampler.behind_m, sampler.length])
+    record = json.loads((road_store / "labels" / "000000.json").read_text())["lidar"]
+    boxes = json.loads((road_store / "exports" / "pointcloud" / "boxes" / "000000.json").read_text())
+    assert boxes == record
