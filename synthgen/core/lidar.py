@@ -27,11 +27,13 @@ Every draw comes from the sample's LiDAR generator (``synthgen.core.streams.LIDA
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from synthgen.core.errors import ConfigError
+from synthgen.core.validation import check_number, check_vector
 
 __all__ = [
     "LIDAR_PRESETS",
@@ -109,12 +111,10 @@ class LidarPattern:
             raise ConfigError("lidar.elevations_deg: each must be finite and within (-90, 90) degrees, "
                               f"got {self.elevations_deg}")
         object.__setattr__(self, "elevations_deg", tuple(float(e) for e in elevations))
-        if isinstance(self.columns, bool) or not isinstance(self.columns, (int, np.integer)) or self.columns < 1:
-            raise ConfigError(f"lidar.columns: must be an integer >= 1, got {self.columns!r}")
-        if not self.rotation_hz > 0:
-            raise ConfigError(f"lidar.rotation_hz: must be > 0, got {self.rotation_hz}")
-        if not 0 < self.azimuth_fov_deg <= 360:
-            raise ConfigError(f"lidar.azimuth_fov_deg: must be in (0, 360], got {self.azimuth_fov_deg}")
+        check_number("lidar.columns", self.columns, minimum=1, integer=True)
+        check_number("lidar.rotation_hz", self.rotation_hz, minimum=0.0, exclusive_minimum=True)
+        check_number("lidar.start_azimuth_deg", self.start_azimuth_deg)
+        check_number("lidar.azimuth_fov_deg", self.azimuth_fov_deg, minimum=0.0, maximum=360.0, exclusive_minimum=True)
 
     @property
     def rings(self) -> int:
@@ -182,10 +182,9 @@ class SolidStatePattern:
         if fov.shape != (2,) or not np.all((fov > 0) & (fov < 180)):
             raise ConfigError(f"lidar.fov_deg: must be [horizontal, vertical] in (0, 180) degrees, got {self.fov_deg}")
         object.__setattr__(self, "fov_deg", (float(fov[0]), float(fov[1])))
-        if isinstance(self.points, bool) or not isinstance(self.points, (int, np.integer)) or self.points < 1:
-            raise ConfigError(f"lidar.points: must be an integer >= 1, got {self.points!r}")
-        if not self.rate_hz > 0 or not self.prism_hz > 0:
-            raise ConfigError(f"lidar.rate_hz/prism_hz: must be > 0, got {self.rate_hz} and {self.prism_hz}")
+        check_number("lidar.points", self.points, minimum=1, integer=True)
+        check_number("lidar.rotation_hz", self.rate_hz, minimum=0.0, exclusive_minimum=True)  # the config's name
+        check_number("lidar.prism_hz", self.prism_hz, minimum=0.0, exclusive_minimum=True)
 
     @property
     def rings(self) -> int:
@@ -237,18 +236,6 @@ def _rotation_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
     rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
     return rz @ ry @ rx
 
-
-def _vector(name: str, value, size: int) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64) if value is not None else None
-    if array is None or array.shape != (size,) or not np.all(np.isfinite(array)):
-        raise ConfigError(f"lidar.{name}: must be {size} finite numbers, got {value!r}")
-    return array
-
-
-def _probability(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ConfigError(f"lidar.{name}: must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -308,29 +295,26 @@ class LidarSensor:
                  grazing_limit_deg: float = 87.0):
         self.pattern, preset_range = self._pattern(preset, elevations_deg, beams, columns, rotation_hz,
                                                    start_azimuth_deg, points)
-        self.min_range_m = float(min_range_m)
-        self.max_range_m = float(preset_range if max_range_m is None else max_range_m)
+        self.min_range_m = float(check_number("lidar.min_range_m", min_range_m, minimum=0.0))
+        self.max_range_m = float(check_number("lidar.max_range_m", preset_range if max_range_m is None else max_range_m,
+                                              minimum=0.0))
         if not 0 <= self.min_range_m < self.max_range_m:
             raise ConfigError(f"lidar.min_range_m/max_range_m: need 0 <= min < max, got {min_range_m} and "
                               f"{self.max_range_m}")
-        offset, rotation = _vector("offset_m", offset_m, 3), np.radians(_vector("rotation_deg", rotation_deg, 3))
+        offset = np.array(check_vector("lidar.offset_m", offset_m, 3, minimum=-1000.0, maximum=1000.0))
+        rotation = np.radians(check_vector("lidar.rotation_deg", rotation_deg, 3, minimum=-360.0, maximum=360.0))
         self.lidar_to_rig = np.eye(4)
         self.lidar_to_rig[:3, :3] = _rotation_rpy(*rotation)
         self.lidar_to_rig[:3, 3] = offset
         if not isinstance(level, bool):
             raise ConfigError(f"lidar.level: must be true or false, got {level!r}")
         self.level = level
-        if isinstance(range_noise_m, bool) or not isinstance(range_noise_m, (int, float)) or not range_noise_m >= 0:
-            raise ConfigError(f"lidar.range_noise_m: must be a number >= 0, got {range_noise_m!r}")
-        self.range_noise_m = float(range_noise_m)
-        self.dropout = _probability("dropout", dropout)
-        self.beam_dropout = _probability("beam_dropout", beam_dropout)
-        if not isinstance(min_reflectivity, (int, float)) or not min_reflectivity >= 0:
-            raise ConfigError(f"lidar.min_reflectivity: must be a number >= 0, got {min_reflectivity!r}")
-        self.min_reflectivity = float(min_reflectivity)
-        if not isinstance(grazing_limit_deg, (int, float)) or not 0 < grazing_limit_deg <= 90:
-            raise ConfigError(f"lidar.grazing_limit_deg: must be in (0, 90], got {grazing_limit_deg!r}")
-        self.grazing_limit_deg = float(grazing_limit_deg)
+        self.range_noise_m = float(check_number("lidar.range_noise_m", range_noise_m, minimum=0.0))
+        self.dropout = float(check_number("lidar.dropout", dropout, minimum=0.0, maximum=1.0))
+        self.beam_dropout = float(check_number("lidar.beam_dropout", beam_dropout, minimum=0.0, maximum=1.0))
+        self.min_reflectivity = float(check_number("lidar.min_reflectivity", min_reflectivity, minimum=0.0))
+        self.grazing_limit_deg = float(check_number("lidar.grazing_limit_deg", grazing_limit_deg, minimum=0.0,
+                                                    maximum=90.0, exclusive_minimum=True))
 
     @staticmethod
     def _pattern(preset, elevations_deg, beams, columns, rotation_hz, start_azimuth_deg, points):
@@ -341,18 +325,21 @@ class LidarSensor:
         else:
             kind, base, max_range = LIDAR_PRESETS[preset]
         if elevations_deg is not None:
-            values = [float(v) for v in elevations_deg] if not isinstance(elevations_deg, (int, float)) else []
+            values = check_vector("lidar.elevations_deg", elevations_deg, len(elevations_deg)) if isinstance(
+                elevations_deg, Sequence) and not isinstance(elevations_deg, str) else []
             if beams is not None:
-                if len(values) != 2 or isinstance(beams, bool) or not isinstance(beams, int) or beams < 1:
-                    raise ConfigError(f"lidar.beams: with beams, elevations_deg must be [low, high] and beams an "
-                                      f"integer >= 1, got {elevations_deg!r} and {beams!r}")
+                check_number("lidar.beams", beams, minimum=1, integer=True)
+                if len(values) != 2:
+                    raise ConfigError(f"lidar.beams: with beams, elevations_deg must be [low, high], got {elevations_deg!r}")
                 values = list(_uniform(values[0], values[1], beams))
             base = {**base, "elevations_deg": tuple(values)}
         changes = {"columns": columns, "rotation_hz": rotation_hz, "start_azimuth_deg": start_azimuth_deg}
         if kind is SolidStatePattern:
-            given = sorted(key for key, value in {**changes, "elevations_deg": elevations_deg}.items() if value is not None)
+            spinning_only = {"columns": columns, "start_azimuth_deg": start_azimuth_deg, "elevations_deg": elevations_deg}
+            given = sorted(key for key, value in spinning_only.items() if value is not None)
             if given:
-                raise ConfigError(f"lidar.{given[0]}: a solid_state pattern has no beams or columns; set points or fov")
+                raise ConfigError(f"lidar.{given[0]}: a solid_state pattern has no beams, columns or start azimuth; "
+                                  "set points or rotation_hz")
             changes = {"points": points, "rate_hz": rotation_hz}
         elif points is not None:
             raise ConfigError("lidar.points: only a solid_state pattern takes points; set columns for a spinning one")

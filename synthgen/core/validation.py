@@ -27,9 +27,9 @@ def check_number(
     integer: bool = False,
     exclusive_minimum: bool = False,
 ) -> float | int:
-    """Return ``value`` if it is a number within bounds, else raise ``ConfigError``."""
+    """Return ``value`` if it is a number within bounds (never NaN), else raise ``ConfigError``."""
     kind = "an integer" if integer else "a number"
-    valid_type = isinstance(value, int) and not isinstance(value, bool) if integer else is_number(value)
+    valid_type = isinstance(value, int) and not isinstance(value, bool) if integer else is_number(value) and value == value
     too_small = minimum is not None and valid_type and (
         value <= minimum if exclusive_minimum else value < minimum
     )

@@ -73,6 +73,7 @@ def test_pattern_rays_and_times():
     assert set(LIDAR_PRESETS) >= {"vlp16", "hdl32", "hdl64", "os128", "solid_state", "structured_light"}
     assert LidarSensor("hdl64").pattern.rings == 64 and LidarSensor("os128").max_range_m == 200.0
     assert LidarSensor(None, elevations_deg=[-10, 10], beams=5).pattern.elevations_deg == (-10, -5, 0, 5, 10)
+    assert LidarSensor("solid_state", rotation_hz=20.0).pattern.rate_hz == 20.0
 
 
 def test_solid_state_pattern_is_non_repetitive_and_inside_its_field_of_view():
@@ -98,6 +99,11 @@ def test_solid_state_pattern_is_non_repetitive_and_inside_its_field_of_view():
     ({"preset": "solid_state", "columns": 100}, "lidar.columns"),
     ({"points": 100}, "lidar.points"),
     ({"elevations_deg": [-10, 10], "beams": 0}, "lidar.beams"),
+    ({"dropout": float("nan")}, "lidar.dropout"),
+    ({"offset_m": ["up", 0, 0]}, "lidar.offset_m"),
+    ({"elevations_deg": ["-10"]}, "lidar.elevations_deg"),
+    ({"rotation_hz": "fast"}, "lidar.rotation_hz"),
+    ({"grazing_limit_deg": 0}, "lidar.grazing_limit_deg"),
 ])
 def test_bad_sensor_configs_name_the_key(changes, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
