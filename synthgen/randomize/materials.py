@@ -23,7 +23,7 @@ from synthgen.core.scene_model import UV_PROJECTIONS, WRAPPING_UV_PROJECTIONS
 from synthgen.core.validation import check_choice, check_number, check_range_pair, check_vector
 from synthgen.randomize.base import check_roles
 from synthgen.randomize.real_photos import DatasetPhotos
-from synthgen.randomize.textures import ImageFolder, check_texture_kinds, procedural_texture, random_color
+from synthgen.randomize.textures import ImageFolder, PatternPool, check_texture_kinds, procedural_texture, random_color
 
 __all__ = ["DATASET_TEXTURES", "MaterialRandomizer"]
 
@@ -51,6 +51,9 @@ class MaterialRandomizer:
         texture_size: Edge of procedural textures in pixels.
         repeats: [min, max] pattern periods across an object's texture.
         contrast: [min, max] darkening of the pattern's second colour, 0..1 (0: flat).
+        pattern_pool: Distinct procedural patterns per kind, each drawn once per process
+            and coloured afresh per object (``textures.PatternPool``: large textures cost
+            more to draw than to render); 0 draws a new pattern for every object.
         categories: Only objects of these category names (labeled instances), or null
             for every object of ``roles``.
         texture_dataset: A labeled real dataset (any readable format) as texture source, or null.
@@ -88,6 +91,7 @@ class MaterialRandomizer:
         texture_size: int = 256,
         repeats: Sequence[float] = (1.0, 6.0),
         contrast: Sequence[float] = (0.2, 0.7),
+        pattern_pool: int = 0,
         categories: Sequence[str] | None = None,
         texture_dataset: str | None = None,
         dataset_probability: float = 1.0,
@@ -114,6 +118,8 @@ class MaterialRandomizer:
         self.texture_size = check_number("texture_size", texture_size, minimum=8, maximum=4096, integer=True)
         self.repeats = check_range_pair("repeats", repeats, minimum=0.1, maximum=256.0)
         self.contrast = check_range_pair("contrast", contrast, minimum=0.0, maximum=1.0)
+        self.pattern_pool = check_number("pattern_pool", pattern_pool, minimum=0, integer=True)
+        self._patterns = PatternPool(self.pattern_pool, self.repeats) if self.pattern_pool else None
         self.categories = None if categories is None else {str(c) for c in categories}
         self.dataset = None if texture_dataset is None else DatasetPhotos(
             texture_dataset, "texture_dataset", image_ids=dataset_image_ids)
@@ -216,6 +222,8 @@ class MaterialRandomizer:
             return None
         kind = self.textures[int(rng.integers(len(self.textures)))]
         second = base * (1.0 - rng.uniform(*self.contrast))
+        if self._patterns is not None:
+            return Texture(self._patterns.texture(kind, rng, self.texture_size, (base, second)))
         image = procedural_texture(kind, rng, self.texture_size, (base, second), rng.uniform(*self.repeats))
         return Texture(image)
 

@@ -23,6 +23,7 @@ synthgen store). Photos are read on first use and kept in a small LRU.
 from __future__ import annotations
 
 import collections
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import cv2
 import numpy as np
 
 from synthgen.core import Texture
+from synthgen.core.caching import ByteBudgetCache
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.io.dataset import LabeledDataset, LabeledImage, LabeledObject
 from synthgen.io.formats import read_dataset
@@ -40,11 +42,17 @@ __all__ = ["CLEAN_MODES", "DatasetPhotos"]
 
 CLEAN_MODES = ("inpaint", "crop")
 _MAX_EDGE = 1024
-_CACHE = 16
 _MARGIN_PX = 4
+# Photos, inpainted photos and object patches are kept while they fit; a budget by bytes (not
+# a count) keeps a small dataset's inpainted photos from being pushed out by its many patches.
+_PIXEL_BYTES = 512 * 2**20
 _TEXTURE_BYTES = 256 * 2**20
 
 
+# Photos, inpainted photos and object patches; and the textures made from them (one per object
+# or photo). Shared by every instance, most recently used kept.
+_PIXELS: ByteBudgetCache[np.ndarray] = ByteBudgetCache(_PIXEL_BYTES, lambda array: array.nbytes)
+_TEXTURES: ByteBudgetCache[Texture] = ByteBudgetCache(_TEXTURE_BYTES, lambda texture: texture.image.nbytes)
 _DATASETS: collections.OrderedDict[tuple, LabeledDataset] = collections.OrderedDict()
 
 
@@ -97,14 +105,14 @@ class DatasetPhotos:
                 if obj.area >= min_object_pixels:
                     label = dataset.category(obj.category_id).name
                     self._objects.setdefault(label, []).append((index, number, obj))
-        self._photos: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
-        # Textures made from the photos (one per object or photo), most recently used kept.
-        self._textures: collections.OrderedDict[tuple, Texture] = collections.OrderedDict()
-        self._texture_bytes = 0
         # Box-only objects whose patch came from a GrabCut mask, and those whose mask was implausible.
         self.cutout_counts: collections.Counter[str] = collections.Counter(segmented=0, rejected=0)
         self._box_masks: dict[tuple[int, int], np.ndarray | None] = {}
-        self.key = f"{Path(path).expanduser().resolve()}:{len(images)}:{images[0].index}:{images[-1].index}"
+        # Names these photos and objects in the caches every instance shares (skins, cloth and
+        # background of one scene read the same photos): a different subset or size limit differs.
+        chosen = hashlib.sha1(repr([image.index for image in images]).encode()).hexdigest()[:16]
+        resolved = Path(path).expanduser().resolve()
+        self.key = f"{resolved}:{resolved.stat().st_mtime_ns}:{len(images)}:{chosen}:{min_object_pixels}"
 
     @property
     def category_names(self) -> list[str]:
@@ -115,14 +123,7 @@ class DatasetPhotos:
         return category in self._objects
 
     def _cached(self, key: tuple, make) -> np.ndarray:
-        if key in self._photos:
-            self._photos.move_to_end(key)
-            return self._photos[key]
-        value = make()
-        self._photos[key] = value
-        while len(self._photos) > _CACHE:
-            self._photos.popitem(last=False)
-        return value
+        return _PIXELS.get((self.key, *key), make)
 
     def photo(self, index: int) -> np.ndarray:
         """(h, w, 3) uint8 RGB image ``index`` at full size."""
@@ -185,15 +186,7 @@ class DatasetPhotos:
 
     def _texture(self, key: tuple, make) -> Texture:
         """A texture from the LRU (under ``_TEXTURE_BYTES``), made on first use."""
-        if key in self._textures:
-            self._textures.move_to_end(key)
-            return self._textures[key]
-        texture = self._textures[key] = make()
-        self._texture_bytes += texture.image.nbytes
-        while len(self._textures) > 1 and self._texture_bytes > _TEXTURE_BYTES:
-            _, dropped = self._textures.popitem(last=False)
-            self._texture_bytes -= dropped.image.nbytes
-        return texture
+        return _TEXTURES.get((self.key, *key), make)
 
     def box_mask(self, index: int, number: int) -> np.ndarray | None:
         """The GrabCut mask inside the box of object ``number`` of image ``index`` (box-only

@@ -2,7 +2,8 @@
 
 Procedural textures are pure functions of a generator: ``noise`` (fractal value
 noise), ``checker``, ``stripes``, ``marble`` (turbulent sine veins) and ``cloth``
-(a fine two-way weave). Each blends two colours with a pattern in [0, 1].
+(a fine two-way weave). Each blends two colours with a pattern in [0, 1]. A
+``PatternPool`` draws each of a fixed number of patterns once and colours it afresh per use.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from synthgen.core.caching import ByteBudgetCache
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.core.validation import check_choices
 from synthgen.io.input_checks import image_file, read_color_image
 
-__all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "check_texture_kinds", "procedural_texture", "random_color"]
+__all__ = ["PROCEDURAL_TEXTURES", "ImageFolder", "PatternPool", "check_texture_kinds", "procedural_texture", "random_color"]
 
 PROCEDURAL_TEXTURES = ("noise", "checker", "stripes", "marble", "cloth")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -89,14 +91,63 @@ def procedural_texture(
     Returns:
         (size, size, 3) uint8 sRGB image.
     """
+    return _colored(_levels(kind, rng, size, repeats), colors)
+
+
+def _levels(kind: str, rng: np.random.Generator, size: int, repeats: float) -> np.ndarray:
+    """(size, size) uint8 pattern levels 0..255."""
     if kind not in PROCEDURAL_TEXTURES:
         raise ValueError(f"unknown procedural texture {kind!r}; choose from {PROCEDURAL_TEXTURES}")
-    levels = np.rint(_pattern(kind, rng, size, repeats) * 255).astype(np.uint8)
+    return np.rint(_pattern(kind, rng, size, repeats) * 255).astype(np.uint8)
+
+
+def _colored(levels: np.ndarray, colors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(h, w, 3) uint8: pattern ``levels`` (h, w) uint8 blending two (3,) sRGB 0..255 colours."""
     # A 256-entry colour table: the pattern's levels index the blend of the two colours.
     weights = np.linspace(0.0, 1.0, 256)[:, None]
     first, second = (np.asarray(c, dtype=np.float64) for c in colors)
     table = np.clip(first * (1 - weights) + second * weights + 0.5, 0, 255).astype(np.uint8)
     return cv2.LUT(cv2.merge([levels, levels, levels]), table[:, None, :])
+
+
+_PATTERN_BYTES = 256 * 2**20
+
+
+class PatternPool:
+    """Procedural patterns drawn once per slot and reused, coloured afresh for each use.
+
+    Drawing a large pattern (a 1024 px weave: ~35 ms) costs more than rendering it; a
+    pool of ``slots`` patterns per kind and size keeps the colours, contrast and the
+    choice of slot random per object while paying for each pattern once per process.
+    A slot's pattern (and its ``repeats``) is a pure function of the slot, so output does
+    not depend on which process or thread drew it first, nor on what the cache kept.
+
+    Args:
+        slots: Distinct patterns per kind and size (>= 1).
+        repeats: [min, max] pattern periods, drawn once per slot.
+    """
+
+    def __init__(self, slots: int, repeats: tuple[float, float]):
+        self.slots = slots
+        self.repeats = repeats
+        self._levels: ByteBudgetCache[np.ndarray] = ByteBudgetCache(_PATTERN_BYTES, lambda levels: levels.nbytes)
+
+    def texture(self, kind: str, rng: np.random.Generator, size: int,
+                colors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """(size, size, 3) uint8 sRGB: the pattern of a slot drawn from ``rng``, in ``colors``.
+
+        Args:
+            kind: One of ``PROCEDURAL_TEXTURES``.
+            rng: Draws the slot (one integer).
+            size: Edge length in pixels.
+            colors: Two (3,) sRGB 0..255 colours (pattern 0 and pattern 1).
+        """
+        slot = int(rng.integers(self.slots))
+        return _colored(self._levels.get((kind, size, slot), lambda: self._draw(kind, size, slot)), colors)
+
+    def _draw(self, kind: str, size: int, slot: int) -> np.ndarray:
+        rng = np.random.default_rng([PROCEDURAL_TEXTURES.index(kind), size, slot])
+        return _levels(kind, rng, size, rng.uniform(*self.repeats))
 
 
 _CACHE_IMAGES = 32

@@ -22,9 +22,7 @@ most OBJ exports) so that their up is synthgen's z.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import trimesh
 from PIL import Image
 
 from synthgen.core import Material, MeshGeometry, Texture, default_uv
+from synthgen.core.caching import ByteBudgetCache
 from synthgen.core.color import srgb_to_linear
 from synthgen.core.errors import InputError
 from synthgen.paths import scene_data_dir
@@ -246,38 +245,27 @@ class MeshCache:
 
     def __init__(self, budget_mb: float = 1024.0):
         self.budget_bytes = int(budget_mb * 2**20)
-        self._items: collections.OrderedDict[tuple, LoadedMesh] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._bytes = 0
-        self.loads = 0
+        self._cache: ByteBudgetCache[LoadedMesh] = ByteBudgetCache(self.budget_bytes, lambda loaded: loaded.nbytes)
 
     def get(self, path: str | Path, **options) -> LoadedMesh:
         """``load_mesh(path, **options)``, read once while it stays in the budget."""
         resolved = resolve_mesh_path(path)
         stat = resolved.stat() if resolved.is_file() else None
         key = (str(resolved), stat and stat.st_mtime_ns, stat and stat.st_size, tuple(sorted(options.items())))
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        loaded = load_mesh(resolved, **options)
-        with self._lock:
-            self.loads += 1
-            if key not in self._items:
-                self._items[key] = loaded
-                self._bytes += loaded.nbytes
-            while len(self._items) > 1 and self._bytes > self.budget_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
-        return self._items.get(key, loaded)
+        return self._cache.get(key, lambda: load_mesh(resolved, **options))
+
+    @property
+    def loads(self) -> int:
+        """Files read so far (a file dropped from the budget and used again is read again)."""
+        return self._cache.misses
 
     @property
     def nbytes(self) -> int:
         """Memory held by the cached meshes."""
-        return self._bytes
+        return self._cache.nbytes
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._cache)
 
 
 _SHARED = MeshCache()

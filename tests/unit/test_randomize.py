@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from synthgen.core import sample_rng
+from synthgen.core.caching import ByteBudgetCache
 from synthgen.core.color import kelvin_to_linear_rgb, linear_to_srgb, srgb_to_linear
 from synthgen.core.errors import ConfigError, InputError
 from synthgen.randomize.background import BackgroundRandomizer
@@ -12,7 +13,7 @@ from synthgen.randomize.camera import ForwardCamera, LookAtCamera
 from synthgen.randomize.lighting import Lighting
 from synthgen.randomize.materials import MaterialRandomizer
 from synthgen.randomize.placement import Placement
-from synthgen.randomize.textures import PROCEDURAL_TEXTURES, ImageFolder, procedural_texture
+from synthgen.randomize.textures import PROCEDURAL_TEXTURES, ImageFolder, PatternPool, procedural_texture
 from synthgen.scene.assets import Primitive
 from synthgen.scene.distractors import DistractorRandomizer
 from synthgen.scene.tabletop import Category, TabletopSampler
@@ -32,6 +33,7 @@ def _scene(seed=0, **kwargs):
 def _randomizers():
     return [
         MaterialRandomizer(roles=["instance", "support"], texture_probability=0.7, texture_size=32),
+        MaterialRandomizer(roles=["instance", "support"], texture_probability=0.7, texture_size=32, pattern_pool=3),
         BackgroundRandomizer(kinds=["color", "procedural"]),
         DistractorRandomizer(count=[2, 3], floating_probability=0.5),
     ]
@@ -71,6 +73,8 @@ def _fingerprint(spec):
     (lambda: MaterialRandomizer(textures=["plaid"]), "textures"),
     (lambda: MaterialRandomizer(roughness=[0.2, 1.5]), "roughness[1]"),
     (lambda: MaterialRandomizer(color="palette"), "palette"),
+    (lambda: MaterialRandomizer(pattern_pool=-1), "pattern_pool"),
+    (lambda: MaterialRandomizer(pattern_pool=2.5), "pattern_pool"),
     (lambda: MaterialRandomizer(texture_folder="/no/such/folder"), "texture_folder"),
     (lambda: BackgroundRandomizer(kinds=["images"]), "image_folder"),
     (lambda: BackgroundRandomizer(kinds=["video"]), "kinds"),
@@ -179,6 +183,53 @@ def test_procedural_textures_blend_the_two_colours(kind):
     assert np.all(first[..., 1] == 0)  # only mixtures of the two colours
     assert np.all(first[..., 0].astype(int) + first[..., 2] >= 254)
     assert first[..., 0].std() > 10  # a pattern, not a flat colour
+
+
+def _levels_of(image, colors):
+    """Pattern share 0..1 of each pixel of a two-colour texture (from its red channel)."""
+    return (image[..., 0].astype(float) - colors[0][0]) / (colors[1][0] - colors[0][0])
+
+
+def test_pattern_pool_draws_each_slot_once_and_recolours_it():
+    pool = PatternPool(slots=2, repeats=(3.0, 5.0))
+    red, blue, black, white = (np.array(c, float) for c in ([255, 0, 0], [0, 0, 255], [0, 0, 0], [255, 255, 255]))
+    rng = np.random.default_rng(0)
+    textures = [pool.texture("cloth", rng, 48, (black, white)) for _ in range(12)]
+    assert pool._levels.misses == 2  # two slots, each drawn once
+    patterns = {image.tobytes() for image in textures}
+    assert len(patterns) == 2  # every texture is one of the two slots' patterns
+    # The same slot in other colours: the same pattern, only mixtures of the new colours.
+    again = PatternPool(slots=2, repeats=(3.0, 5.0))  # a fresh pool (another process) draws the same
+    recoloured = again.texture("cloth", np.random.default_rng(0), 48, (red, blue))
+    assert np.all(recoloured[..., 1] == 0)
+    assert np.abs(_levels_of(recoloured, (red, blue)) - _levels_of(textures[0], (black, white))).max() <= 1 / 255 + 1e-9
+    # A slot's pattern does not depend on what the pool drew before, or on eviction.
+    tiny = PatternPool(slots=2, repeats=(3.0, 5.0))
+    tiny._levels.budget_bytes = 1
+    assert all(np.array_equal(tiny.texture("cloth", np.random.default_rng(0), 48, (black, white)), textures[0])
+               for _ in range(2))
+
+
+def test_materials_pattern_pool_keeps_colours_random_per_object():
+    spec = _scene()
+    randomizer = MaterialRandomizer(roles=["instance"], texture_probability=1.0, textures=["noise"], texture_size=32,
+                                    pattern_pool=1, color="random", contrast=[0.5, 0.5])
+    objects = [obj for seed in range(3) for obj in randomizer(spec, sample_rng(seed, 0)).instances]
+    brightness = np.array([obj.texture.image[..., :3].astype(float).sum(axis=2).ravel() for obj in objects])
+    colors = {obj.texture.image.reshape(-1, 3).max(axis=0).tobytes() for obj in objects}
+    assert np.corrcoef(brightness).min() > 0.98  # one pattern (up to rounding of dark colours) ...
+    assert len(colors) == len(objects)  # ... in a colour of each object's own
+
+
+def test_byte_budget_cache_drops_the_least_recently_used():
+    cache = ByteBudgetCache(budget_bytes=20, size_of=len)
+    assert cache.get("a", lambda: b"x" * 8) == b"x" * 8
+    cache.get("b", lambda: b"y" * 8)
+    cache.get("a", lambda: b"never made")  # a hit: "a" becomes the most recently used
+    cache.get("c", lambda: b"z" * 8)  # 24 bytes: "b" goes
+    assert "a" in cache and "c" in cache and "b" not in cache and cache.nbytes == 16 and cache.misses == 3
+    assert cache.get("big", lambda: b"w" * 50) == b"w" * 50  # larger than the budget: kept alone
+    assert len(cache) == 1 and cache.nbytes == 50
 
 
 def test_checker_has_the_requested_period():
