@@ -2,7 +2,8 @@
 
 Usage:
     python scripts/bench_replay.py [scenes=tabletop,tabletop_fruits,tabletop_fruits_photos,road] [small=20] [large=200]
-        [record=20] [width=640] [height=480] [threads=2] [out=docs/benchmarks/replay.md] [overrides...]
+        [record=20] [width=640] [height=480] [threads=2] [cores=<this machine's>] [data=../shared/data]
+        [out=docs/benchmarks/replay.md] [overrides...]
 
 For each scene, in one process: ``generate``'s own components are built (Hydra config, scene
 sampler, pyrender renderer, label deriver, augmenter, writer, exporters); ``record`` renders
@@ -23,12 +24,23 @@ cost grows with n. "render" is the raw render loop's wall milliseconds per image
 machine (llvmpipe here: a GPU renders in a few); "CPU share" is the CPU total over the CPU
 total plus that render time.
 
+Projection for a machine of ``cores`` cores (default: this one's) with one GPU: worker
+processes share the CPU work (the stages above plus the render calls' own CPU on the calling
+thread: pyrender's scene traversal and the driver's calls), so the CPU allows
+``cores * 1000 / (CPU ms + render CPU ms)`` images/s; the renders of every worker queue on
+the one GPU, so rendering allows ``1000 / render ms``; the projected rate is the smaller,
+and names which one binds. It assumes the per-image CPU cost scales across processes (one
+renderer and thread pool per worker, no shared lock) and counts a render's whole wall time,
+upload and read-back included, as GPU time (pessimistic: part of it is the CPU above). On a
+CPU-only machine "render" is llvmpipe's, which itself needs the cores.
+
 Prints the table and writes it, stamped with date, commit and machine, to ``out``.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 import sys
 import tempfile
@@ -52,28 +64,31 @@ from synthgen.registry import build_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-NEEDS = {"tabletop_fruits_photos": [f"scene.randomize.skins.texture_dataset={SHARED / 'fruits_nuts'}"]}
+NEEDS = {"tabletop_fruits_photos": ["scene.randomize.skins.texture_dataset={data}/fruits_nuts"]}  # the real photos
 STAGES = ("sample", "labels", "checks", "augment", "encode+write", "export")
 
 
 def _components(scene: str, out: Path, options: dict, extra: list[str]):
     config = synthgen.compose("generate", [f"scene={scene}", f"out={out}", f"render.width={options['width']}",
                                            f"render.height={options['height']}", "progress=false",
-                                           *NEEDS.get(scene, []), *extra])
+                                           *(need.format(data=options["data"]) for need in NEEDS.get(scene, [])),
+                                           *extra])
     settings = build_settings(GenerateSettings, config, "generate")
     return settings, build_components(settings)
 
 
-def _record(parts, count: int) -> tuple[list, float]:
-    """``count`` (spec, render) pairs, and the raw render loop's wall seconds per render."""
-    recorded, seconds = [], 0.0
+def _record(parts, count: int) -> tuple[list, float, float]:
+    """``count`` (spec, render) pairs; the raw render loop's wall seconds per render, and the
+    calling thread's CPU seconds per render (pyrender's scene traversal, the driver's calls)."""
+    recorded, seconds, cpu = [], 0.0, 0.0
     for index in range(count):
         spec, _ = parts.frames.scene(index)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         render = parts.renderer.render(spec, amodal=True)
         seconds += time.perf_counter() - start
+        cpu += time.thread_time() - start_cpu
         recorded.append((spec, render))
-    return recorded, seconds / count
+    return recorded, seconds / count, cpu / count
 
 
 def _finish(index: int, recorded: list, parts, writer, seed: int, seconds: collections.Counter) -> None:
@@ -130,33 +145,49 @@ def _replay(settings, parts, recorded: list, root: Path, n: int, threads: int) -
     return per_stage, 1000 * wall / n
 
 
+def _projection(cpu_ms: float, render_s: float, cores: int) -> list[str]:
+    """CPU cap, render cap and projected images/s (with the bound) of one GPU and ``cores`` cores,
+    from the CPU ms per image (render calls' own included) and the render's wall seconds."""
+    cpu_cap, render_cap = cores * 1000 / cpu_ms, 1 / render_s
+    bound = "render" if render_cap <= cpu_cap else "CPU"
+    return [f"{cpu_cap:.0f}", f"{render_cap:.0f}", f"{min(cpu_cap, render_cap):.0f} ({bound})"]
+
+
 def main(argv: list[str]) -> None:
     options, extra = options_and_overrides(argv, {
         "scenes": "tabletop,tabletop_fruits,tabletop_fruits_photos,road", "small": "20", "large": "200",
-        "record": "20", "width": "640", "height": "480", "threads": "2", "out": str(ROOT / "docs/benchmarks/replay.md")})
+        "record": "20", "width": "640", "height": "480", "threads": "2", "cores": str(os.cpu_count()),
+        "data": str(SHARED), "out": str(ROOT / "docs/benchmarks/replay.md")})
+    cores = int(options["cores"])
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for scene in options["scenes"].split(","):
             settings, parts = _components(scene, Path(folder) / "unused", options, extra)
-            recorded, render_s = _record(parts, int(options["record"]))
+            recorded, render_s, render_cpu_s = _record(parts, int(options["record"]))
             totals = {}
             for n in (int(options["small"]), int(options["large"])):
                 stages, pool_ms = _replay(settings, parts, recorded, Path(folder) / scene, n, int(options["threads"]))
                 totals[n] = sum(stages.values())
                 share = totals[n] / (totals[n] + 1000 * render_s)
                 rows.append([scene, n, *(f"{stages[s]:.1f}" for s in STAGES), f"{totals[n]:.1f}", f"{pool_ms:.1f}",
-                             f"{1000 * render_s:.0f}", f"{share:.2f}"])
+                             f"{1000 * render_s:.1f}", f"{1000 * render_cpu_s:.1f}", f"{share:.2f}",
+                             *_projection(totals[n] + 1000 * render_cpu_s, render_s, cores)])
             ratio = totals[int(options["large"])] / totals[int(options["small"])]
-            rows.append([scene, "large / small", "", "", "", "", "", "", f"{ratio:.2f}", "", "", ""])
+            rows.append([scene, "large / small", "", "", "", "", "", "", f"{ratio:.2f}", "", "", "", "", "", "", ""])
             print(rows[-3], rows[-2], rows[-1], sep="\n", flush=True)
     header = ["scene", "n", *(f"{s} ms" for s in STAGES), "CPU ms / image", f"pool wall ms ({options['threads']} threads)",
-              "render ms (raw loop)", "CPU share"]
+              "render ms (raw loop)", "render CPU ms (calling thread)", "CPU share", f"CPU cap, images/s ({cores} cores)",
+              "render cap, images/s",
+              "projected images/s"]
     intro = (f"Written by `scripts/bench_replay.py` at {options['width']}x{options['height']}: {options['record']} renders "
              "recorded once per scene, then replayed through everything but the renderer. Stage columns are CPU "
              "milliseconds per labeled image on one thread; the pool column is wall milliseconds per image with "
              "labels, checks, augmentation and writing on the thread pool and scene drawing on the calling thread, as "
              "generate runs them; render is the raw render loop on this machine (llvmpipe: a GPU renders in a few "
-             "milliseconds); CPU share = CPU total / (CPU total + render).")
+             "milliseconds); CPU share = CPU total / (CPU total + render). Projection for "
+             f"{cores} cores and one GPU: CPU cap = cores x 1000 / (CPU ms + render CPU ms), render cap = 1000 / render "
+             "ms, projected = the smaller (which one binds in brackets); on a CPU-only machine the render is "
+             "llvmpipe's, so the projection only means something with a GPU.")
     print(write_table(options["out"], "CPU cost per labeled image outside the renderer (replay)", intro, header, rows))
 
 

@@ -80,3 +80,26 @@ def test_chessboard_corners_sit_on_the_printed_grid():
         x, y = int(round(x)), int(round(y))
         quad = image[y - 1:y + 1, x - 1:x + 1]
         assert quad[0, 0] == quad[1, 1] != quad[0, 1] == quad[1, 0]
+
+
+def test_road_parts_are_trimesh_shapes_bit_for_bit():
+    """The road's roadside parts scale one unit mesh per shape instead of building each through
+    trimesh; they must stay the very vertices trimesh makes (a trimesh upgrade that changes its
+    shapes fails here, not silently in the datasets)."""
+    import trimesh
+
+    from synthgen.scene.road import _box, _cylinder, _joined, _sphere
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        extents, centre = rng.uniform(0.01, 30.0, 3), rng.uniform(-50.0, 50.0, 3)
+        radius, height = rng.uniform(0.01, 3.0), rng.uniform(0.5, 9.0)
+        cases = [(_box(centre, extents), trimesh.creation.box(extents=extents).apply_translation(centre)),
+                 (_cylinder(radius, height, centre),
+                  trimesh.creation.cylinder(radius=radius, height=height, sections=10).apply_translation(centre)),
+                 (_sphere(radius), trimesh.creation.icosphere(subdivisions=1, radius=radius))]
+        for (vertices, faces), mesh in cases:
+            assert np.array_equal(vertices, mesh.vertices) and np.array_equal(faces, mesh.faces)
+        joined = trimesh.util.concatenate([mesh for _, mesh in cases])
+        vertices, faces = _joined([part for part, _ in cases])
+        assert np.array_equal(vertices, joined.vertices) and np.array_equal(faces, joined.faces)
