@@ -32,6 +32,22 @@ def test_any_worker_count_gives_byte_identical_datasets(generate_cfg, tmp_path):
     assert set(one.stage_ms) == set(two.stage_ms) >= {"sample (cpu)", "render", "labels+checks (cpu)"}
 
 
+def test_pooled_patterns_and_shared_photo_caches_keep_worker_counts_identical(generate_cfg, tmp_path):
+    """The fruit scenes draw their cloth from a pattern pool and read photos through caches every
+    randomizer of a process shares: what a process happens to hold must not change a byte."""
+    from tests.resources import FRUITS, need
+
+    if not FRUITS.is_dir():
+        need("realdata")
+    common = ("scene=tabletop_fruits_photos", f"scene.randomize.skins.texture_dataset={FRUITS}",
+              "scene.randomize.cloth.pattern_pool=3", "scene.randomize.cloth.dataset_probability=0.5",
+              "render.width=96", "render.height=72", "progress=false", "n=6", "seed=4")
+    generate(generate_cfg(*common, f"out={tmp_path / 'one'}", "workers=1"))
+    generate(generate_cfg(*common, f"out={tmp_path / 'two'}", "workers=2", "recycle_after=2"))
+    first, second = _hashes(tmp_path / "one"), _hashes(tmp_path / "two")
+    assert first == second and sum(name.startswith("labels/") for name in first) == 6
+
+
 def _start(tmp_path, *args):
     executable = os.path.join(os.path.dirname(sys.executable), "synthgen")
     return subprocess.Popen([executable, "generate", "out=ds", "render.width=96", "render.height=72", *args],
