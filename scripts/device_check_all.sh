@@ -11,10 +11,9 @@
 #
 # Run from the repository root:
 #   bash scripts/device_check_all.sh [OUT]          (OUT: where the reports go; default ./device_check)
-# with synthgen installed ('.[dev]'), or, on a machine without package registries, a wheelhouse made
-# beforehand on a machine with one and carried along (git-ignored; see docs/performance.md):
-#   pip download -d .device_wheels --only-binary=:all: --python-version 3.12 \
-#       --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 .
+#   QUICK=1 bash scripts/device_check_all.sh [OUT]  (a one-minute smoke test of this script)
+# with synthgen installed ('.[dev]'), or, on a machine without package registries, the wheels made
+# beforehand by scripts/device_wheelhouse.sh in .device_wheels (git-ignored), carried along.
 # The real photos of tabletop_fruits_photos are read from $SHARED_DATA (default ../shared/data); where
 # they do not travel, carry a copy in a git-ignored folder and point SHARED_DATA at it.
 set -uo pipefail
@@ -36,7 +35,12 @@ step() {  # step NAME COMMAND...: runs it, keeps its output in $out/NAME.txt, re
 }
 
 if ! "$python" -c "import synthgen" 2> /dev/null && [ -d .device_wheels ]; then
-  step install "$python" -m pip install --no-index --find-links .device_wheels -e .
+  step install bash -c "'$python' -m pip install --no-index --no-deps .device_wheels/* &&
+    '$python' -m pip install --no-index --no-deps --no-build-isolation -e ."
+fi
+if [ -d .gl ]; then  # EGL loader libraries carried as .deb files (the device tool's README)
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 
@@ -52,10 +56,15 @@ print(f"OpenGL vendor: {vendor}; renderer: {name}")
 assert "llvmpipe" not in name.lower(), "EGL fell back to llvmpipe (CPU): check the NVIDIA EGL vendor library"
 PY
 
-scenes=tabletop,tabletop_fruits,tabletop_fruits_photos,road
-step replay "$python" scripts/bench_replay.py "scenes=$scenes" small=20 large=200 record=20 "threads=$(nproc)" \
-  "data=$shared" "out=$out/replay.md"
-step generate "$python" scripts/bench_generate.py scenes=tabletop,tabletop_fruits,road n=100 "page=$out/generate.md"
+if [ "${QUICK:-0}" = 1 ]; then  # a smoke test of this script: one scene, tiny sizes
+  scenes=tabletop sizes=(small=4 large=40 record=4) generate_n=10
+else
+  scenes=tabletop,tabletop_fruits,tabletop_fruits_photos,road sizes=(small=20 large=200 record=20) generate_n=100
+fi
+step replay "$python" scripts/bench_replay.py "scenes=$scenes" "${sizes[@]}" "threads=$(nproc)" "data=$shared" \
+  "out=$out/replay.md"
+step generate "$python" scripts/bench_generate.py "scenes=${scenes/tabletop_fruits_photos,/}" "n=$generate_n" \
+  "page=$out/generate.md"
 if "$python" -c "import bpy" 2> /dev/null; then
   step cycles bash scripts/device_check_cycles.sh "$out"
 else
