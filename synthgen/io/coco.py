@@ -24,8 +24,11 @@ so they are written as continuous coordinates minus 0.5; unlabeled ones are (0, 
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -193,19 +196,22 @@ class _Videos:
         return list(self.videos.values()) if name == "videos" else self.tracks
 
 
+def _image_entry(image_id: int, image: LabeledImage, file_name: FileName, videos: _Videos | None) -> dict:
+    entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
+             "synthgen_index": image.index, **_image_files(image)}
+    if image.camera is not None:
+        entry["camera"] = image.camera
+    if image.source:
+        entry["source"] = image.source
+    if image.weight != 1.0:
+        entry["weight"] = image.weight
+    if videos is not None:
+        entry.update(videos.image_fields(image))
+    return entry
+
+
 def _image_entries(images: Iterable[LabeledImage], file_name: FileName, videos: _Videos | None) -> Iterator[dict]:
-    for image_id, image in enumerate(images, 1):
-        entry = {"id": image_id, "file_name": file_name(image), "width": image.width, "height": image.height,
-                 "synthgen_index": image.index, **_image_files(image)}
-        if image.camera is not None:
-            entry["camera"] = image.camera
-        if image.source:
-            entry["source"] = image.source
-        if image.weight != 1.0:
-            entry["weight"] = image.weight
-        if videos is not None:
-            entry.update(videos.image_fields(image))
-        yield entry
+    return (_image_entry(image_id, image, file_name, videos) for image_id, image in enumerate(images, 1))
 
 
 def _image_files(image: LabeledImage) -> dict:
@@ -215,17 +221,40 @@ def _image_files(image: LabeledImage) -> dict:
     return {key: value for key, value in files.items() if value is not None}
 
 
-def _object_annotations(dataset: LabeledDataset, images: Iterable[LabeledImage], segmentation: str,
-                        videos: _Videos | None) -> Iterator[dict]:
-    number = 0
-    for image_id, image in enumerate(images, 1):
-        for obj in image.objects:
-            number += 1
-            annotation = {"id": number, "image_id": image_id,
-                          **_object_annotation(obj, dataset.category(obj.category_id), segmentation)}
-            if videos is not None:
-                annotation.update(videos.annotation_fields(image, annotation))
-            yield annotation
+class _OnePass:
+    """The annotations and image entries of an instances file from one visit of the images.
+
+    ``annotations`` (written first: keys are sorted) visits each image once and keeps its
+    entry, spilled to a temporary file one JSON line each so memory stays flat however many
+    images there are; ``image_entries`` then reads them back in order. Reading a store's
+    records twice (once per list) cost as much as everything else the export does.
+    """
+
+    def __init__(self, dataset: LabeledDataset, images: Iterable[LabeledImage], segmentation: str,
+                 file_name: FileName, videos: _Videos):
+        self.dataset, self.images, self.segmentation = dataset, images, segmentation
+        self.file_name, self.videos = file_name, videos
+        self._spill: IO[str] | None = None
+
+    def annotations(self) -> Iterator[dict]:
+        self._spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+        number = 0
+        for image_id, image in enumerate(self.images, 1):
+            self._spill.write(json.dumps(_image_entry(image_id, image, self.file_name, self.videos)) + "\n")
+            for obj in image.objects:
+                number += 1
+                annotation = {"id": number, "image_id": image_id,
+                              **_object_annotation(obj, self.dataset.category(obj.category_id), self.segmentation)}
+                annotation.update(self.videos.annotation_fields(image, annotation))
+                yield annotation
+
+    def image_entries(self) -> Iterator[dict]:
+        if self._spill is None:  # the annotations were not asked for: visit the images for their entries
+            yield from _image_entries(self.images, self.file_name, self.videos)
+            return
+        with self._spill:
+            self._spill.seek(0)
+            yield from (json.loads(line) for line in self._spill)
 
 
 def _polyline_annotations(images: Iterable[LabeledImage]) -> Iterator[dict]:
@@ -249,14 +278,15 @@ class _Images:
 def _coco_fields(dataset: LabeledDataset, segmentation: str, file_name: FileName, split: str | None) -> dict:
     """The instances file's fields; list fields are generators (see ``write_json_streamed``)."""
     check_choice("segmentation", segmentation, ["rle", "polygon"])
-    images, videos = _Images(dataset, split), _Videos()
+    videos = _Videos()
+    one_pass = _OnePass(dataset, _Images(dataset, split), segmentation, file_name, videos)
     return {
         "info": {"description": "written by synthgen"},
         "licenses": [],
-        "images": _image_entries(images, file_name, videos),
-        "annotations": _object_annotations(dataset, images, segmentation, videos),
+        "annotations": one_pass.annotations(),
+        # Called after the annotations are written (the keys sort after them), as are the two below.
+        "images": one_pass.image_entries,
         "categories": [_category_entry(c) for c in dataset.categories if c.kind == "object"],
-        # Called after the images and annotations are written (the keys sort last).
         "tracks": lambda: videos.fields("tracks"),
         "videos": lambda: videos.fields("videos"),
     }

@@ -139,6 +139,30 @@ def test_store_exports_read_records_lazily(dataset, tmp_path):
     assert path.read_bytes() == (dataset / "annotations" / "instances.json").read_bytes()
 
 
+def test_the_instances_file_visits_each_image_once(dataset, tmp_path):
+    """Images and annotations come from one pass over the images: a store's records are read
+    and checked once, not once per list (the image entries wait in a temporary file)."""
+    import dataclasses
+
+    from synthgen.io.coco import coco_dict, write_coco
+    from synthgen.io.store import open_store
+
+    store = open_store(dataset)
+    visits = []
+
+    class Counted(list):
+        def __iter__(self):
+            visits.append(1)
+            return super().__iter__()
+
+    counted = dataclasses.replace(store, images=Counted(store.images))
+    path = write_coco(counted, tmp_path / "once.json")
+    assert len(visits) == 1
+    assert path.read_bytes() == (dataset / "annotations" / "instances.json").read_bytes()
+    visits.clear()
+    assert coco_dict(counted) == json.loads(path.read_text()) and len(visits) == 1
+
+
 def test_a_cuboid_corner_behind_the_camera_is_written_as_null_and_read_back_as_nan(tmp_path):
     from pathlib import Path
 
