@@ -29,19 +29,32 @@ def resample_polyline(points: np.ndarray, spacing: float) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def _clip_segment(start: np.ndarray, end: np.ndarray, planes: np.ndarray) -> tuple[float, float] | None:
-    """Parameter range [t0, t1] of ``start + t (end - start)`` with ``planes @ [p, 1] >= 0`` (Liang-Barsky)."""
-    t0, t1 = 0.0, 1.0
-    for plane in planes:
-        a = plane[:-1] @ start + plane[-1]
-        b = plane[:-1] @ end + plane[-1]
-        if a < 0 and b < 0:
-            return None
-        if a < 0:
-            t0 = max(t0, a / (a - b))
-        elif b < 0:
-            t1 = min(t1, a / (a - b))
-    return (t0, t1) if t0 < t1 else None
+def _clip_parameters(points: np.ndarray, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Liang-Barsky clipping of every segment ``points[i] + t (points[i + 1] - points[i])`` to the
+    half-spaces ``planes @ [p, 1] >= 0`` at once.
+
+    Args:
+        points: (N, D) float64 polyline vertices.
+        planes: (P, D + 1) float64 half-spaces.
+
+    Returns:
+        (N - 1,) float64 t0 and t1 of each segment's part inside, and (N - 1,) bool: whether
+        it has one (t0 < t1 and no plane has both ends outside).
+    """
+    # Signed distances as explicit products and sums, the same on every machine (a BLAS dot
+    # product's rounding depends on the CPU's kernel).
+    distance = points[:, :1] * planes[:, 0]
+    for axis in range(1, points.shape[1]):
+        distance = distance + points[:, axis:axis + 1] * planes[:, axis]
+    distance = distance + planes[:, -1]
+    a, b = distance[:-1], distance[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = a / (a - b)
+    enters, leaves = a < 0, (a >= 0) & (b < 0)
+    t0 = np.max(np.where(enters, cut, 0.0), axis=1, initial=0.0)
+    t1 = np.min(np.where(leaves, cut, 1.0), axis=1, initial=1.0)
+    inside = ~np.any(enters & (b < 0), axis=1) & (t0 < t1)
+    return t0, t1, inside
 
 
 def _runs(points: np.ndarray, planes: np.ndarray) -> list[tuple[np.ndarray, list[int]]]:
@@ -61,19 +74,20 @@ def _runs(points: np.ndarray, planes: np.ndarray) -> list[tuple[np.ndarray, list
         current.clear()
         sources.clear()
 
-    for i, (start, end) in enumerate(zip(points[:-1], points[1:])):
-        clipped = _clip_segment(start, end, planes)
-        if clipped is None:
+    t0, t1, inside = _clip_parameters(points, planes)
+    step = points[1:] - points[:-1]
+    first, last = points[:-1] + t0[:, None] * step, points[:-1] + t1[:, None] * step
+    for i in range(len(points) - 1):
+        if not inside[i]:
             close()
             continue
-        t0, t1 = clipped
-        if not current or t0 > 0:
+        if not current or t0[i] > 0:
             close()
-            current.append(start + t0 * (end - start))
-            sources.append(i if t0 == 0 else i + 1)
-        current.append(start + t1 * (end - start))
-        sources.append(i + 1 if t1 == 1 else i)
-        if t1 < 1:
+            current.append(first[i])
+            sources.append(i if t0[i] == 0 else i + 1)
+        current.append(last[i])
+        sources.append(i + 1 if t1[i] == 1 else i)
+        if t1[i] < 1:
             close()
     close()
     return runs

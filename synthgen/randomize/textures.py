@@ -136,7 +136,7 @@ _PATTERN_BYTES = 256 * 2**20
 class PatternPool:
     """Procedural patterns drawn once per slot and reused, coloured afresh for each use.
 
-    Drawing a large pattern (a 1024 px weave: ~35 ms) costs more than rendering it; a
+    Drawing a large pattern (a 1024 px weave: ~11 ms) can cost more than rendering it; a
     pool of ``slots`` patterns per kind and size keeps the colours, contrast and the
     choice of slot random per object while paying for each pattern once per process.
     A slot's pattern (and its ``repeats``) is a pure function of the slot, so output does
