@@ -50,3 +50,54 @@ def test_visibility_follows_the_depth_map():
     (piece,) = polyline_labels(line, camera, depth, 0.05, 0.01, 0.0)
     left, right = piece[piece[:, 0] < 30], piece[piece[:, 0] > 34]
     assert (left[:, 2] == 2).all() and (right[:, 2] == 1).all()
+
+
+def _scalar_runs(points, planes):
+    """Liang-Barsky one segment at a time, as the clipping was first written: the reference."""
+    runs, current, sources = [], [], []
+
+    def close():
+        if len(current) >= 2:
+            runs.append((np.array(current), list(sources)))
+        current.clear(), sources.clear()
+
+    for i, (start, end) in enumerate(zip(points[:-1], points[1:])):
+        t0, t1, outside = 0.0, 1.0, False
+        for plane in planes:
+            a, b = plane[:-1] @ start + plane[-1], plane[:-1] @ end + plane[-1]
+            if a < 0 and b < 0:
+                outside = True
+                break
+            if a < 0:
+                t0 = max(t0, a / (a - b))
+            elif b < 0:
+                t1 = min(t1, a / (a - b))
+        if outside or t0 >= t1:
+            close()
+            continue
+        if not current or t0 > 0:
+            close()
+            current.append(start + t0 * (end - start))
+            sources.append(i if t0 == 0 else i + 1)
+        current.append(start + t1 * (end - start))
+        sources.append(i + 1 if t1 == 1 else i)
+        if t1 < 1:
+            close()
+    close()
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vectorized_clipping_gives_the_pieces_of_one_segment_at_a_time(seed):
+    from synthgen.labels.polylines import _runs
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        dims = int(rng.choice([2, 3]))
+        points = np.cumsum(rng.normal(0, 30, (int(rng.integers(2, 40)), dims)), axis=0)
+        planes = rng.normal(0, 1, (int(rng.integers(1, 6)), dims + 1))
+        planes[:, -1] *= 50
+        expected, got = _scalar_runs(points, planes), _runs(points, planes)
+        assert [sources for _, sources in got] == [sources for _, sources in expected]
+        for (run, _), (reference, _) in zip(got, expected):
+            assert np.allclose(run, reference, rtol=0, atol=1e-9)
