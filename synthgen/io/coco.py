@@ -231,13 +231,14 @@ class _OnePass:
     """
 
     def __init__(self, dataset: LabeledDataset, images: Iterable[LabeledImage], segmentation: str,
-                 file_name: FileName, videos: _Videos):
+                 file_name: FileName, videos: _Videos, spill_dir: Path | None = None):
         self.dataset, self.images, self.segmentation = dataset, images, segmentation
-        self.file_name, self.videos = file_name, videos
+        self.file_name, self.videos, self.spill_dir = file_name, videos, spill_dir
         self._spill: IO[str] | None = None
 
     def annotations(self) -> Iterator[dict]:
-        self._spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+        # Beside the output (the disk sized for it); a full disk fails the output's atomic write.
+        self._spill = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.spill_dir)
         number = 0
         for image_id, image in enumerate(self.images, 1):
             self._spill.write(json.dumps(_image_entry(image_id, image, self.file_name, self.videos)) + "\n")
@@ -275,11 +276,12 @@ class _Images:
         return (image for image in self.dataset.images if self.split is None or image.split == self.split)
 
 
-def _coco_fields(dataset: LabeledDataset, segmentation: str, file_name: FileName, split: str | None) -> dict:
+def _coco_fields(dataset: LabeledDataset, segmentation: str, file_name: FileName, split: str | None,
+                 spill_dir: Path | None = None) -> dict:
     """The instances file's fields; list fields are generators (see ``write_json_streamed``)."""
     check_choice("segmentation", segmentation, ["rle", "polygon"])
     videos = _Videos()
-    one_pass = _OnePass(dataset, _Images(dataset, split), segmentation, file_name, videos)
+    one_pass = _OnePass(dataset, _Images(dataset, split), segmentation, file_name, videos, spill_dir)
     return {
         "info": {"description": "written by synthgen"},
         "licenses": [],
@@ -325,7 +327,7 @@ def write_coco(dataset: LabeledDataset, path: str | Path, segmentation: str = "r
     and, when the dataset has polyline categories, ``polylines_path(path)``. Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_streamed(path, _coco_fields(dataset, segmentation, file_name, split))
+    write_json_streamed(path, _coco_fields(dataset, segmentation, file_name, split, path.parent))
     lines = [_category_entry(c) for c in dataset.categories if c.kind == "polyline"]
     if lines:
         images = _Images(dataset, split)
