@@ -244,8 +244,16 @@ class MeshCache:
     """
 
     def __init__(self, budget_mb: float = 1024.0):
-        self.budget_bytes = int(budget_mb * 2**20)
-        self._cache: ByteBudgetCache[LoadedMesh] = ByteBudgetCache(self.budget_bytes, lambda loaded: loaded.nbytes)
+        self._cache: ByteBudgetCache[LoadedMesh] = ByteBudgetCache(int(budget_mb * 2**20), lambda loaded: loaded.nbytes)
+
+    @property
+    def budget_bytes(self) -> int:
+        """The memory budget in bytes; a new budget applies from the next file read."""
+        return self._cache.budget_bytes
+
+    @budget_bytes.setter
+    def budget_bytes(self, value: int) -> None:
+        self._cache.budget_bytes = int(value)
 
     def get(self, path: str | Path, **options) -> LoadedMesh:
         """``load_mesh(path, **options)``, read once while it stays in the budget."""

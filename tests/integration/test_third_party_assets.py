@@ -53,3 +53,9 @@ def test_a_thousand_file_folder_is_read_on_demand_within_its_budget():
         longest = np.max(drawn.geometry.bounds[1] - drawn.geometry.bounds[0]) * drawn.scale
         assert 0.04 - 1e-9 <= longest <= 0.08 + 1e-9
     assert folder.cache.loads - loads_before <= 20 and folder.cache.nbytes <= 64 * 2**20
+    # cache_mb is the shared cache's budget: a smaller one keeps less (100 files hold ~1.6 MB).
+    small = AssetFolder(str(DATA / "random_urdfs"), size=[0.04, 0.08], cache_mb=1)
+    assert small.cache.budget_bytes == 2**20
+    for _ in range(100):
+        small.draw(rng)
+    assert small.cache.nbytes <= 2**20 or len(small.cache) == 1
