@@ -27,10 +27,12 @@ class ByteBudgetCache(Generic[Value]):
     Args:
         budget_bytes: Memory budget in bytes.
         size_of: Bytes a value holds (e.g. ``lambda a: a.nbytes``).
+        max_items: At most this many values too (None: no limit by count).
     """
 
-    def __init__(self, budget_bytes: int, size_of: Callable[[Value], int]):
+    def __init__(self, budget_bytes: int, size_of: Callable[[Value], int], max_items: int | None = None):
         self.budget_bytes = int(budget_bytes)
+        self.max_items = max_items
         self._size_of = size_of
         self._items: collections.OrderedDict[Hashable, Value] = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -49,7 +51,7 @@ class ByteBudgetCache(Generic[Value]):
             if key not in self._items:
                 self._items[key] = value
                 self._bytes += self._size_of(value)
-            while len(self._items) > 1 and self._bytes > self.budget_bytes:
+            while self._over_budget():
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= self._size_of(dropped)
             return self._items.get(key, value)
@@ -58,6 +60,15 @@ class ByteBudgetCache(Generic[Value]):
     def nbytes(self) -> int:
         """Bytes held."""
         return self._bytes
+
+    def _over_budget(self) -> bool:
+        too_many = self.max_items is not None and len(self._items) > self.max_items
+        return len(self._items) > 1 and (self._bytes > self.budget_bytes or too_many)
+
+    def items(self) -> list[tuple[Hashable, Value]]:
+        """The held (key, value) pairs, least recently used first (a copy)."""
+        with self._lock:
+            return list(self._items.items())
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items

@@ -33,7 +33,6 @@ the depth map; and SEG passes with instance subsets for amodal masks (see
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 
@@ -62,6 +61,7 @@ from synthgen.core import (  # noqa: E402
     Texture,
     rotation_facing,
 )
+from synthgen.core.caching import ByteBudgetCache  # noqa: E402
 from synthgen.core.errors import ConfigError  # noqa: E402
 from synthgen.core.validation import check_number  # noqa: E402
 from synthgen.render.amodal import plan_amodal_passes  # noqa: E402
@@ -94,6 +94,16 @@ def _offscreen(width: int, height: int) -> pyrender.OffscreenRenderer:
     _OFFSCREEN.viewport_width = width
     _OFFSCREEN.viewport_height = height
     return _OFFSCREEN
+
+
+def _uploadable(texture: Texture, opaque: bool) -> pyrender.Texture:
+    """A pyrender texture of ``texture`` as RGBA (its alpha dropped when ``opaque``)."""
+    # RGBA rows are always 4-byte aligned; pyrender uploads with OpenGL's default unpack
+    # alignment of 4, which skews RGB images whose width * 3 is not.
+    rgba = texture.image[..., :3] if opaque else texture.image
+    if rgba.shape[2] == 3:
+        rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return pyrender.Texture(source=rgba, source_channels="RGBA")
 
 
 def _order(node: pyrender.Node) -> tuple:
@@ -168,7 +178,10 @@ class PyrenderRenderer:
         self._scene = _OrderedScene()
         self._pool: dict[tuple[str, int], pyrender.Node] = {}
         self._frame_nodes: list[pyrender.Node] = []
-        self._textures: collections.OrderedDict[str, pyrender.Texture] = collections.OrderedDict()
+        # Bounded by count and bytes (per-sample textures are never reused); an evicted
+        # texture is freed once no material uses it.
+        self._textures: ByteBudgetCache[pyrender.Texture] = ByteBudgetCache(
+            _TEXTURE_CACHE_BYTES, lambda uploaded: uploaded.source.nbytes, max_items=_TEXTURE_CACHE_SIZE)
 
     def render(self, spec: SceneSpec, amodal: bool = True, color: bool = True) -> RenderOutput:
         """Render one scene.
@@ -307,24 +320,7 @@ class PyrenderRenderer:
         if texture is None:
             return None
         opaque = opaque or texture.image.shape[2] == 3
-        key = (texture.key, linear, opaque)
-        if key in self._textures:
-            self._textures.move_to_end(key)
-        else:
-            # RGBA rows are always 4-byte aligned; pyrender uploads with OpenGL's default
-            # unpack alignment of 4, which skews RGB images whose width * 3 is not.
-            rgba = texture.image[..., :3] if opaque else texture.image
-            if rgba.shape[2] == 3:
-                rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, np.uint8)], axis=2)
-            self._textures[key] = pyrender.Texture(source=rgba, source_channels="RGBA")
-            # Bounded by count and bytes (per-sample textures are never reused); an
-            # evicted texture is freed once no material uses it.
-            while len(self._textures) > 1 and (
-                len(self._textures) > _TEXTURE_CACHE_SIZE
-                or sum(t.source.nbytes for t in self._textures.values()) > _TEXTURE_CACHE_BYTES
-            ):
-                self._textures.popitem(last=False)
-        return self._textures[key]
+        return self._textures.get((texture.key, linear, opaque), lambda: _uploadable(texture, opaque))
 
     def _add_camera(self, spec: SceneSpec) -> None:
         K = spec.camera.K

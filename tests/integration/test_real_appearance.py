@@ -319,7 +319,7 @@ def test_file_textures_are_uploaded_once_across_samples(generate_cfg):
     uploads = []
     for index in range(12):
         renderer.render(sampler.sample(sample_rng(0, index), *SIZE), amodal=False)
-        uploads.append(dict(renderer._textures))
+        uploads.append(dict(renderer._textures.items()))
     # The box's and the can's textures: two uploads, the same objects in every later sample.
     assert len(uploads[-1]) == 2
     assert all(uploads[-1][key] is texture for key, texture in uploads[3].items())

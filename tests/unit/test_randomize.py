@@ -230,6 +230,10 @@ def test_byte_budget_cache_drops_the_least_recently_used():
     assert "a" in cache and "c" in cache and "b" not in cache and cache.nbytes == 16 and cache.misses == 3
     assert cache.get("big", lambda: b"w" * 50) == b"w" * 50  # larger than the budget: kept alone
     assert len(cache) == 1 and cache.nbytes == 50
+    counted = ByteBudgetCache(budget_bytes=1000, size_of=len, max_items=2)
+    for key in "xyz":
+        counted.get(key, lambda: b"v")
+    assert [key for key, _ in counted.items()] == ["y", "z"]  # bounded by count as well
 
 
 def test_checker_has_the_requested_period():
