@@ -45,12 +45,10 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 
 step egl "$python" - <<'PY'
-import numpy as np
-if not hasattr(np, "infty"):  # pyrender 0.1.45 still uses the alias numpy 2 removed
-    np.infty = np.inf
+import synthgen.render.pyrender_backend  # noqa: F401  (sets EGL and pyrender's numpy 2 shim, in one place)
 import pyrender
 from OpenGL import GL
-renderer = pyrender.OffscreenRenderer(64, 64)  # PYOPENGL_PLATFORM=egl, as synthgen's backend sets it
+renderer = pyrender.OffscreenRenderer(64, 64)
 vendor, name = GL.glGetString(GL.GL_VENDOR).decode(), GL.glGetString(GL.GL_RENDERER).decode()
 print(f"OpenGL vendor: {vendor}; renderer: {name}")
 assert "llvmpipe" not in name.lower(), "EGL fell back to llvmpipe (CPU): check the NVIDIA EGL vendor library"

@@ -17,7 +17,8 @@
   surface's texture keeps its true size.
 
 Any dataset ``synthgen.io.read_dataset`` reads (COCO, YOLO, VOC, Label Studio, a
-synthgen store). Photos are read on first use and kept in a small LRU.
+synthgen store). Photos, their inpainted forms, patches and textures are made on first use and
+kept in LRUs bounded by bytes that every instance reading the same photos shares.
 """
 
 from __future__ import annotations
